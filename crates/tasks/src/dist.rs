@@ -1,0 +1,420 @@
+//! Task families, training distributions of a given diversity, held-out splits and the named
+//! shifts that turn a training distribution into a deployment distribution.
+//!
+//! Disjointness of training and held-out instances is structural, not statistical: every level
+//! belongs to exactly one split, decided by the top bit of its content fingerprint. Training
+//! distributions draw only training-split levels and every held-out or deployment distribution
+//! only held-out-split levels, so no instance can ever be in both, whatever N, seed or shift.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use rand::{Rng, SeedableRng};
+use rand_pcg::Pcg64Mcg;
+use serde::{Deserialize, Serialize};
+
+use crate::error::TaskError;
+use crate::grid::Level;
+use crate::maze::{empty_level, GoalPlacement, MazeGenerator, MazeParams};
+
+/// A task family with its parameters: what generates the levels.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "family", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum FamilySpec {
+    /// Perfect mazes with a cheese goal; see [`crate::maze`].
+    Maze(MazeParams),
+}
+
+/// Names and one-line descriptions of the task families, for `mesascope tasks list`.
+pub const FAMILIES: &[(&str, &str)] = &[(
+    "maze",
+    "perfect mazes (recursive backtracker) with a cheese goal; params: size (odd, 5..51), goal (anywhere | top-right-K), start (bottom-left | anywhere), horizon, step_cost",
+)];
+
+impl FamilySpec {
+    /// The family's name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            FamilySpec::Maze(_) => "maze",
+        }
+    }
+
+    /// The family called `name` with default parameters.
+    pub fn from_name(name: &str) -> Result<FamilySpec, TaskError> {
+        match name {
+            "maze" => Ok(FamilySpec::Maze(MazeParams::default())),
+            _ => Err(TaskError::unknown("family", name, &FAMILIES.iter().map(|f| f.0).collect::<Vec<_>>())),
+        }
+    }
+
+    /// Checks the family's parameters.
+    pub fn validate(&self) -> Result<(), TaskError> {
+        match self {
+            FamilySpec::Maze(p) => p.validate(),
+        }
+    }
+
+    /// Width and height of every level of this family.
+    pub fn grid_size(&self) -> (u16, u16) {
+        match self {
+            FamilySpec::Maze(p) => (p.size, p.size),
+        }
+    }
+}
+
+/// Makes levels of any family into a reusable [`Level`] without allocating once warm.
+#[derive(Clone, Debug, Default)]
+pub struct LevelGenerator {
+    maze: MazeGenerator,
+}
+
+impl LevelGenerator {
+    /// Writes a fresh level of `spec` drawn from `rng` into `level`.
+    pub fn generate_into(&mut self, spec: &FamilySpec, rng: &mut impl Rng, level: &mut Level) {
+        match spec {
+            FamilySpec::Maze(p) => self.maze.generate_into(p, rng, level),
+        }
+    }
+}
+
+/// Which side of the instance partition a level is on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Split {
+    /// Levels a training distribution may contain.
+    Train,
+    /// Levels kept for evaluation and deployment: never trained on.
+    HeldOut,
+}
+
+impl Split {
+    /// The split `level` belongs to.
+    pub fn of(level: &Level) -> Split {
+        if level.fingerprint() >> 63 == 0 {
+            Split::Train
+        } else {
+            Split::HeldOut
+        }
+    }
+}
+
+/// The number of distinct training instances.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "DiversityRepr", into = "DiversityRepr")]
+pub enum Diversity {
+    /// Exactly this many distinct levels (at least 1).
+    Finite(u32),
+    /// A fresh level every episode.
+    Infinite,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum DiversityRepr {
+    Count(i64),
+    Name(String),
+}
+
+impl TryFrom<DiversityRepr> for Diversity {
+    type Error = TaskError;
+    fn try_from(r: DiversityRepr) -> Result<Self, TaskError> {
+        match r {
+            DiversityRepr::Count(n) => Diversity::from_count(n),
+            DiversityRepr::Name(s) => s.parse(),
+        }
+    }
+}
+
+impl From<Diversity> for DiversityRepr {
+    fn from(d: Diversity) -> Self {
+        match d {
+            Diversity::Finite(n) => DiversityRepr::Count(n as i64),
+            Diversity::Infinite => DiversityRepr::Name("inf".into()),
+        }
+    }
+}
+
+impl Diversity {
+    fn from_count(n: i64) -> Result<Diversity, TaskError> {
+        if n < 1 || n > u32::MAX as i64 {
+            Err(TaskError::invalid("diversity", format!("N={n}; it must be a whole number ≥ 1, or 'inf'")))
+        } else {
+            Ok(Diversity::Finite(n as u32))
+        }
+    }
+}
+
+impl FromStr for Diversity {
+    type Err = TaskError;
+    fn from_str(s: &str) -> Result<Self, TaskError> {
+        match s {
+            "inf" | "infinite" | "∞" => Ok(Diversity::Infinite),
+            _ => s
+                .parse::<i64>()
+                .map_err(|_| TaskError::invalid("diversity", format!("'{s}' is not a whole number ≥ 1 or 'inf'")))
+                .and_then(Diversity::from_count),
+        }
+    }
+}
+
+impl fmt::Display for Diversity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Diversity::Finite(n) => write!(f, "{n}"),
+            Diversity::Infinite => write!(f, "inf"),
+        }
+    }
+}
+
+/// A named change from the training distribution to the deployment distribution.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Shift {
+    /// No change of parameters: novel (held-out) instances of the training distribution.
+    None,
+    /// The cheese may be anywhere, where training kept it in the top-right region.
+    GoalAnywhere,
+}
+
+/// Names and one-line descriptions of the shifts, for `mesascope tasks list`.
+pub const SHIFTS: &[(&str, &str)] = &[
+    ("none", "held-out instances of the training distribution itself (tests plain generalization)"),
+    ("goal-anywhere", "maze: the cheese may be anywhere instead of the top-right region (decouples cheese from corner)"),
+];
+
+impl FromStr for Shift {
+    type Err = TaskError;
+    fn from_str(s: &str) -> Result<Self, TaskError> {
+        match s {
+            "none" => Ok(Shift::None),
+            "goal-anywhere" => Ok(Shift::GoalAnywhere),
+            _ => Err(TaskError::unknown("shift", s, &SHIFTS.iter().map(|s| s.0).collect::<Vec<_>>())),
+        }
+    }
+}
+
+impl Shift {
+    /// The family parameters after this shift.
+    pub fn apply(self, spec: &FamilySpec) -> Result<FamilySpec, TaskError> {
+        match (self, spec) {
+            (Shift::None, s) => Ok(*s),
+            (Shift::GoalAnywhere, FamilySpec::Maze(p)) => Ok(FamilySpec::Maze(MazeParams { goal: GoalPlacement::Anywhere, ..*p })),
+        }
+    }
+}
+
+/// A training distribution: a family, a diversity N and the seed the N levels derive from.
+///
+/// In TOML the family's fields sit beside `diversity` and `level_seed`; unknown fields are
+/// rejected by the family's own parameters (serde cannot deny them on a flattened struct).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainingDistribution {
+    /// The family and its parameters.
+    #[serde(flatten)]
+    pub family: FamilySpec,
+    /// Number of distinct training levels.
+    pub diversity: Diversity,
+    /// Seed the training levels derive from.
+    pub level_seed: u64,
+}
+
+/// Seed-stream tags keep the training, held-out and deployment streams of one seed apart.
+const TRAIN_STREAM: u64 = 0x7261_696e;
+const HELD_OUT_STREAM: u64 = 0x6865_6c64;
+
+/// SplitMix64 finaliser: turns (seed, stream) into well-mixed independent RNG seeds.
+pub fn mix_seed(seed: u64, stream: u64) -> u64 {
+    let mut z = seed ^ stream.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+impl TrainingDistribution {
+    /// Checks the family parameters.
+    pub fn validate(&self) -> Result<(), TaskError> {
+        self.family.validate()
+    }
+
+    /// The level source that training samples from.
+    pub fn source(&self) -> Result<LevelSource, TaskError> {
+        self.validate()?;
+        let pool = match self.diversity {
+            Diversity::Finite(n) => Some(Arc::from(distinct_levels(&self.family, Split::Train, n as usize, mix_seed(self.level_seed, TRAIN_STREAM))?)),
+            Diversity::Infinite => None,
+        };
+        Ok(LevelSource { family: self.family, split: Split::Train, pool })
+    }
+
+    /// The exact training levels when N is finite (in the order they were derived).
+    pub fn training_levels(&self) -> Result<Option<Arc<[Level]>>, TaskError> {
+        Ok(self.source()?.pool)
+    }
+
+    /// `count` distinct held-out levels of the training family after `shift`: novel
+    /// instances, disjoint from every training level.
+    pub fn held_out_levels(&self, shift: Shift, count: usize, seed: u64) -> Result<Vec<Level>, TaskError> {
+        let family = shift.apply(&self.family)?;
+        family.validate()?;
+        distinct_levels(&family, Split::HeldOut, count, mix_seed(seed, HELD_OUT_STREAM))
+    }
+
+    /// The deployment distribution: a fresh held-out level of the shifted family every episode.
+    pub fn deployment(&self, shift: Shift) -> Result<LevelSource, TaskError> {
+        let family = shift.apply(&self.family)?;
+        family.validate()?;
+        Ok(LevelSource { family, split: Split::HeldOut, pool: None })
+    }
+}
+
+/// Draws levels in a fixed order from one seed and keeps the first `count` distinct ones of
+/// `split`.
+fn distinct_levels(family: &FamilySpec, split: Split, count: usize, seed: u64) -> Result<Vec<Level>, TaskError> {
+    let mut rng = Pcg64Mcg::seed_from_u64(seed);
+    let mut gen = LevelGenerator::default();
+    let mut seen = HashSet::new();
+    let mut out = Vec::with_capacity(count);
+    let max_attempts = 64 * count + 4096;
+    let mut attempts = 0;
+    while out.len() < count {
+        if attempts == max_attempts {
+            return Err(TaskError::TooFewInstances { asked: count, found: out.len(), attempts });
+        }
+        attempts += 1;
+        let mut level = empty_level();
+        gen.generate_into(family, &mut rng, &mut level);
+        if Split::of(&level) == split && seen.insert(level.fingerprint()) {
+            out.push(level);
+        }
+    }
+    Ok(out)
+}
+
+/// Where a vector environment gets the level for each new episode: a fixed pool (finite N)
+/// or fresh levels of one split (N = ∞, deployment).
+#[derive(Clone, Debug)]
+pub struct LevelSource {
+    family: FamilySpec,
+    split: Split,
+    pool: Option<Arc<[Level]>>,
+}
+
+impl LevelSource {
+    /// A source that cycles through the given levels uniformly at random (e.g. a fixed
+    /// evaluation set). The levels must be non-empty and of one grid size.
+    pub fn from_levels(family: FamilySpec, levels: Vec<Level>) -> Result<LevelSource, TaskError> {
+        let (w, h) = family.grid_size();
+        if levels.is_empty() {
+            return Err(TaskError::invalid("levels", "a level source needs at least one level"));
+        }
+        if let Some(bad) = levels.iter().position(|l| (l.width, l.height) != (w, h)) {
+            return Err(TaskError::invalid("levels", format!("level {bad} is not {w}x{h} like the family")));
+        }
+        let split = Split::of(&levels[0]);
+        Ok(LevelSource { family, split, pool: Some(Arc::from(levels)) })
+    }
+
+    /// The family whose levels this source yields.
+    pub fn family(&self) -> &FamilySpec {
+        &self.family
+    }
+
+    /// The split this source draws from.
+    pub fn split(&self) -> Split {
+        self.split
+    }
+
+    /// The fixed pool of levels, if the source has one.
+    pub fn pool(&self) -> Option<&[Level]> {
+        self.pool.as_deref()
+    }
+
+    /// Writes the level for a new episode into `level`, reusing its buffers.
+    #[inline]
+    pub fn sample_into(&self, rng: &mut impl Rng, gen: &mut LevelGenerator, level: &mut Level) {
+        match &self.pool {
+            Some(pool) => level.clone_from(&pool[rng.random_range(0..pool.len())]),
+            None => loop {
+                gen.generate_into(&self.family, rng, level);
+                if Split::of(level) == self.split {
+                    break;
+                }
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::maze::MazeParams;
+
+    fn dist(n: Diversity, goal: GoalPlacement) -> TrainingDistribution {
+        TrainingDistribution {
+            family: FamilySpec::Maze(MazeParams { size: 7, goal, ..Default::default() }),
+            diversity: n,
+            level_seed: 11,
+        }
+    }
+
+    #[test]
+    fn finite_diversity_gives_exactly_n_distinct_levels_deterministically() {
+        let d = dist(Diversity::Finite(16), GoalPlacement::TopRight(3));
+        let a = d.training_levels().unwrap().unwrap();
+        let b = d.training_levels().unwrap().unwrap();
+        assert_eq!(a.len(), 16);
+        assert_eq!(a, b, "same seed, same levels");
+        let fps: HashSet<u64> = a.iter().map(Level::fingerprint).collect();
+        assert_eq!(fps.len(), 16);
+        let other = TrainingDistribution { level_seed: 12, ..d }.training_levels().unwrap().unwrap();
+        assert_ne!(a, other, "another seed, other levels");
+    }
+
+    #[test]
+    fn training_and_held_out_never_overlap() {
+        for n in [Diversity::Finite(64), Diversity::Infinite] {
+            let d = dist(n, GoalPlacement::TopRight(3));
+            let mut train: HashSet<u64> = HashSet::new();
+            let src = d.source().unwrap();
+            let mut rng = Pcg64Mcg::seed_from_u64(5);
+            let mut gen = LevelGenerator::default();
+            let mut level = empty_level();
+            for _ in 0..2000 {
+                src.sample_into(&mut rng, &mut gen, &mut level);
+                train.insert(level.fingerprint());
+            }
+            for shift in [Shift::None, Shift::GoalAnywhere] {
+                let held = d.held_out_levels(shift, 300, 3).unwrap();
+                assert!(held.iter().all(|l| !train.contains(&l.fingerprint())), "{n} {shift:?}");
+                let deploy = d.deployment(shift).unwrap();
+                for _ in 0..500 {
+                    deploy.sample_into(&mut rng, &mut gen, &mut level);
+                    assert!(!train.contains(&level.fingerprint()));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn asking_for_more_levels_than_exist_is_a_clear_error() {
+        // A 5x5 maze has 2x2 rooms: 4 spanning trees x 6 goal tiles = 24 instances in all.
+        let d = TrainingDistribution {
+            family: FamilySpec::Maze(MazeParams { size: 5, ..Default::default() }),
+            diversity: Diversity::Finite(100),
+            level_seed: 0,
+        };
+        let err = d.source().unwrap_err();
+        assert!(matches!(err, TaskError::TooFewInstances { asked: 100, .. }));
+        assert!(err.to_string().contains("diversity"));
+    }
+
+    #[test]
+    fn names_and_values_parse_or_fail_clearly() {
+        assert_eq!("inf".parse::<Diversity>().unwrap(), Diversity::Infinite);
+        assert!("0".parse::<Diversity>().unwrap_err().to_string().contains("diversity"));
+        assert!("wobble".parse::<Shift>().unwrap_err().to_string().contains("unknown shift 'wobble'"));
+        assert!(FamilySpec::from_name("sokoban").unwrap_err().to_string().contains("unknown family"));
+    }
+}

@@ -1,0 +1,629 @@
+//! The grid engine: levels, states, actions and the step rule.
+//!
+//! A [`Level`] is immutable data (layout, objects, start, horizon, base reward); a [`State`] is a
+//! small `Copy` value holding everything that changes during an episode. [`reset`] and [`step`]
+//! are pure functions of their arguments, in the style of gymnax, so the same level, state and
+//! action always give the same result and a state can be copied to branch a search.
+
+use serde::{Deserialize, Serialize};
+
+/// Index of a tile in a level's row-major tile vector (`y * width + x`).
+pub type Cell = u16;
+
+/// Most objects a level may hold; a [`State`] stores one position per object slot so that it
+/// stays a fixed-size `Copy` value.
+pub const MAX_OBJECTS: usize = 8;
+
+/// The five actions of every agent in the engine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[repr(u8)]
+pub enum Action {
+    /// Move one tile towards row 0.
+    Up = 0,
+    /// Move one tile towards the last row.
+    Down = 1,
+    /// Move one tile towards column 0.
+    Left = 2,
+    /// Move one tile towards the last column.
+    Right = 3,
+    /// Stay in place.
+    Noop = 4,
+}
+
+impl Action {
+    /// Number of actions.
+    pub const COUNT: usize = 5;
+    /// All actions in index order.
+    pub const ALL: [Action; 5] = [Action::Up, Action::Down, Action::Left, Action::Right, Action::Noop];
+
+    /// The action with index `i`, or `None` if `i` is not a valid action index.
+    pub fn from_index(i: usize) -> Option<Action> {
+        Action::ALL.get(i).copied()
+    }
+
+    /// The action's index (0..5).
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// The (dx, dy) this action moves the agent by.
+    pub fn delta(self) -> (i32, i32) {
+        match self {
+            Action::Up => (0, -1),
+            Action::Down => (0, 1),
+            Action::Left => (-1, 0),
+            Action::Right => (1, 0),
+            Action::Noop => (0, 0),
+        }
+    }
+}
+
+/// The static content of a tile.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Tile {
+    /// Walkable.
+    Floor,
+    /// Blocks the agent and boxes.
+    Wall,
+    /// Walkable once: stepping on it ends the episode as a catastrophe.
+    Lava,
+}
+
+/// The kinds of object that can stand on a floor tile.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ObjectKind {
+    /// The goal of the maze family: reaching it ends the episode.
+    Cheese,
+    /// Picked up when stepped on; opens one chest.
+    Key,
+    /// Blocks the agent unless it holds a key; opening it consumes the key.
+    Chest,
+    /// Picked up when stepped on.
+    Coin,
+    /// Pushed one tile when the agent walks into it, if the tile behind is free floor.
+    Box,
+}
+
+/// An object and the tile where it starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Object {
+    /// What the object is.
+    pub kind: ObjectKind,
+    /// Where it stands when the episode starts.
+    pub cell: Cell,
+}
+
+/// Named state features. Every reward in mesascope — the base objective of a level and every
+/// candidate mesa-objective the audit considers — is a linear function of these.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[repr(u8)]
+pub enum Feature {
+    /// The agent reached the cheese on this step.
+    AtGoal = 0,
+    /// The agent stands on the top-right interior tile after this step.
+    AtTopRightCorner = 1,
+    /// The agent stepped on lava (a catastrophe).
+    OnLava = 2,
+    /// The agent picked up a coin.
+    CoinCollected = 3,
+    /// The agent picked up a key.
+    KeyPicked = 4,
+    /// The agent opened a chest.
+    ChestOpened = 5,
+    /// The agent pushed a box into a corner, where it can never be moved again (irreversible).
+    BoxCornered = 6,
+    /// Constant 1 on every step: a weight on it is a per-step cost or bonus.
+    Step = 7,
+}
+
+impl Feature {
+    /// Number of features.
+    pub const COUNT: usize = 8;
+    /// All features in index order.
+    pub const ALL: [Feature; 8] = [
+        Feature::AtGoal,
+        Feature::AtTopRightCorner,
+        Feature::OnLava,
+        Feature::CoinCollected,
+        Feature::KeyPicked,
+        Feature::ChestOpened,
+        Feature::BoxCornered,
+        Feature::Step,
+    ];
+
+    /// The feature's kebab-case name, as used in configs and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Feature::AtGoal => "at-goal",
+            Feature::AtTopRightCorner => "at-top-right-corner",
+            Feature::OnLava => "on-lava",
+            Feature::CoinCollected => "coin-collected",
+            Feature::KeyPicked => "key-picked",
+            Feature::ChestOpened => "chest-opened",
+            Feature::BoxCornered => "box-cornered",
+            Feature::Step => "step",
+        }
+    }
+
+    /// Looks a feature up by its name.
+    pub fn from_name(name: &str) -> Option<Feature> {
+        Feature::ALL.into_iter().find(|f| f.name() == name)
+    }
+}
+
+/// The set of features that fired on one transition, as a bit set indexed by [`Feature`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct FeatureSet(pub u16);
+
+impl FeatureSet {
+    /// Whether `f` fired.
+    pub fn has(self, f: Feature) -> bool {
+        self.0 & (1 << f as u8) != 0
+    }
+
+    fn insert(&mut self, f: Feature) {
+        self.0 |= 1 << f as u8;
+    }
+}
+
+/// A linear reward over [`Feature`]s: `r = Σ wᵢ·φᵢ`.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RewardWeights(pub [f32; Feature::COUNT]);
+
+impl RewardWeights {
+    /// All weights zero.
+    pub const ZERO: RewardWeights = RewardWeights([0.0; Feature::COUNT]);
+
+    /// A reward of `w` for feature `f` and zero elsewhere.
+    pub fn only(f: Feature, w: f32) -> RewardWeights {
+        RewardWeights::ZERO.with(f, w)
+    }
+
+    /// These weights with feature `f` weighted `w`.
+    pub fn with(mut self, f: Feature, w: f32) -> RewardWeights {
+        self.0[f as usize] = w;
+        self
+    }
+
+    /// The weight of feature `f`.
+    pub fn weight(&self, f: Feature) -> f32 {
+        self.0[f as usize]
+    }
+
+    /// The reward of a transition whose features are `fs`.
+    #[inline]
+    pub fn reward(&self, fs: FeatureSet) -> f32 {
+        let mut bits = fs.0;
+        let mut r = 0.0;
+        while bits != 0 {
+            let i = bits.trailing_zeros() as usize;
+            r += self.0[i];
+            bits &= bits - 1;
+        }
+        r
+    }
+}
+
+/// A level: everything about an instance that does not change during an episode.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Level {
+    /// Number of columns.
+    pub width: u16,
+    /// Number of rows.
+    pub height: u16,
+    /// Row-major tiles, `width * height` of them.
+    pub tiles: Vec<Tile>,
+    /// The objects, at most [`MAX_OBJECTS`].
+    pub objects: Vec<Object>,
+    /// The agent's starting tile.
+    pub start: Cell,
+    /// Steps after which an episode is truncated.
+    pub horizon: u32,
+    /// The base objective: the reward the environment pays.
+    pub reward: RewardWeights,
+}
+
+impl Level {
+    /// The tile at `cell`.
+    #[inline]
+    pub fn tile(&self, cell: Cell) -> Tile {
+        self.tiles[cell as usize]
+    }
+
+    /// The cell index of column `x`, row `y`.
+    #[inline]
+    pub fn cell(&self, x: u16, y: u16) -> Cell {
+        y * self.width + x
+    }
+
+    /// The (x, y) coordinates of `cell`.
+    #[inline]
+    pub fn xy(&self, cell: Cell) -> (u16, u16) {
+        (cell % self.width, cell / self.width)
+    }
+
+    /// The neighbour of `cell` in the direction of `action`, or `None` outside the grid.
+    #[inline]
+    pub fn neighbour(&self, cell: Cell, action: Action) -> Option<Cell> {
+        let (x, y) = self.xy(cell);
+        let (dx, dy) = action.delta();
+        let nx = x as i32 + dx;
+        let ny = y as i32 + dy;
+        if nx < 0 || ny < 0 || nx >= self.width as i32 || ny >= self.height as i32 {
+            None
+        } else {
+            Some(self.cell(nx as u16, ny as u16))
+        }
+    }
+
+    /// The top-right interior tile, which the `at-top-right-corner` feature watches.
+    pub fn top_right_corner(&self) -> Cell {
+        self.cell(self.width.saturating_sub(2), 1.min(self.height - 1))
+    }
+
+    /// The index of the first cheese object, if the level has one.
+    pub fn goal_object(&self) -> Option<usize> {
+        self.objects.iter().position(|o| o.kind == ObjectKind::Cheese)
+    }
+
+    /// The cell where the cheese starts, if the level has one.
+    pub fn goal_cell(&self) -> Option<Cell> {
+        self.goal_object().map(|i| self.objects[i].cell)
+    }
+
+    /// A stable 64-bit fingerprint of the level's content (FNV-1a). Two levels with the same
+    /// fingerprint are treated as the same instance when distributions are made disjoint, so
+    /// it must not depend on the platform or the Rust version.
+    pub fn fingerprint(&self) -> u64 {
+        let mut h = Fnv1a::new();
+        h.write_u64(self.width as u64);
+        h.write_u64(self.height as u64);
+        for t in &self.tiles {
+            h.write_u64(*t as u64);
+        }
+        for o in &self.objects {
+            h.write_u64(o.kind as u64);
+            h.write_u64(o.cell as u64);
+        }
+        h.write_u64(self.start as u64);
+        h.write_u64(self.horizon as u64);
+        for w in self.reward.0 {
+            h.write_u64(w.to_bits() as u64);
+        }
+        h.finish()
+    }
+
+    /// Checks the invariants that `step` relies on, naming the first one broken.
+    pub fn validate(&self) -> Result<(), String> {
+        let n = self.width as usize * self.height as usize;
+        if self.width < 3 || self.height < 3 {
+            return Err(format!("level is {}x{}; it must be at least 3x3", self.width, self.height));
+        }
+        if self.tiles.len() != n {
+            return Err(format!("level has {} tiles for a {}x{} grid", self.tiles.len(), self.width, self.height));
+        }
+        if self.objects.len() > MAX_OBJECTS {
+            return Err(format!("level has {} objects; at most {MAX_OBJECTS} are supported", self.objects.len()));
+        }
+        if self.start as usize >= n || self.tile(self.start) != Tile::Floor {
+            return Err(format!("start tile {} is not a floor tile inside the grid", self.start));
+        }
+        for (i, o) in self.objects.iter().enumerate() {
+            if o.cell as usize >= n || self.tile(o.cell) != Tile::Floor {
+                return Err(format!("object {i} ({:?}) is not on a floor tile inside the grid", o.kind));
+            }
+        }
+        if self.horizon == 0 {
+            return Err("horizon must be at least 1".into());
+        }
+        Ok(())
+    }
+}
+
+/// How an episode stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum Status {
+    /// The episode goes on.
+    #[default]
+    Running,
+    /// The episode ended by the level's rules (goal reached, lava).
+    Terminated,
+    /// The episode ran out of time.
+    Truncated,
+}
+
+/// Everything that changes during an episode. Small and `Copy`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct State {
+    /// The agent's tile.
+    pub agent: Cell,
+    /// Steps taken so far.
+    pub t: u32,
+    /// Bit `i` set: object `i` is gone (eaten, picked up or opened).
+    pub gone: u8,
+    /// Keys held.
+    pub keys: u8,
+    /// Current tile of each object slot (boxes move; the rest stay where they started).
+    pub object_cells: [Cell; MAX_OBJECTS],
+    /// Whether the episode goes on.
+    pub status: Status,
+}
+
+impl State {
+    /// Whether the episode has ended.
+    pub fn done(&self) -> bool {
+        self.status != Status::Running
+    }
+
+    /// Whether object `i` is still present.
+    #[inline]
+    pub fn present(&self, i: usize) -> bool {
+        self.gone & (1 << i) == 0
+    }
+
+    /// This state without its clock and status: the key under which the exact solvers
+    /// enumerate the state space.
+    pub fn timeless(mut self) -> State {
+        self.t = 0;
+        self.status = Status::Running;
+        self
+    }
+}
+
+/// What one call of [`step`] did.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Transition {
+    /// The base-objective reward of this step.
+    pub reward: f32,
+    /// The features that fired.
+    pub features: FeatureSet,
+    /// The episode ended by the level's rules.
+    pub terminated: bool,
+    /// The episode ran out of time.
+    pub truncated: bool,
+    /// The step caused a catastrophe (lava).
+    pub catastrophe: bool,
+    /// Tiles whose observation may have changed, `dirty_len` of them.
+    pub dirty: [Cell; 3],
+    /// How many entries of `dirty` are used.
+    pub dirty_len: u8,
+}
+
+/// The first state of an episode on `level`.
+///
+/// The engine's levels have a fixed start, so `reset` needs no randomness; randomness enters
+/// through the choice of level, which the distributions in [`crate::dist`] make.
+pub fn reset(level: &Level) -> State {
+    let mut object_cells = [0; MAX_OBJECTS];
+    for (slot, o) in object_cells.iter_mut().zip(&level.objects) {
+        *slot = o.cell;
+    }
+    State { agent: level.start, t: 0, gone: 0, keys: 0, object_cells, status: Status::Running }
+}
+
+/// The object present at `cell`, if any.
+#[inline]
+pub fn object_at(level: &Level, state: &State, cell: Cell) -> Option<usize> {
+    (0..level.objects.len()).find(|&i| state.present(i) && state.object_cells[i] == cell)
+}
+
+/// Whether a box standing on `cell` can never be moved again: two walls meet at it.
+fn is_dead_corner(level: &Level, cell: Cell) -> bool {
+    let blocked = |a: Action| level.neighbour(cell, a).is_none_or(|c| level.tile(c) == Tile::Wall);
+    (blocked(Action::Up) || blocked(Action::Down)) && (blocked(Action::Left) || blocked(Action::Right))
+}
+
+/// Applies `action` to `state` on `level`, returning what happened. Stepping a finished
+/// episode changes nothing and reports the episode's end again.
+#[inline]
+pub fn step(level: &Level, state: &mut State, action: Action) -> Transition {
+    let old = state.agent;
+    let mut tr = Transition {
+        reward: 0.0,
+        features: FeatureSet::default(),
+        terminated: state.status == Status::Terminated,
+        truncated: state.status == Status::Truncated,
+        catastrophe: false,
+        dirty: [old; 3],
+        dirty_len: 0,
+    };
+    if state.done() {
+        return tr;
+    }
+    let mut fs = FeatureSet::default();
+    fs.insert(Feature::Step);
+    let mut dirty_len = 2;
+    if let Some(target) = level.neighbour(old, action).filter(|&c| level.tile(c) != Tile::Wall) {
+        let mut can_move = true;
+        if let Some(i) = object_at(level, state, target) {
+            match level.objects[i].kind {
+                ObjectKind::Box => {
+                    let beyond = level.neighbour(target, action).filter(|&c| {
+                        level.tile(c) == Tile::Floor && object_at(level, state, c).is_none()
+                    });
+                    match beyond {
+                        Some(b) => {
+                            state.object_cells[i] = b;
+                            tr.dirty[2] = b;
+                            dirty_len = 3;
+                            if is_dead_corner(level, b) {
+                                fs.insert(Feature::BoxCornered);
+                            }
+                        }
+                        None => can_move = false,
+                    }
+                }
+                ObjectKind::Chest => {
+                    if state.keys > 0 {
+                        state.keys -= 1;
+                        state.gone |= 1 << i;
+                        fs.insert(Feature::ChestOpened);
+                    } else {
+                        can_move = false;
+                    }
+                }
+                ObjectKind::Cheese => {
+                    state.gone |= 1 << i;
+                    fs.insert(Feature::AtGoal);
+                    tr.terminated = true;
+                }
+                ObjectKind::Key => {
+                    state.gone |= 1 << i;
+                    state.keys = state.keys.saturating_add(1);
+                    fs.insert(Feature::KeyPicked);
+                }
+                ObjectKind::Coin => {
+                    state.gone |= 1 << i;
+                    fs.insert(Feature::CoinCollected);
+                }
+            }
+        }
+        if can_move {
+            state.agent = target;
+            if level.tile(target) == Tile::Lava {
+                fs.insert(Feature::OnLava);
+                tr.terminated = true;
+                tr.catastrophe = true;
+            }
+        }
+    }
+    if state.agent == level.top_right_corner() {
+        fs.insert(Feature::AtTopRightCorner);
+    }
+    state.t += 1;
+    if tr.terminated {
+        state.status = Status::Terminated;
+    } else if state.t >= level.horizon {
+        state.status = Status::Truncated;
+        tr.truncated = true;
+    }
+    tr.dirty[1] = state.agent;
+    tr.dirty_len = dirty_len;
+    tr.features = fs;
+    tr.reward = level.reward.reward(fs);
+    tr
+}
+
+/// FNV-1a, 64 bit: a tiny hash whose values are fixed by its definition, used for level
+/// fingerprints that must be identical on every machine.
+pub(crate) struct Fnv1a(u64);
+
+impl Fnv1a {
+    pub(crate) fn new() -> Fnv1a {
+        Fnv1a(0xcbf2_9ce4_8422_2325)
+    }
+
+    pub(crate) fn write_u64(&mut self, v: u64) {
+        for b in v.to_le_bytes() {
+            self.0 ^= b as u64;
+            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+
+    pub(crate) fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// Parses a hand-made level: `#` wall, `.` floor, `~` lava, `A` start, `C` cheese,
+    /// `k` key, `c` chest, `o` coin, `b` box.
+    pub(crate) fn parse(rows: &[&str], horizon: u32) -> Level {
+        let height = rows.len() as u16;
+        let width = rows[0].len() as u16;
+        let mut tiles = Vec::new();
+        let mut objects = Vec::new();
+        let mut start = 0;
+        for (y, row) in rows.iter().enumerate() {
+            for (x, ch) in row.chars().enumerate() {
+                let cell = (y * width as usize + x) as Cell;
+                tiles.push(match ch {
+                    '#' => Tile::Wall,
+                    '~' => Tile::Lava,
+                    _ => Tile::Floor,
+                });
+                let kind = match ch {
+                    'C' => Some(ObjectKind::Cheese),
+                    'k' => Some(ObjectKind::Key),
+                    'c' => Some(ObjectKind::Chest),
+                    'o' => Some(ObjectKind::Coin),
+                    'b' => Some(ObjectKind::Box),
+                    _ => None,
+                };
+                if let Some(kind) = kind {
+                    objects.push(Object { kind, cell });
+                }
+                if ch == 'A' {
+                    start = cell;
+                }
+            }
+        }
+        let level = Level {
+            width,
+            height,
+            tiles,
+            objects,
+            start,
+            horizon,
+            reward: RewardWeights::only(Feature::AtGoal, 1.0).with(Feature::Step, -0.01),
+        };
+        level.validate().unwrap();
+        level
+    }
+
+    #[test]
+    fn walls_block_and_cheese_terminates_with_reward() {
+        let level = parse(&["#####", "#A.C#", "#####"], 10);
+        let mut s = reset(&level);
+        let tr = step(&level, &mut s, Action::Up);
+        assert_eq!(s.agent, level.start, "wall must block");
+        assert!(!tr.terminated && (tr.reward + 0.01).abs() < 1e-6);
+        step(&level, &mut s, Action::Right);
+        let tr = step(&level, &mut s, Action::Right);
+        assert!(tr.terminated && tr.features.has(Feature::AtGoal));
+        assert!((tr.reward - 0.99).abs() < 1e-6);
+        assert!(tr.features.has(Feature::AtTopRightCorner));
+        let again = step(&level, &mut s, Action::Left);
+        assert!(again.terminated && again.reward == 0.0, "a finished episode stays finished");
+    }
+
+    #[test]
+    fn horizon_truncates() {
+        let level = parse(&["#####", "#A.C#", "#####"], 2);
+        let mut s = reset(&level);
+        assert!(!step(&level, &mut s, Action::Noop).truncated);
+        let tr = step(&level, &mut s, Action::Noop);
+        assert!(tr.truncated && !tr.terminated && s.status == Status::Truncated);
+    }
+
+    #[test]
+    fn lava_is_a_catastrophe() {
+        let level = parse(&["#####", "#A~C#", "#####"], 10);
+        let mut s = reset(&level);
+        let tr = step(&level, &mut s, Action::Right);
+        assert!(tr.catastrophe && tr.terminated && tr.features.has(Feature::OnLava));
+    }
+
+    #[test]
+    fn keys_open_chests_and_boxes_push_into_corners() {
+        let level = parse(&["######", "#Akc.#", "#....#", "######"], 20);
+        let mut s = reset(&level);
+        let tr = step(&level, &mut s, Action::Right);
+        assert!(tr.features.has(Feature::KeyPicked) && s.keys == 1);
+        let tr = step(&level, &mut s, Action::Right);
+        assert!(tr.features.has(Feature::ChestOpened) && s.keys == 0);
+
+        let level = parse(&["######", "#Ab..#", "#....#", "######"], 20);
+        let mut s = reset(&level);
+        step(&level, &mut s, Action::Right);
+        assert_eq!(s.object_cells[0], level.cell(3, 1));
+        let tr = step(&level, &mut s, Action::Right);
+        assert!(tr.features.has(Feature::BoxCornered), "box at (4,1) is in a corner");
+        let before = s;
+        step(&level, &mut s, Action::Right);
+        assert_eq!(s.agent, before.agent, "a box against a wall cannot be pushed");
+    }
+}

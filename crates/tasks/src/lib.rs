@@ -1,0 +1,23 @@
+//! `mesascope-tasks` is the bottom layer of mesascope: the grid worlds that base optimizers
+//! train on and that audits and guards probe. It owns the grid engine (walls, floor, lava,
+//! cheese, keys, chests, coins, boxes; pure `reset`/`step` functions over plain data), the task
+//! families and their level generators, training distributions of a chosen diversity N with
+//! held-out instances that provably never overlap them, the named shifts that make deployment
+//! distributions, a batched allocation-free vector environment, exact solvers over a level's
+//! enumerable state space (BFS, value iteration for any linear reward over named features, the
+//! exact return distribution of the uniform-random policy), and rendering to ASCII, SVG and PNG.
+//! It depends on no machine-learning framework, so it builds fast and embeds anywhere.
+
+pub mod dist;
+pub mod error;
+pub mod grid;
+pub mod maze;
+pub mod render;
+pub mod solve;
+pub mod vecenv;
+
+pub use dist::{Diversity, FamilySpec, LevelGenerator, LevelSource, Shift, Split, TrainingDistribution};
+pub use error::TaskError;
+pub use grid::{reset, step, Action, Cell, Feature, FeatureSet, Level, RewardWeights, State, Status, Transition};
+pub use maze::{GoalPlacement, MazeParams, StartPlacement};
+pub use vecenv::{ObsKind, ObsScalar, VecEnv};

@@ -1,0 +1,303 @@
+//! The maze family: perfect mazes made by the recursive backtracker, an agent start and a
+//! cheese goal whose placement is a parameter.
+//!
+//! A maze of size `n` (odd) has walls on its border and on every even row and column; the
+//! tiles at odd coordinates are rooms and the backtracker knocks down walls between them until
+//! every room is reachable by exactly one path.
+
+use std::fmt;
+use std::str::FromStr;
+
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::error::TaskError;
+use crate::grid::{Cell, Feature, Level, Object, ObjectKind, RewardWeights, Tile};
+
+/// Smallest maze side length.
+pub const MIN_SIZE: u16 = 5;
+/// Largest maze side length (keeps the exact solvers' state spaces small and cells in `u16`).
+pub const MAX_SIZE: u16 = 51;
+
+/// Where the cheese may be placed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum GoalPlacement {
+    /// Any floor tile except the start.
+    Anywhere,
+    /// A floor tile inside the top-right `k×k` region of the maze's interior (the training
+    /// distribution of the goal-misgeneralization experiments). `k = 1` is the corner itself.
+    TopRight(u16),
+}
+
+impl fmt::Display for GoalPlacement {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            GoalPlacement::Anywhere => write!(f, "anywhere"),
+            GoalPlacement::TopRight(k) => write!(f, "top-right-{k}"),
+        }
+    }
+}
+
+impl FromStr for GoalPlacement {
+    type Err = TaskError;
+    fn from_str(s: &str) -> Result<Self, TaskError> {
+        if s == "anywhere" {
+            return Ok(GoalPlacement::Anywhere);
+        }
+        s.strip_prefix("top-right-")
+            .and_then(|k| k.parse::<u16>().ok())
+            .map(GoalPlacement::TopRight)
+            .ok_or_else(|| TaskError::invalid("goal", format!("'{s}' is not 'anywhere' or 'top-right-K' (e.g. top-right-3)")))
+    }
+}
+
+impl TryFrom<String> for GoalPlacement {
+    type Error = TaskError;
+    fn try_from(s: String) -> Result<Self, TaskError> {
+        s.parse()
+    }
+}
+
+impl From<GoalPlacement> for String {
+    fn from(g: GoalPlacement) -> String {
+        g.to_string()
+    }
+}
+
+/// Where the agent starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StartPlacement {
+    /// The bottom-left room, as in the Procgen maze.
+    BottomLeft,
+    /// Any room outside the goal region.
+    Anywhere,
+}
+
+impl FromStr for StartPlacement {
+    type Err = TaskError;
+    fn from_str(s: &str) -> Result<Self, TaskError> {
+        match s {
+            "bottom-left" => Ok(StartPlacement::BottomLeft),
+            "anywhere" => Ok(StartPlacement::Anywhere),
+            _ => Err(TaskError::invalid("start", format!("'{s}' is not 'bottom-left' or 'anywhere'"))),
+        }
+    }
+}
+
+/// Parameters of the maze family. Every field is explicit data, in the gymnax style.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MazeParams {
+    /// Side length of the square grid, odd, in `MIN_SIZE..=MAX_SIZE`.
+    pub size: u16,
+    /// Where the cheese goes.
+    pub goal: GoalPlacement,
+    /// Where the agent starts.
+    pub start: StartPlacement,
+    /// Steps before an episode is truncated; `0` means `size²`.
+    pub horizon: u32,
+    /// Cost paid on every step, so that the return rewards reaching the cheese quickly and
+    /// optimization power measures speed as well as success.
+    pub step_cost: f32,
+}
+
+impl Default for MazeParams {
+    fn default() -> Self {
+        MazeParams { size: 9, goal: GoalPlacement::Anywhere, start: StartPlacement::BottomLeft, horizon: 0, step_cost: 0.01 }
+    }
+}
+
+impl MazeParams {
+    /// Checks every parameter, naming the first one that is impossible.
+    pub fn validate(&self) -> Result<(), TaskError> {
+        if self.size < MIN_SIZE || self.size > MAX_SIZE || self.size % 2 == 0 {
+            return Err(TaskError::invalid(
+                "size",
+                format!("maze size {} must be odd and between {MIN_SIZE} and {MAX_SIZE}", self.size),
+            ));
+        }
+        if let GoalPlacement::TopRight(k) = self.goal {
+            let interior = self.size - 2;
+            if k == 0 || k > interior {
+                return Err(TaskError::invalid(
+                    "goal",
+                    format!("goal region k={k} must be between 1 and the maze interior ({interior}) for size {}", self.size),
+                ));
+            }
+            if k == interior && self.start == StartPlacement::Anywhere {
+                return Err(TaskError::invalid("start", "start 'anywhere' needs room outside a goal region that covers the whole maze"));
+            }
+        }
+        if !self.step_cost.is_finite() || self.step_cost < 0.0 {
+            return Err(TaskError::invalid("step_cost", format!("{} must be a finite number ≥ 0", self.step_cost)));
+        }
+        Ok(())
+    }
+
+    /// The horizon after resolving the `0 = size²` default.
+    pub fn effective_horizon(&self) -> u32 {
+        if self.horizon == 0 {
+            self.size as u32 * self.size as u32
+        } else {
+            self.horizon
+        }
+    }
+
+    /// Whether tile (x, y) lies in the goal region.
+    pub fn in_goal_region(&self, x: u16, y: u16) -> bool {
+        match self.goal {
+            GoalPlacement::Anywhere => true,
+            GoalPlacement::TopRight(k) => x + k >= self.size - 1 && y <= k,
+        }
+    }
+}
+
+/// Makes mazes into a reusable [`Level`], keeping its scratch space between calls so that
+/// regenerating a level at an episode reset allocates nothing.
+#[derive(Clone, Debug, Default)]
+pub struct MazeGenerator {
+    stack: Vec<(u16, u16)>,
+    visited: Vec<bool>,
+    candidates: Vec<Cell>,
+}
+
+impl MazeGenerator {
+    /// Writes a fresh maze drawn from `rng` into `level`, reusing its buffers.
+    /// `params` must have passed [`MazeParams::validate`].
+    pub fn generate_into(&mut self, params: &MazeParams, rng: &mut impl Rng, level: &mut Level) {
+        let n = params.size;
+        let rooms = (n - 1) / 2;
+        level.width = n;
+        level.height = n;
+        level.horizon = params.effective_horizon();
+        level.reward = RewardWeights::only(Feature::AtGoal, 1.0).with(Feature::Step, -params.step_cost);
+        level.tiles.clear();
+        level.tiles.resize(n as usize * n as usize, Tile::Wall);
+        level.objects.clear();
+
+        // Recursive backtracker over rooms (rx, ry) ∈ [0, rooms)², room (rx, ry) at tile
+        // (2rx+1, 2ry+1).
+        self.visited.clear();
+        self.visited.resize(rooms as usize * rooms as usize, false);
+        self.stack.clear();
+        let first = (rng.random_range(0..rooms), rng.random_range(0..rooms));
+        self.visited[(first.1 * rooms + first.0) as usize] = true;
+        level.tiles[(2 * first.1 + 1) as usize * n as usize + (2 * first.0 + 1) as usize] = Tile::Floor;
+        self.stack.push(first);
+        while let Some(&(rx, ry)) = self.stack.last() {
+            let mut options = [(0u16, 0u16); 4];
+            let mut count = 0;
+            for (dx, dy) in [(0i32, -1i32), (0, 1), (-1, 0), (1, 0)] {
+                let nx = rx as i32 + dx;
+                let ny = ry as i32 + dy;
+                if nx >= 0 && ny >= 0 && nx < rooms as i32 && ny < rooms as i32 && !self.visited[(ny * rooms as i32 + nx) as usize] {
+                    options[count] = (nx as u16, ny as u16);
+                    count += 1;
+                }
+            }
+            if count == 0 {
+                self.stack.pop();
+                continue;
+            }
+            let (nx, ny) = options[rng.random_range(0..count)];
+            self.visited[(ny * rooms + nx) as usize] = true;
+            let (tx, ty) = (2 * nx + 1, 2 * ny + 1);
+            let (wx, wy) = (rx + nx + 1, ry + ny + 1);
+            level.tiles[ty as usize * n as usize + tx as usize] = Tile::Floor;
+            level.tiles[wy as usize * n as usize + wx as usize] = Tile::Floor;
+            self.stack.push((nx, ny));
+        }
+
+        level.start = match params.start {
+            StartPlacement::BottomLeft => level.cell(1, n - 2),
+            StartPlacement::Anywhere => {
+                self.candidates.clear();
+                for ry in 0..rooms {
+                    for rx in 0..rooms {
+                        let (x, y) = (2 * rx + 1, 2 * ry + 1);
+                        if !(matches!(params.goal, GoalPlacement::TopRight(_)) && params.in_goal_region(x, y)) {
+                            self.candidates.push(level.cell(x, y));
+                        }
+                    }
+                }
+                self.candidates[rng.random_range(0..self.candidates.len())]
+            }
+        };
+
+        self.candidates.clear();
+        for y in 1..n - 1 {
+            for x in 1..n - 1 {
+                let c = level.cell(x, y);
+                if level.tile(c) == Tile::Floor && c != level.start && params.in_goal_region(x, y) {
+                    self.candidates.push(c);
+                }
+            }
+        }
+        // The top-right room is always floor and, with k ≥ 1, always in the region; it can only
+        // be missing when it is also the start, which validation rules out for k = interior.
+        let goal = if self.candidates.is_empty() {
+            level.top_right_corner()
+        } else {
+            self.candidates[rng.random_range(0..self.candidates.len())]
+        };
+        level.objects.push(Object { kind: ObjectKind::Cheese, cell: goal });
+    }
+
+    /// A fresh maze as a new level.
+    pub fn generate(&mut self, params: &MazeParams, rng: &mut impl Rng) -> Level {
+        let mut level = empty_level();
+        self.generate_into(params, rng, &mut level);
+        level
+    }
+}
+
+/// A placeholder level with no tiles, to be filled by a generator.
+pub fn empty_level() -> Level {
+    Level { width: 0, height: 0, tiles: Vec::new(), objects: Vec::new(), start: 0, horizon: 1, reward: RewardWeights::ZERO }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::solve::distance_map;
+    use rand::SeedableRng;
+    use rand_pcg::Pcg64Mcg;
+
+    #[test]
+    fn mazes_are_perfect_and_goals_respect_the_region() {
+        let mut gen = MazeGenerator::default();
+        for size in [5u16, 7, 9, 15, 25] {
+            for k in [1u16, 3] {
+                let params = MazeParams { size, goal: GoalPlacement::TopRight(k), ..Default::default() };
+                params.validate().unwrap();
+                let mut rng = Pcg64Mcg::seed_from_u64(size as u64 * 31 + k as u64);
+                for _ in 0..20 {
+                    let level = gen.generate(&params, &mut rng);
+                    level.validate().unwrap();
+                    let floors = level.tiles.iter().filter(|t| **t == Tile::Floor).count();
+                    let rooms = ((size as usize - 1) / 2).pow(2);
+                    // A perfect maze over R rooms is a spanning tree: R rooms + (R-1) passages.
+                    assert_eq!(floors, 2 * rooms - 1);
+                    let d = distance_map(&level, level.start);
+                    assert!(level.tiles.iter().zip(&d).all(|(t, d)| *t != Tile::Floor || *d != u32::MAX), "all floor reachable");
+                    let (gx, gy) = level.xy(level.goal_cell().unwrap());
+                    assert!(gx + k >= size - 1 && gy <= k, "goal ({gx},{gy}) outside top-right {k}x{k}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn bad_parameters_are_named() {
+        let even = MazeParams { size: 8, ..Default::default() }.validate().unwrap_err();
+        assert!(even.to_string().contains("size"), "{even}");
+        let small = MazeParams { size: 3, ..Default::default() }.validate().unwrap_err();
+        assert!(small.to_string().contains("size"));
+        let big_k = MazeParams { size: 9, goal: GoalPlacement::TopRight(8), ..Default::default() }.validate().unwrap_err();
+        assert!(big_k.to_string().contains("goal"), "{big_k}");
+        assert!("top-left-3".parse::<GoalPlacement>().is_err());
+        assert_eq!("top-right-3".parse::<GoalPlacement>().unwrap(), GoalPlacement::TopRight(3));
+    }
+}
