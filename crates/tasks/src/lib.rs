@@ -12,6 +12,7 @@ pub mod dist;
 pub mod error;
 pub mod grid;
 pub mod maze;
+pub mod policy;
 pub mod render;
 pub mod solve;
 pub mod vecenv;
@@ -20,4 +21,5 @@ pub use dist::{Diversity, FamilySpec, LevelGenerator, LevelSource, Shift, Split,
 pub use error::TaskError;
 pub use grid::{reset, step, Action, Cell, Feature, FeatureSet, Level, RewardWeights, State, Status, Transition};
 pub use maze::{GoalPlacement, MazeParams, StartPlacement};
+pub use policy::{Policy, ShortestPathToGoal, UniformRandom};
 pub use vecenv::{ObsKind, ObsScalar, VecEnv};

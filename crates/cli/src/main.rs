@@ -1,0 +1,73 @@
+//! The `mesascope` command line: a thin clap front over the library crates. Each subcommand
+//! parses its flags into the library's own parameter types, so a bad value gets the same
+//! error from the CLI as from a config file.
+
+mod bench;
+mod demo;
+mod levels;
+mod output;
+mod play;
+mod render;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Experiments on learned optimization: tasks, base optimizers, audits of mesa-optimization,
+/// deployment guards (after Hubinger et al. 2019, "Risks from Learned Optimization").
+#[derive(Parser)]
+#[command(name = "mesascope", version, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Tour of the task engine: generate and render training and deployment levels, step a
+    /// batch of episodes with a random and an optimal policy, and print their returns.
+    Demo(demo::DemoArgs),
+    /// Task families: list them, render levels, play one in the terminal.
+    #[command(subcommand)]
+    Tasks(TasksCommand),
+    /// Benchmarks that print throughput numbers.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Subcommand)]
+enum TasksCommand {
+    /// List the task families, shifts, observation kinds and state features.
+    List,
+    /// Render a level (ASCII to the terminal, and SVG or PNG with --out).
+    Render(render::RenderArgs),
+    /// Play a level in the terminal with the arrow keys (or w/a/s/d; space waits; q quits).
+    Play(play::PlayArgs),
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Environment steps per second on one core for the batched env with random actions.
+    Env(bench::EnvBenchArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Demo(args) => demo::run(&args),
+        Command::Tasks(TasksCommand::List) => {
+            levels::list();
+            Ok(())
+        }
+        Command::Tasks(TasksCommand::Render(args)) => render::run(&args),
+        Command::Tasks(TasksCommand::Play(args)) => play::run(&args),
+        Command::Bench(BenchCommand::Env(args)) => bench::run(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,103 @@
+//! `mesascope tasks render`: one level as ASCII, and as an SVG or PNG picture with a
+//! policy's trajectory drawn on it.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Result};
+use clap::{Args, ValueEnum};
+use mesascope_tasks::{
+    render, reset, step, Cell, Diversity, Level, Policy, ShortestPathToGoal, TrainingDistribution, UniformRandom,
+};
+
+use crate::levels::{parse_shift, LevelArgs};
+use crate::output::write_picture;
+
+/// Which split a rendered level comes from.
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum SplitArg {
+    /// The training levels derived from --seed.
+    Train,
+    /// Held-out (novel) levels after --shift.
+    HeldOut,
+}
+
+/// Which trajectory to draw.
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum PathArg {
+    /// The exact shortest path to the cheese.
+    Optimal,
+    /// One episode of the uniform-random policy.
+    Random,
+    /// No trajectory.
+    None,
+}
+
+/// Flags of `mesascope tasks render`.
+#[derive(Args, Debug)]
+pub struct RenderArgs {
+    #[command(flatten)]
+    levels: LevelArgs,
+    /// Which split to take the level from.
+    #[arg(long, value_enum, default_value = "train")]
+    split: SplitArg,
+    /// Shift applied to held-out levels (see `mesascope tasks list`).
+    #[arg(long, default_value = "none")]
+    shift: String,
+    /// Which level of the split (0 = the first derived from the seed).
+    #[arg(long, default_value_t = 0)]
+    index: usize,
+    /// Trajectory drawn on the picture.
+    #[arg(long, value_enum, default_value = "optimal")]
+    path: PathArg,
+    /// Picture to write: a .svg or .png file.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+/// The `index`-th level of a split.
+pub fn pick_level(dist: &TrainingDistribution, split: SplitArg, shift: &str, index: usize) -> Result<Level> {
+    let shift = parse_shift(shift)?;
+    let mut levels = match split {
+        SplitArg::Train => {
+            if let Diversity::Finite(n) = dist.diversity {
+                if index >= n as usize {
+                    bail!("--index {index} is out of range: the training distribution has N={n} levels");
+                }
+            }
+            let d = TrainingDistribution { diversity: Diversity::Finite(index as u32 + 1), ..*dist };
+            d.training_levels()?.map(|l| l.to_vec()).unwrap_or_default()
+        }
+        SplitArg::HeldOut => dist.held_out_levels(shift, index + 1, dist.level_seed)?,
+    };
+    Ok(levels.swap_remove(index))
+}
+
+/// The tiles the agent visits in one episode of `policy` on `level`.
+pub fn trajectory(level: &Level, policy: &mut dyn Policy) -> Vec<Cell> {
+    let mut s = reset(level);
+    let mut cells = vec![s.agent];
+    while !s.done() {
+        let a = policy.act(level, &s);
+        step(level, &mut s, a);
+        cells.push(s.agent);
+    }
+    cells
+}
+
+/// Runs `mesascope tasks render`.
+pub fn run(args: &RenderArgs) -> Result<()> {
+    let dist = args.levels.distribution()?;
+    let level = pick_level(&dist, args.split, &args.shift, args.index)?;
+    let traj = match args.path {
+        PathArg::Optimal => trajectory(&level, &mut ShortestPathToGoal::default()),
+        PathArg::Random => trajectory(&level, &mut UniformRandom::new(args.levels.seed)),
+        PathArg::None => Vec::new(),
+    };
+    let start = reset(&level);
+    print!("{}", render::ascii(&level, &start));
+    if let Some(out) = &args.out {
+        write_picture(out, &level, &start, &traj)?;
+        println!("wrote {}", out.display());
+    }
+    Ok(())
+}
