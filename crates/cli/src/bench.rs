@@ -1,5 +1,7 @@
-//! `mesascope bench env`: environment steps per second on one core for the batched env with
-//! uniform-random actions, for each observation kind, element type and batch size asked for.
+//! Benchmarks that print numbers. `mesascope bench env`: environment steps per second on one
+//! core for the batched env with uniform-random actions, for each observation kind, element
+//! type and batch size asked for. `mesascope bench train`: environment steps per second of
+//! whole PPO training (acting and learning) for each model family.
 
 use std::time::{Duration, Instant};
 
@@ -10,6 +12,7 @@ use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64Mcg;
 
 use crate::levels::LevelArgs;
+use mesascope_learn::{TrainConfig, Trainer};
 
 /// Flags of `mesascope bench env`.
 #[derive(Args, Debug)]
@@ -87,6 +90,43 @@ pub fn run(args: &EnvBenchArgs) -> Result<()> {
                 println!("{obs:<12} {dtype:<6} {m:>6} {sps:>16.0} {:>10.1}", 1e9 / sps);
             }
         }
+    }
+    Ok(())
+}
+
+/// Flags of `mesascope bench train`.
+#[derive(Args, Debug)]
+pub struct TrainBenchArgs {
+    /// Model families to measure, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "mlp,cnn")]
+    models: Vec<String>,
+    /// Updates timed per model (after one warm-up update).
+    #[arg(long, default_value_t = 4)]
+    updates: usize,
+    /// Config overrides applied to the built-in default, e.g. `--set env.size=15`.
+    #[arg(long = "set", value_name = "FIELD=VALUE")]
+    overrides: Vec<String>,
+}
+
+/// Runs `mesascope bench train`.
+pub fn run_train(args: &TrainBenchArgs) -> Result<()> {
+    if args.updates == 0 {
+        bail!("--updates must be at least 1");
+    }
+    println!("{:<10} {:>8} {:>14} {:>12}", "model", "batch", "steps/s", "s/update");
+    for model in &args.models {
+        let mut overrides = args.overrides.clone();
+        overrides.push(format!("model.kind=\"{model}\""));
+        let cfg = TrainConfig::from_toml_with("", &overrides)?;
+        let batch = cfg.ppo.num_envs * cfg.ppo.num_steps;
+        let mut trainer = Trainer::new(cfg)?;
+        trainer.step_update()?;
+        let start = Instant::now();
+        for _ in 0..args.updates {
+            trainer.step_update()?;
+        }
+        let secs = start.elapsed().as_secs_f64();
+        println!("{model:<10} {batch:>8} {:>14.0} {:>12.2}", (batch * args.updates) as f64 / secs, secs / args.updates as f64);
     }
     Ok(())
 }

@@ -8,6 +8,7 @@ mod levels;
 mod output;
 mod play;
 mod render;
+mod train;
 
 use std::process::ExitCode;
 
@@ -27,6 +28,8 @@ enum Command {
     /// Tour of the task engine: generate and render training and deployment levels, step a
     /// batch of episodes with a random and an optimal policy, and print their returns.
     Demo(demo::DemoArgs),
+    /// Train an agent with a base optimizer (PPO) from a TOML config; resumable.
+    Train(train::TrainArgs),
     /// Task families: list them, render levels, play one in the terminal.
     #[command(subcommand)]
     Tasks(TasksCommand),
@@ -49,12 +52,15 @@ enum TasksCommand {
 enum BenchCommand {
     /// Environment steps per second on one core for the batched env with random actions.
     Env(bench::EnvBenchArgs),
+    /// Environment steps per second of whole PPO training (acting + learning) per model.
+    Train(bench::TrainBenchArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Demo(args) => demo::run(&args),
+        Command::Train(args) => train::run(&args),
         Command::Tasks(TasksCommand::List) => {
             levels::list();
             Ok(())
@@ -62,6 +68,7 @@ fn main() -> ExitCode {
         Command::Tasks(TasksCommand::Render(args)) => render::run(&args),
         Command::Tasks(TasksCommand::Play(args)) => play::run(&args),
         Command::Bench(BenchCommand::Env(args)) => bench::run(&args),
+        Command::Bench(BenchCommand::Train(args)) => bench::run_train(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -98,3 +98,57 @@ fn demo_prints_returns_of_both_policies() {
     assert!(dir.join("train-level.png").exists() && dir.join("deploy-level.svg").exists());
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[test]
+fn train_rejects_bad_configs_naming_the_field() {
+    let dir = std::env::temp_dir().join(format!("mesascope-badcfg-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("bad.toml");
+    let cases: &[(&str, &str)] = &[
+        ("[ppo]\nlearnin_rate = 0.1\n", "ppo.learnin_rate"),
+        ("[model]\nkind = \"transformer\"\n", "transformer"),
+        ("[env]\nsize = 10\n", "invalid size"),
+        ("[env]\nfamily = \"sokoban\"\n", "sokoban"),
+        ("[ppo]\nnum_envs = 0\n", "ppo.num_envs"),
+        ("[[[", "config"),
+    ];
+    for (text, expected) in cases {
+        std::fs::write(&cfg, text).unwrap();
+        let o = mesascope(&["train", "--config", cfg.to_str().unwrap(), "--out", dir.join("run").to_str().unwrap()]);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{text}: {err}");
+        assert!(err.contains(expected), "{text}: expected '{expected}' in {err}");
+        assert!(!err.contains("panicked"));
+    }
+    let o = mesascope(&["train", "--set", "ppo.gamma=2", "--out", dir.join("run").to_str().unwrap()]);
+    assert!(stderr(&o).contains("ppo.gamma"));
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn train_stops_and_resumes_through_the_cli() {
+    let dir = std::env::temp_dir().join(format!("mesascope-resume-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let run = dir.join("run");
+    let small = [
+        "--set", "env.size=5", "--set", "model.kind=\"mlp\"", "--set", "model.hidden=32", "--set", "ppo.num_envs=8",
+        "--set", "ppo.num_steps=16", "--set", "eval.levels=10", "--steps", "640",
+    ];
+    let mut args = vec!["train", "--out", run.to_str().unwrap(), "--stop-after", "2"];
+    args.extend(small);
+    let o = mesascope(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(run.join("checkpoints/latest").exists());
+    let again = mesascope(&["train", "--out", run.to_str().unwrap()]);
+    assert!(stderr(&again).contains("already holds a run"), "{}", stderr(&again));
+    let o = mesascope(&["train", "--resume", run.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let csv = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 1 + 5, "640 steps / 128 per update = 5 rows:\n{csv}");
+    assert!(run.join("model.safetensors").exists());
+    let done = mesascope(&["train", "--resume", run.to_str().unwrap()]);
+    assert!(stderr(&done).contains("already finished"));
+    let d = mesascope(&["train", "--print-default-config"]);
+    assert!(stdout(&d).contains("learning_rate") && stdout(&d).contains("# "), "the default config is printed with its help");
+    std::fs::remove_dir_all(dir).ok();
+}

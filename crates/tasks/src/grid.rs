@@ -321,7 +321,7 @@ impl Level {
 }
 
 /// How an episode stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 pub enum Status {
     /// The episode goes on.
     #[default]
@@ -333,7 +333,7 @@ pub enum Status {
 }
 
 /// Everything that changes during an episode. Small and `Copy`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct State {
     /// The agent's tile.
     pub agent: Cell,

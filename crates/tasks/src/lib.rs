@@ -22,4 +22,4 @@ pub use error::TaskError;
 pub use grid::{reset, step, Action, Cell, Feature, FeatureSet, Level, RewardWeights, State, Status, Transition};
 pub use maze::{GoalPlacement, MazeParams, StartPlacement};
 pub use policy::{Policy, ShortestPathToGoal, UniformRandom};
-pub use vecenv::{ObsKind, ObsScalar, VecEnv};
+pub use vecenv::{ObsKind, ObsScalar, VecEnv, VecEnvSnapshot};

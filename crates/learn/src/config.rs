@@ -1,0 +1,200 @@
+//! Training configuration. The commented default file `configs/train-default.toml` is compiled
+//! in and is the single place that names every field with its default and help; a user's file
+//! and `--set` overrides are merged over it, and any key the default does not have is an error.
+
+use serde::{Deserialize, Serialize};
+
+use mesascope_tasks::{ObsKind, TrainingDistribution};
+
+use crate::error::LearnError;
+use crate::model::ModelConfig;
+use crate::ppo::PpoConfig;
+
+/// The built-in default configuration, with comments.
+pub const DEFAULT_TOML: &str = include_str!("../../../configs/train-default.toml");
+
+/// Everything a training run needs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainConfig {
+    /// Seed of everything random in the run.
+    pub seed: u64,
+    /// Environment steps to train for.
+    pub total_steps: u64,
+    /// Tensor device name.
+    pub device: String,
+    /// The training distribution and the observation kind.
+    pub env: EnvConfig,
+    /// The model architecture.
+    pub model: ModelConfig,
+    /// PPO hyper-parameters.
+    pub ppo: PpoConfig,
+    /// Periodic evaluation on held-out levels.
+    pub eval: EvalConfig,
+    /// Checkpointing.
+    pub checkpoint: CheckpointConfig,
+}
+
+/// The training distribution plus what the agent observes.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EnvConfig {
+    /// Family, parameters, diversity and level seed.
+    #[serde(flatten)]
+    pub dist: TrainingDistribution,
+    /// Observation kind.
+    pub obs: ObsKind,
+}
+
+/// Periodic evaluation.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvalConfig {
+    /// Evaluate every this many updates (0: only at the end).
+    pub every_updates: usize,
+    /// Held-out levels per evaluation.
+    pub levels: usize,
+    /// Seed of the held-out levels.
+    pub seed: u64,
+}
+
+/// Checkpointing.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckpointConfig {
+    /// Checkpoint every this many updates (0: only at the end).
+    pub every_updates: usize,
+    /// Recent checkpoints kept on disk.
+    pub keep: usize,
+}
+
+impl TrainConfig {
+    /// The built-in default.
+    pub fn default_config() -> TrainConfig {
+        TrainConfig::from_toml_with("", &[]).expect("the built-in default configuration is valid")
+    }
+
+    /// A configuration from a user's TOML text merged over the default, then `overrides`
+    /// (`section.field=value`) applied, then validated.
+    pub fn from_toml_with(user: &str, overrides: &[String]) -> Result<TrainConfig, LearnError> {
+        let mut merged: toml::Table = DEFAULT_TOML.parse().expect("default config parses");
+        let user: toml::Table = user.parse().map_err(|e: toml::de::Error| LearnError::config("(file)", e.message().to_string()))?;
+        merge(&mut merged, user, "")?;
+        for o in overrides {
+            let (key, value) = o
+                .split_once('=')
+                .ok_or_else(|| LearnError::config(o.clone(), "an override must look like section.field=value"))?;
+            let value: toml::Value = format!("v = {value}")
+                .parse::<toml::Table>()
+                .ok()
+                .and_then(|mut t| t.remove("v"))
+                .unwrap_or_else(|| toml::Value::String(value.to_string()));
+            let mut table = toml::Table::new();
+            let mut parts: Vec<&str> = key.trim().split('.').collect();
+            let last = parts.pop().unwrap_or_default();
+            let mut nested = toml::Table::from_iter([(last.to_string(), value)]);
+            while let Some(p) = parts.pop() {
+                nested = toml::Table::from_iter([(p.to_string(), toml::Value::Table(nested))]);
+            }
+            table.extend(nested);
+            merge(&mut merged, table, "")?;
+        }
+        let cfg: TrainConfig = toml::Value::Table(merged)
+            .try_into()
+            .map_err(|e: toml::de::Error| LearnError::config("(config)", e.message().to_string()))?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Reads a configuration file and applies `overrides`.
+    pub fn load(path: &std::path::Path, overrides: &[String]) -> Result<TrainConfig, LearnError> {
+        let text = std::fs::read_to_string(path).map_err(LearnError::io(path))?;
+        TrainConfig::from_toml_with(&text, overrides).map_err(|e| match e {
+            LearnError::Config { field, message } => LearnError::config(field, format!("{message} (in {})", path.display())),
+            e => e,
+        })
+    }
+
+    /// This configuration as TOML.
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).expect("configs serialise")
+    }
+
+    /// Checks every value, naming the first impossible one.
+    pub fn validate(&self) -> Result<(), LearnError> {
+        self.env.dist.validate()?;
+        self.model.validate()?;
+        self.ppo.validate()?;
+        if self.total_steps == 0 {
+            return Err(LearnError::config("total_steps", "must be at least 1"));
+        }
+        if self.eval.levels == 0 {
+            return Err(LearnError::config("eval.levels", "must be at least 1"));
+        }
+        if self.checkpoint.keep == 0 {
+            return Err(LearnError::config("checkpoint.keep", "must be at least 1"));
+        }
+        crate::device(&self.device)?;
+        Ok(())
+    }
+
+    /// Number of PPO updates the run makes.
+    pub fn num_updates(&self) -> usize {
+        let batch = (self.ppo.num_envs * self.ppo.num_steps) as u64;
+        self.total_steps.div_ceil(batch) as usize
+    }
+}
+
+/// Merges `over` into `base`, refusing keys `base` does not have.
+fn merge(base: &mut toml::Table, over: toml::Table, prefix: &str) -> Result<(), LearnError> {
+    for (key, value) in over {
+        let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
+        match (base.get_mut(&key), value) {
+            (None, _) => {
+                let known: Vec<&str> = base.keys().map(String::as_str).collect();
+                return Err(LearnError::config(path, format!("unknown field (known here: {})", known.join(", "))));
+            }
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o, &path)?,
+            (Some(toml::Value::Table(_)), _) => return Err(LearnError::config(path, "must be a table")),
+            (Some(slot), v) => *slot = v,
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mesascope_tasks::{FamilySpec, GoalPlacement};
+
+    #[test]
+    fn default_parses_and_overrides_apply() {
+        let d = TrainConfig::default_config();
+        assert_eq!(d.model.kind, crate::model::ModelKind::Cnn);
+        let FamilySpec::Maze(p) = d.env.dist.family;
+        assert_eq!(p.goal, GoalPlacement::TopRight(3));
+        let c = TrainConfig::from_toml_with("[model]\nkind = \"mlp\"\n", &["ppo.learning_rate=0.01".into(), "env.diversity=16".into()]).unwrap();
+        assert_eq!(c.model.kind, crate::model::ModelKind::Mlp);
+        assert_eq!(c.ppo.learning_rate, 0.01);
+        assert_eq!(c.env.dist.diversity, mesascope_tasks::Diversity::Finite(16));
+        let round_trip = TrainConfig::from_toml_with(&c.to_toml(), &[]).unwrap();
+        assert_eq!(round_trip, c);
+    }
+
+    #[test]
+    fn bad_configs_name_the_field() {
+        let cases = [
+            ("[ppo]\nlearning_rat = 0.1\n", "ppo.learning_rat"),
+            ("[model]\nkind = \"transformer\"\n", "transformer"),
+            ("[env]\nsize = 8\n", "size"),
+            ("[env]\ndiversity = 0\n", "diversity"),
+            ("[ppo]\nnum_envs = 0\n", "ppo.num_envs"),
+            ("[ppo]\nlearning_rate = \"fast\"\n", "learning_rate"),
+            ("device = \"tpu\"\n", "device"),
+            ("this is not toml", "(file)"),
+        ];
+        for (text, expected) in cases {
+            let err = TrainConfig::from_toml_with(text, &[]).unwrap_err().to_string();
+            assert!(err.contains(expected), "{text:?}: expected '{expected}' in '{err}'");
+        }
+    }
+}

@@ -1,0 +1,125 @@
+//! Evaluation: one episode of a model on each of a list of levels, batched, with what every
+//! episode did (return, success, whether it visited the top-right corner, its trajectory).
+//! Training uses it on held-out levels; the audit layer uses it for every shift.
+
+use burn::prelude::*;
+use rand::SeedableRng;
+use rand_pcg::Pcg64Mcg;
+use serde::{Deserialize, Serialize};
+
+use mesascope_tasks::vecenv::write_observation;
+use mesascope_tasks::{reset, step, Action, Cell, Feature, Level, ObsKind};
+
+use crate::model::{ActorCritic, ModelConfig};
+use crate::ppo::{hidden_size, sample_action};
+
+/// How to run the episodes.
+#[derive(Clone, Debug)]
+pub struct EvalOptions {
+    /// Recurrent ticks per step (the model's own by default; more is "thinking time").
+    pub ticks: usize,
+    /// Take the most likely action instead of sampling.
+    pub greedy: bool,
+    /// Seed of the sampled actions.
+    pub seed: u64,
+    /// Keep every episode's tiles.
+    pub record_trajectories: bool,
+}
+
+/// What one episode did.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EpisodeRecord {
+    /// Index of the level in the list evaluated.
+    pub level: usize,
+    /// Base-objective return.
+    pub ret: f64,
+    /// Steps taken.
+    pub length: u32,
+    /// Reached the cheese.
+    pub success: bool,
+    /// Stood on the top-right corner at some step.
+    pub reached_corner: bool,
+    /// Ended in a catastrophe.
+    pub catastrophe: bool,
+    /// Tiles visited, start first (empty unless recorded).
+    pub trajectory: Vec<Cell>,
+}
+
+/// Levels evaluated together in one batch, bounding memory on long lists.
+const CHUNK: usize = 256;
+
+/// One episode of `model` on each level. `model` should be a non-autodiff copy
+/// (`ActorCritic::valid`) on `device`.
+pub fn evaluate(model: &ActorCritic, cfg: &ModelConfig, obs: ObsKind, levels: &[Level], device: &Device, opts: &EvalOptions) -> Vec<EpisodeRecord> {
+    let mut rng = Pcg64Mcg::seed_from_u64(opts.seed);
+    let mut records = Vec::with_capacity(levels.len());
+    for (chunk_index, chunk) in levels.chunks(CHUNK).enumerate() {
+        let (c, h, w) = obs.shape(chunk[0].width, chunk[0].height);
+        let osize = c * h * w;
+        let hsize = hidden_size(cfg, (c, h, w));
+        let mut states: Vec<_> = chunk.iter().map(reset).collect();
+        let mut recs: Vec<EpisodeRecord> = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, l)| EpisodeRecord {
+                level: chunk_index * CHUNK + i,
+                ret: 0.0,
+                length: 0,
+                success: false,
+                reached_corner: l.start == l.top_right_corner(),
+                catastrophe: false,
+                trajectory: if opts.record_trajectories { vec![l.start] } else { Vec::new() },
+            })
+            .collect();
+        let mut hidden = vec![0.0f32; chunk.len() * hsize];
+        loop {
+            let active: Vec<usize> = (0..chunk.len()).filter(|&i| !states[i].done()).collect();
+            if active.is_empty() {
+                break;
+            }
+            let n = active.len();
+            let mut buf = vec![0.0f32; n * osize];
+            let mut hbuf = Vec::with_capacity(n * hsize);
+            for (j, &i) in active.iter().enumerate() {
+                write_observation(obs, &chunk[i], &states[i], &mut buf[j * osize..(j + 1) * osize]);
+                hbuf.extend_from_slice(&hidden[i * hsize..(i + 1) * hsize]);
+            }
+            let x = Tensor::<4>::from_data(TensorData::new(buf, [n, c, h, w]), device);
+            let hx = (hsize > 0).then(|| Tensor::<4>::from_data(TensorData::new(hbuf, [n, cfg.channels, h, w]), device));
+            let out = model.forward(x, hx, opts.ticks, false);
+            let logits = out.logits.into_data();
+            let logits = logits.as_slice::<f32>().expect("f32 logits");
+            let new_hidden = out.hidden.map(|t| t.into_data());
+            for (j, &i) in active.iter().enumerate() {
+                let l = &logits[j * Action::COUNT..(j + 1) * Action::COUNT];
+                let a = if opts.greedy {
+                    (0..Action::COUNT).max_by(|&x, &y| l[x].total_cmp(&l[y])).unwrap_or(0)
+                } else {
+                    sample_action(l, &mut rng).0
+                };
+                let tr = step(&chunk[i], &mut states[i], Action::ALL[a]);
+                let r = &mut recs[i];
+                r.ret += tr.reward as f64;
+                r.length = states[i].t;
+                r.success |= tr.features.has(Feature::AtGoal);
+                r.reached_corner |= tr.features.has(Feature::AtTopRightCorner);
+                r.catastrophe |= tr.catastrophe;
+                if opts.record_trajectories {
+                    r.trajectory.push(states[i].agent);
+                }
+                if let Some(nh) = &new_hidden {
+                    let nh = nh.as_slice::<f32>().expect("f32 hidden");
+                    hidden[i * hsize..(i + 1) * hsize].copy_from_slice(&nh[j * hsize..(j + 1) * hsize]);
+                }
+            }
+        }
+        records.extend(recs);
+    }
+    records
+}
+
+/// Success rate and mean return of a set of episodes.
+pub fn summarize(records: &[EpisodeRecord]) -> (f64, f64) {
+    let n = records.len().max(1) as f64;
+    (records.iter().filter(|r| r.success).count() as f64 / n, records.iter().map(|r| r.ret).sum::<f64>() / n)
+}

@@ -1,0 +1,399 @@
+//! Proximal Policy Optimization (Schulman et al. 2017), read top to bottom as in CleanRL:
+//! collect a rollout from the batched env, compute GAE advantages, then several epochs of
+//! minibatch updates of the clipped objective with a (clipped) value loss and an entropy bonus.
+//! Recurrent models are trained with truncated backprop-through-time over sequences of
+//! `bptt_len` steps that start from the hidden states stored during the rollout.
+//!
+//! Episodes that end by truncation are treated like terminations (no bootstrap from the
+//! final observation), as in CleanRL; the step cost keeps this bias small.
+
+use std::time::Instant;
+
+use burn::optim::{AdamConfig, GradientsParams};
+use burn::prelude::*;
+use burn::tensor::activation::log_softmax;
+use burn::grad_clipping::GradientClippingConfig;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use rand_pcg::Pcg64Mcg;
+use serde::{Deserialize, Serialize};
+
+use mesascope_tasks::dist::mix_seed;
+use mesascope_tasks::{Action, VecEnv};
+
+use crate::config::TrainConfig;
+use crate::error::LearnError;
+use crate::model::{ActorCritic, ModelConfig};
+
+/// PPO hyper-parameters; `configs/train-default.toml` gives each one's default and help.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PpoConfig {
+    /// Environments stepped in parallel.
+    pub num_envs: usize,
+    /// Steps per environment per rollout.
+    pub num_steps: usize,
+    /// Adam step size at the start.
+    pub learning_rate: f64,
+    /// Decay the learning rate linearly to 0.
+    pub anneal_lr: bool,
+    /// Discount factor.
+    pub gamma: f32,
+    /// GAE λ.
+    pub gae_lambda: f32,
+    /// Minibatches per epoch.
+    pub num_minibatches: usize,
+    /// Passes over each rollout.
+    pub update_epochs: usize,
+    /// Normalise advantages within each minibatch.
+    pub norm_adv: bool,
+    /// Ratio clipping ε.
+    pub clip_coef: f32,
+    /// Clip the value loss too.
+    pub clip_vloss: bool,
+    /// Entropy bonus weight.
+    pub ent_coef: f32,
+    /// Value loss weight.
+    pub vf_coef: f32,
+    /// Per-parameter-tensor gradient norm clip.
+    pub max_grad_norm: f32,
+    /// Truncated BPTT length (recurrent models).
+    pub bptt_len: usize,
+}
+
+impl PpoConfig {
+    /// Checks every value, naming the first impossible one.
+    pub fn validate(&self) -> Result<(), LearnError> {
+        let positive = [
+            ("ppo.num_envs", self.num_envs),
+            ("ppo.num_steps", self.num_steps),
+            ("ppo.num_minibatches", self.num_minibatches),
+            ("ppo.update_epochs", self.update_epochs),
+            ("ppo.bptt_len", self.bptt_len),
+        ];
+        for (name, v) in positive {
+            if v == 0 {
+                return Err(LearnError::config(name, "must be at least 1"));
+            }
+        }
+        if self.num_envs * self.num_steps < self.num_minibatches {
+            return Err(LearnError::config("ppo.num_minibatches", "is larger than the batch (num_envs × num_steps)"));
+        }
+        if !(self.learning_rate > 0.0 && self.learning_rate.is_finite()) {
+            return Err(LearnError::config("ppo.learning_rate", "must be a positive number"));
+        }
+        for (name, v) in [("ppo.gamma", self.gamma), ("ppo.gae_lambda", self.gae_lambda)] {
+            if !(0.0..=1.0).contains(&v) {
+                return Err(LearnError::config(name, "must be in [0, 1]"));
+            }
+        }
+        for (name, v) in [("ppo.clip_coef", self.clip_coef), ("ppo.ent_coef", self.ent_coef), ("ppo.vf_coef", self.vf_coef), ("ppo.max_grad_norm", self.max_grad_norm)] {
+            if !(v >= 0.0 && v.is_finite()) {
+                return Err(LearnError::config(name, "must be a finite number ≥ 0"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What one update measured; one row of `metrics.csv`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct UpdateMetrics {
+    /// Update number, from 1.
+    pub update: usize,
+    /// Environment steps so far.
+    pub step: u64,
+    /// Mean return of the episodes that ended in this rollout (NaN if none).
+    pub episode_return: f64,
+    /// Fraction of those episodes that reached the goal.
+    pub success_rate: f64,
+    /// Episodes that ended in this rollout.
+    pub episodes: usize,
+    /// Mean clipped policy loss.
+    pub policy_loss: f64,
+    /// Mean value loss.
+    pub value_loss: f64,
+    /// Mean policy entropy (nats).
+    pub entropy: f64,
+    /// Mean approximate KL between the rollout and the updated policy.
+    pub approx_kl: f64,
+    /// Fraction of samples whose ratio was clipped.
+    pub clip_fraction: f64,
+    /// Learning rate used.
+    pub learning_rate: f64,
+    /// Environment steps per second of the whole update (acting and learning).
+    pub steps_per_second: f64,
+    /// Success rate on held-out levels, when this update was evaluated (NaN otherwise).
+    pub eval_success: f64,
+    /// Mean return on held-out levels, when evaluated (NaN otherwise).
+    pub eval_return: f64,
+}
+
+/// A PPO learner with its environment, model, optimizer and random stream.
+pub struct Trainer {
+    /// The run's configuration.
+    pub cfg: TrainConfig,
+    /// The device gradients are computed on.
+    pub device: Device,
+    /// The model being trained.
+    pub model: ActorCritic,
+    pub(crate) optim: burn::optim::ModuleOptimizer,
+    pub(crate) env: VecEnv<f32>,
+    pub(crate) rng: Pcg64Mcg,
+    /// Recurrent state of each env, `[num_envs × hidden_size]` (empty for feed-forward models).
+    pub(crate) hidden: Vec<f32>,
+    /// Updates done.
+    pub update: usize,
+    /// Environment steps done.
+    pub global_step: u64,
+}
+
+/// The number of floats in one env's recurrent state.
+pub fn hidden_size(model: &ModelConfig, shape: (usize, usize, usize)) -> usize {
+    if model.recurrent() {
+        model.channels * shape.1 * shape.2
+    } else {
+        0
+    }
+}
+
+/// Samples an action from logits and returns it with its log-probability.
+pub fn sample_action(logits: &[f32], rng: &mut impl Rng) -> (usize, f32) {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let z: f32 = logits.iter().map(|l| (l - max).exp()).sum();
+    let u: f32 = rng.random::<f32>() * z;
+    let mut acc = 0.0;
+    let mut chosen = logits.len() - 1;
+    for (i, l) in logits.iter().enumerate() {
+        acc += (l - max).exp();
+        if u < acc {
+            chosen = i;
+            break;
+        }
+    }
+    (chosen, logits[chosen] - max - z.ln())
+}
+
+impl Trainer {
+    /// A fresh learner for `cfg`: model initialised from `cfg.seed`, env reset.
+    pub fn new(cfg: TrainConfig) -> Result<Trainer, LearnError> {
+        cfg.validate()?;
+        let base = crate::device(&cfg.device)?;
+        let device = base.autodiff();
+        let source = cfg.env.dist.source()?;
+        let env = VecEnv::new(source, cfg.ppo.num_envs, cfg.env.obs, mix_seed(cfg.seed, 1))?;
+        let model = crate::init_model(&cfg.model, env.obs_shape(), &device, cfg.seed);
+        let optim = AdamConfig::new()
+            .with_epsilon(1e-5)
+            .with_grad_clipping(Some(GradientClippingConfig::Norm(cfg.ppo.max_grad_norm)))
+            .init();
+        let hidden = vec![0.0; cfg.ppo.num_envs * hidden_size(&cfg.model, env.obs_shape())];
+        Ok(Trainer { rng: Pcg64Mcg::seed_from_u64(mix_seed(cfg.seed, 2)), cfg, device, model, optim, env, hidden, update: 0, global_step: 0 })
+    }
+
+    /// Updates in the whole run.
+    pub fn num_updates(&self) -> usize {
+        self.cfg.num_updates()
+    }
+
+    /// Whether the run has made all its updates.
+    pub fn finished(&self) -> bool {
+        self.update >= self.num_updates()
+    }
+
+    /// One PPO update: a rollout of `num_steps` steps in every env, then learning.
+    pub fn step_update(&mut self) -> Result<UpdateMetrics, LearnError> {
+        let started = Instant::now();
+        let p = self.cfg.ppo.clone();
+        let (m, t_len) = (p.num_envs, p.num_steps);
+        let shape = self.env.obs_shape();
+        let obs_size = shape.0 * shape.1 * shape.2;
+        let hsize = hidden_size(&self.cfg.model, shape);
+        let ticks = self.cfg.model.ticks;
+        let frac = 1.0 - self.update as f64 / self.num_updates() as f64;
+        let lr = if p.anneal_lr { p.learning_rate * frac } else { p.learning_rate };
+
+        // ---- Rollout ------------------------------------------------------------------
+        let actor = self.model.valid();
+        let infer = crate::device(&self.cfg.device)?;
+        let mut obs_buf = vec![0.0f32; t_len * m * obs_size];
+        let mut hidden_buf = vec![0.0f32; t_len * m * hsize];
+        let mut starts = vec![false; t_len * m];
+        let mut actions = vec![0i64; t_len * m];
+        let mut logprobs = vec![0.0f32; t_len * m];
+        let mut values = vec![0.0f32; t_len * m];
+        let mut rewards = vec![0.0f32; t_len * m];
+        let mut dones = vec![false; t_len * m];
+        let mut step_actions = vec![Action::Noop; m];
+        let (mut ep_return_sum, mut ep_success, mut episodes) = (0.0f64, 0usize, 0usize);
+        let mut episode_start: Vec<bool> = self.env.states().iter().map(|s| s.t == 0).collect();
+        for t in 0..t_len {
+            let row = t * m;
+            obs_buf[row * obs_size..(row + m) * obs_size].copy_from_slice(self.env.observations());
+            hidden_buf[row * hsize..(row + m) * hsize].copy_from_slice(&self.hidden);
+            starts[row..row + m].copy_from_slice(&episode_start);
+            let obs = Tensor::<4>::from_data(TensorData::new(self.env.observations().to_vec(), [m, shape.0, shape.1, shape.2]), &infer);
+            let h = (hsize > 0).then(|| Tensor::<4>::from_data(TensorData::new(self.hidden.clone(), [m, self.cfg.model.channels, shape.1, shape.2]), &infer));
+            let out = actor.forward(obs, h, ticks, false);
+            let logits = out.logits.into_data();
+            let logits = logits.as_slice::<f32>().expect("f32 logits");
+            let value = out.value.into_data();
+            values[row..row + m].copy_from_slice(value.as_slice::<f32>().expect("f32 values"));
+            if let Some(h) = out.hidden {
+                self.hidden.copy_from_slice(h.into_data().as_slice::<f32>().expect("f32 hidden"));
+            }
+            for i in 0..m {
+                let (a, lp) = sample_action(&logits[i * Action::COUNT..(i + 1) * Action::COUNT], &mut self.rng);
+                step_actions[i] = Action::ALL[a];
+                actions[row + i] = a as i64;
+                logprobs[row + i] = lp;
+            }
+            self.env.step(&step_actions)?;
+            for i in 0..m {
+                rewards[row + i] = self.env.rewards()[i];
+                let done = self.env.terminated()[i] || self.env.truncated()[i];
+                dones[row + i] = done;
+                episode_start[i] = done;
+                if done {
+                    episodes += 1;
+                    ep_return_sum += self.env.episode_returns()[i] as f64;
+                    ep_success += (self.env.terminated()[i] && !self.env.catastrophes()[i]) as usize;
+                    self.hidden[i * hsize..(i + 1) * hsize].fill(0.0);
+                }
+            }
+        }
+        self.global_step += (t_len * m) as u64;
+
+        // ---- Advantages (GAE) ----------------------------------------------------------
+        let obs = Tensor::<4>::from_data(TensorData::new(self.env.observations().to_vec(), [m, shape.0, shape.1, shape.2]), &infer);
+        let h = (hsize > 0).then(|| Tensor::<4>::from_data(TensorData::new(self.hidden.clone(), [m, self.cfg.model.channels, shape.1, shape.2]), &infer));
+        let next_value = actor.forward(obs, h, ticks, false).value.into_data();
+        let next_value = next_value.as_slice::<f32>().expect("f32 values");
+        let mut advantages = vec![0.0f32; t_len * m];
+        for i in 0..m {
+            let mut last = 0.0f32;
+            for t in (0..t_len).rev() {
+                let k = t * m + i;
+                let next_v = if t + 1 == t_len { next_value[i] } else { values[k + m] };
+                let nonterminal = if dones[k] { 0.0 } else { 1.0 };
+                let delta = rewards[k] + p.gamma * next_v * nonterminal - values[k];
+                last = delta + p.gamma * p.gae_lambda * nonterminal * last;
+                advantages[k] = last;
+            }
+        }
+        let returns: Vec<f32> = advantages.iter().zip(&values).map(|(a, v)| a + v).collect();
+
+        // ---- Learning ------------------------------------------------------------------
+        // Samples are grouped into sequences: length 1 for feed-forward models, `bptt_len`
+        // consecutive steps of one env for recurrent ones.
+        let seq_len = if hsize > 0 { p.bptt_len.min(t_len) } else { 1 };
+        let seqs: Vec<(usize, usize)> = (0..m).flat_map(|i| (0..t_len).step_by(seq_len).map(move |t| (t, i))).collect();
+        let seqs_per_mb = seqs.len().div_ceil(p.num_minibatches);
+        let mut order = seqs;
+        let (mut pg_sum, mut v_sum, mut ent_sum, mut kl_sum, mut clip_sum, mut n_mb) = (0.0, 0.0, 0.0, 0.0, 0.0, 0usize);
+        for _ in 0..p.update_epochs {
+            order.shuffle(&mut self.rng);
+            for mb in order.chunks(seqs_per_mb) {
+                // Time-major gather: for step k of every sequence in the minibatch.
+                let mut mb_logits = Vec::new();
+                let mut mb_values = Vec::new();
+                let mut idx = Vec::new();
+                let mut h: Option<Tensor<4>> = (hsize > 0).then(|| {
+                    let mut v = Vec::with_capacity(mb.len() * hsize);
+                    for &(t, i) in mb {
+                        let k = t * m + i;
+                        v.extend_from_slice(&hidden_buf[k * hsize..(k + 1) * hsize]);
+                    }
+                    Tensor::from_data(TensorData::new(v, [mb.len(), self.cfg.model.channels, shape.1, shape.2]), &self.device)
+                });
+                for k in 0..seq_len {
+                    let rows: Vec<usize> = mb.iter().filter(|(t, _)| t + k < t_len).map(|&(t, i)| (t + k) * m + i).collect();
+                    if rows.len() != mb.len() {
+                        break; // The last sequence of a rollout may be shorter; all are cut alike.
+                    }
+                    let mut o = Vec::with_capacity(rows.len() * obs_size);
+                    for &r in &rows {
+                        o.extend_from_slice(&obs_buf[r * obs_size..(r + 1) * obs_size]);
+                    }
+                    let obs = Tensor::<4>::from_data(TensorData::new(o, [rows.len(), shape.0, shape.1, shape.2]), &self.device);
+                    if k > 0 {
+                        if let Some(hh) = h.take() {
+                            let keep: Vec<f32> = rows.iter().map(|&r| if starts[r] { 0.0 } else { 1.0 }).collect();
+                            let keep = Tensor::<1>::from_data(TensorData::new(keep, [rows.len()]), &self.device);
+                            h = Some(hh * keep.reshape([rows.len(), 1, 1, 1]));
+                        }
+                    }
+                    let out = self.model.forward(obs, h.take(), ticks, false);
+                    h = out.hidden;
+                    mb_logits.push(out.logits);
+                    mb_values.push(out.value);
+                    idx.extend(rows);
+                }
+                let n = idx.len();
+                let logits = Tensor::cat(mb_logits, 0);
+                let new_values = Tensor::cat(mb_values, 0);
+                let pick = |src: &[f32]| Tensor::<1>::from_data(TensorData::new(idx.iter().map(|&r| src[r]).collect::<Vec<f32>>(), [n]), &self.device);
+                let old_logprob = pick(&logprobs);
+                let old_values = pick(&values);
+                let mb_returns = pick(&returns);
+                let mut mb_adv: Vec<f32> = idx.iter().map(|&r| advantages[r]).collect();
+                if p.norm_adv && n > 1 {
+                    let mean = mb_adv.iter().sum::<f32>() / n as f32;
+                    let std = (mb_adv.iter().map(|a| (a - mean).powi(2)).sum::<f32>() / (n - 1) as f32).sqrt();
+                    mb_adv.iter_mut().for_each(|a| *a = (*a - mean) / (std + 1e-8));
+                }
+                let adv = Tensor::<1>::from_data(TensorData::new(mb_adv, [n]), &self.device);
+                let acts = Tensor::<1, Int>::from_data(TensorData::new(idx.iter().map(|&r| actions[r]).collect::<Vec<i64>>(), [n]), &self.device);
+
+                let logp = log_softmax(logits, 1);
+                let new_logprob: Tensor<1> = logp.clone().gather(1, acts.unsqueeze_dim(1)).squeeze_dim(1);
+                let entropy: Tensor<1> = (logp.clone().exp() * logp).sum_dim(1).squeeze_dim::<1>(1).neg();
+                let logratio = new_logprob - old_logprob;
+                let ratio = logratio.clone().exp();
+                let pg1 = adv.clone().neg() * ratio.clone();
+                let pg2 = adv.neg() * ratio.clone().clamp(1.0 - p.clip_coef, 1.0 + p.clip_coef);
+                let pg_loss = pg1.max_pair(pg2).mean();
+                let v_unclipped = (new_values.clone() - mb_returns.clone()).powi_scalar(2);
+                let v_loss = if p.clip_vloss {
+                    let clipped = old_values.clone() + (new_values - old_values).clamp(-p.clip_coef, p.clip_coef);
+                    v_unclipped.max_pair((clipped - mb_returns).powi_scalar(2)).mean() * 0.5
+                } else {
+                    v_unclipped.mean() * 0.5
+                };
+                let ent = entropy.mean();
+                let loss = pg_loss.clone() - ent.clone() * p.ent_coef + v_loss.clone() * p.vf_coef;
+
+                // Diagnostics (no gradient).
+                let approx_kl: f32 = ((ratio.clone() - 1.0) - logratio).mean().into_scalar();
+                let clipfrac: f32 = (ratio - 1.0).abs().greater_elem(p.clip_coef).float().mean().into_scalar();
+                pg_sum += pg_loss.clone().into_scalar::<f32>() as f64;
+                v_sum += v_loss.clone().into_scalar::<f32>() as f64;
+                ent_sum += ent.clone().into_scalar::<f32>() as f64;
+                kl_sum += approx_kl as f64;
+                clip_sum += clipfrac as f64;
+                n_mb += 1;
+
+                let grads = GradientsParams::from_grads(loss.backward(), &self.model);
+                self.model = self.optim.step(lr, self.model.clone(), grads);
+            }
+        }
+        self.update += 1;
+        let nmb = n_mb.max(1) as f64;
+        Ok(UpdateMetrics {
+            update: self.update,
+            step: self.global_step,
+            episode_return: if episodes > 0 { ep_return_sum / episodes as f64 } else { f64::NAN },
+            success_rate: if episodes > 0 { ep_success as f64 / episodes as f64 } else { f64::NAN },
+            episodes,
+            policy_loss: pg_sum / nmb,
+            value_loss: v_sum / nmb,
+            entropy: ent_sum / nmb,
+            approx_kl: kl_sum / nmb,
+            clip_fraction: clip_sum / nmb,
+            learning_rate: lr,
+            steps_per_second: (t_len * m) as f64 / started.elapsed().as_secs_f64(),
+            eval_success: f64::NAN,
+            eval_return: f64::NAN,
+        })
+    }
+}
