@@ -4,6 +4,7 @@
 
 mod bench;
 mod demo;
+mod eval;
 mod levels;
 mod output;
 mod play;
@@ -30,6 +31,8 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Train an agent with a base optimizer (PPO) from a TOML config; resumable.
     Train(train::TrainArgs),
+    /// Evaluate a trained agent on held-out levels, optionally after a shift.
+    Eval(eval::EvalArgs),
     /// Task families: list them, render levels, play one in the terminal.
     #[command(subcommand)]
     Tasks(TasksCommand),
@@ -61,6 +64,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Demo(args) => demo::run(&args),
         Command::Train(args) => train::run(&args),
+        Command::Eval(args) => eval::run(&args),
         Command::Tasks(TasksCommand::List) => {
             levels::list();
             Ok(())

@@ -98,9 +98,12 @@ impl TrainConfig {
             table.extend(nested);
             merge(&mut merged, table, "")?;
         }
-        let cfg: TrainConfig = toml::Value::Table(merged)
-            .try_into()
-            .map_err(|e: toml::de::Error| LearnError::config("(config)", e.message().to_string()))?;
+        // Deserialising from text (not from the value tree) makes toml name the offending key.
+        let text = toml::to_string(&merged).expect("a merged table serialises");
+        let cfg: TrainConfig = toml::from_str(&text).map_err(|e: toml::de::Error| {
+            let field = e.span().map_or_else(|| "(config)".to_string(), |span| key_at(&text, span.start));
+            LearnError::config(field, e.message().to_string())
+        })?;
         cfg.validate()?;
         Ok(cfg)
     }
@@ -130,6 +133,10 @@ impl TrainConfig {
         if self.eval.levels == 0 {
             return Err(LearnError::config("eval.levels", "must be at least 1"));
         }
+        // Small families have few distinct held-out levels; say so now, not at the first evaluation.
+        if let Err(e) = self.env.dist.held_out_levels(mesascope_tasks::Shift::None, self.eval.levels, self.eval.seed) {
+            return Err(LearnError::config("eval.levels", e.to_string()));
+        }
         if self.checkpoint.keep == 0 {
             return Err(LearnError::config("checkpoint.keep", "must be at least 1"));
         }
@@ -141,6 +148,32 @@ impl TrainConfig {
     pub fn num_updates(&self) -> usize {
         let batch = (self.ppo.num_envs * self.ppo.num_steps) as u64;
         self.total_steps.div_ceil(batch) as usize
+    }
+}
+
+/// The dotted key of the TOML line containing byte `pos` of `text` (written by `toml::to_string`,
+/// so sections are `[a]` headers and fields are `key = value` lines).
+fn key_at(text: &str, pos: usize) -> String {
+    let mut section = String::new();
+    let mut key = String::new();
+    let mut offset = 0;
+    for line in text.lines() {
+        let t = line.trim();
+        if t.starts_with('[') {
+            section = t.trim_matches(|c| c == '[' || c == ']').to_string();
+            key.clear();
+        } else if let Some((k, _)) = t.split_once('=') {
+            key = k.trim().to_string();
+        }
+        offset += line.len() + 1;
+        if offset > pos {
+            break;
+        }
+    }
+    match (section.is_empty(), key.is_empty()) {
+        (true, _) => key,
+        (false, true) => section,
+        (false, false) => format!("{section}.{key}"),
     }
 }
 
@@ -190,6 +223,7 @@ mod tests {
             ("[ppo]\nnum_envs = 0\n", "ppo.num_envs"),
             ("[ppo]\nlearning_rate = \"fast\"\n", "learning_rate"),
             ("device = \"tpu\"\n", "device"),
+            ("[env]\nsize = 5\n[eval]\nlevels = 500\n", "eval.levels"),
             ("this is not toml", "(file)"),
         ];
         for (text, expected) in cases {
