@@ -27,7 +27,7 @@ pub struct LevelArgs {
     pub horizon: u32,
     /// Reward paid (as a cost) on every step.
     #[arg(long, default_value_t = 0.01)]
-    pub step_cost: f32,
+    pub step_cost: f64,
     /// Training diversity N: a whole number ≥ 1, or `inf` for a fresh level every episode.
     #[arg(long, default_value = "inf")]
     pub diversity: String,

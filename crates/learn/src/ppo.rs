@@ -38,9 +38,9 @@ pub struct PpoConfig {
     /// Decay the learning rate linearly to 0.
     pub anneal_lr: bool,
     /// Discount factor.
-    pub gamma: f32,
+    pub gamma: f64,
     /// GAE λ.
-    pub gae_lambda: f32,
+    pub gae_lambda: f64,
     /// Minibatches per epoch.
     pub num_minibatches: usize,
     /// Passes over each rollout.
@@ -48,15 +48,15 @@ pub struct PpoConfig {
     /// Normalise advantages within each minibatch.
     pub norm_adv: bool,
     /// Ratio clipping ε.
-    pub clip_coef: f32,
+    pub clip_coef: f64,
     /// Clip the value loss too.
     pub clip_vloss: bool,
     /// Entropy bonus weight.
-    pub ent_coef: f32,
+    pub ent_coef: f64,
     /// Value loss weight.
-    pub vf_coef: f32,
+    pub vf_coef: f64,
     /// Per-parameter-tensor gradient norm clip.
-    pub max_grad_norm: f32,
+    pub max_grad_norm: f64,
     /// Truncated BPTT length (recurrent models).
     pub bptt_len: usize,
 }
@@ -185,7 +185,7 @@ impl Trainer {
         let model = crate::init_model(&cfg.model, env.obs_shape(), &device, cfg.seed);
         let optim = AdamConfig::new()
             .with_epsilon(1e-5)
-            .with_grad_clipping(Some(GradientClippingConfig::Norm(cfg.ppo.max_grad_norm)))
+            .with_grad_clipping(Some(GradientClippingConfig::Norm(cfg.ppo.max_grad_norm as f32)))
             .init();
         let hidden = vec![0.0; cfg.ppo.num_envs * hidden_size(&cfg.model, env.obs_shape())];
         Ok(Trainer { rng: Pcg64Mcg::seed_from_u64(mix_seed(cfg.seed, 2)), cfg, device, model, optim, env, hidden, update: 0, global_step: 0 })
@@ -276,8 +276,9 @@ impl Trainer {
                 let k = t * m + i;
                 let next_v = if t + 1 == t_len { next_value[i] } else { values[k + m] };
                 let nonterminal = if dones[k] { 0.0 } else { 1.0 };
-                let delta = rewards[k] + p.gamma * next_v * nonterminal - values[k];
-                last = delta + p.gamma * p.gae_lambda * nonterminal * last;
+                let (gamma, lambda) = (p.gamma as f32, p.gae_lambda as f32);
+                let delta = rewards[k] + gamma * next_v * nonterminal - values[k];
+                last = delta + gamma * lambda * nonterminal * last;
                 advantages[k] = last;
             }
         }

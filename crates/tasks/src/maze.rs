@@ -100,7 +100,7 @@ pub struct MazeParams {
     pub horizon: u32,
     /// Cost paid on every step, so that the return rewards reaching the cheese quickly and
     /// optimization power measures speed as well as success.
-    pub step_cost: f32,
+    pub step_cost: f64,
 }
 
 impl Default for MazeParams {
@@ -172,7 +172,7 @@ impl MazeGenerator {
         level.width = n;
         level.height = n;
         level.horizon = params.effective_horizon();
-        level.reward = RewardWeights::only(Feature::AtGoal, 1.0).with(Feature::Step, -params.step_cost);
+        level.reward = RewardWeights::only(Feature::AtGoal, 1.0).with(Feature::Step, -params.step_cost as f32);
         level.tiles.clear();
         level.tiles.resize(n as usize * n as usize, Tile::Wall);
         level.objects.clear();
