@@ -36,13 +36,18 @@ pub fn device(name: &str) -> Result<Device, LearnError> {
     }
 }
 
-/// Burn draws initial weights from a per-device random stream; seeding it and initialising
-/// must happen together, or two models made at once (parallel tests, sweeps) would interleave.
+/// Burn draws initial weights from a per-device random stream, lazily, when a parameter is
+/// first used. Seeding, creating and first use must happen together, or two models made at
+/// once (parallel tests, sweeps) would interleave their draws.
 static INIT_LOCK: Mutex<()> = Mutex::new(());
 
 /// A model for observations of `shape`, with initial weights determined by `seed`.
 pub fn init_model(cfg: &ModelConfig, shape: (usize, usize, usize), device: &Device, seed: u64) -> ActorCritic {
     let _guard = INIT_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     device.seed(seed);
-    ActorCritic::new(cfg, shape, device)
+    let model = ActorCritic::new(cfg, shape, device);
+    // A forward pass touches every parameter, materialising them all under the lock.
+    let (c, h, w) = shape;
+    let _ = model.forward(burn::prelude::Tensor::zeros([1, c, h, w], device), None, 1, false);
+    model
 }
