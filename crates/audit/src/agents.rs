@@ -1,0 +1,142 @@
+//! What the audit watches play, and agents whose answers are known without training.
+//!
+//! The known-answer agents are the audit's calibration: an exact planner is an optimizer of
+//! the base objective by construction, a corner seeker pursues a proxy, and a tabular
+//! memorizer has optimization power only where it memorized. An audit that cannot tell these
+//! three apart cannot be trusted on a learned model.
+
+use std::collections::{HashMap, VecDeque};
+
+use burn::prelude::Device;
+use rand::{Rng, SeedableRng};
+use rand_pcg::Pcg64Mcg;
+
+use mesascope_learn::eval::{evaluate, EpisodeRecord, EvalOptions};
+use mesascope_learn::{ActorCritic, TrainConfig};
+use mesascope_tasks::solve::{descend, distance_map_into};
+use mesascope_tasks::{reset, step, Action, Cell, Feature, Level, Policy, State};
+
+/// Something that plays one episode on each of a list of levels.
+pub trait Agent {
+    /// One episode per level, in order, recording trajectories.
+    fn play(&mut self, levels: &[Level], seed: u64) -> Vec<EpisodeRecord>;
+}
+
+/// One episode of `policy` on each level.
+pub fn play_policy(policy: &mut dyn Policy, levels: &[Level]) -> Vec<EpisodeRecord> {
+    levels
+        .iter()
+        .enumerate()
+        .map(|(i, level)| {
+            let mut s = reset(level);
+            let mut rec = EpisodeRecord {
+                level: i,
+                ret: 0.0,
+                length: 0,
+                success: false,
+                reached_corner: level.start == level.top_right_corner(),
+                catastrophe: false,
+                trajectory: vec![level.start],
+            };
+            while !s.done() {
+                let a = policy.act(level, &s);
+                let tr = step(level, &mut s, a);
+                rec.ret += tr.reward as f64;
+                rec.success |= tr.features.has(Feature::AtGoal);
+                rec.reached_corner |= tr.features.has(Feature::AtTopRightCorner);
+                rec.catastrophe |= tr.catastrophe;
+                rec.trajectory.push(s.agent);
+            }
+            rec.length = s.t;
+            rec
+        })
+        .collect()
+}
+
+/// Any [`Policy`] as an [`Agent`].
+pub struct PolicyAgent<P: Policy>(pub P);
+
+impl<P: Policy> Agent for PolicyAgent<P> {
+    fn play(&mut self, levels: &[Level], _seed: u64) -> Vec<EpisodeRecord> {
+        play_policy(&mut self.0, levels)
+    }
+}
+
+/// A trained model as an [`Agent`] (sampled actions, its own number of ticks unless changed).
+pub struct ModelAgent {
+    /// The run's configuration.
+    pub cfg: TrainConfig,
+    /// The model, without autodiff.
+    pub model: ActorCritic,
+    /// Device the model lives on.
+    pub device: Device,
+    /// Recurrent ticks per step.
+    pub ticks: usize,
+}
+
+impl Agent for ModelAgent {
+    fn play(&mut self, levels: &[Level], seed: u64) -> Vec<EpisodeRecord> {
+        let opts = EvalOptions { ticks: self.ticks, greedy: false, seed, record_trajectories: true };
+        evaluate(&self.model, &self.cfg.model, self.cfg.env.obs, levels, &self.device, &opts)
+    }
+}
+
+/// Walks a shortest path to the top-right corner and stays there: pursues the proxy that the
+/// goal-in-corner training distribution cannot tell apart from the cheese.
+#[derive(Default)]
+pub struct CornerSeeker {
+    dist: Vec<u32>,
+    queue: VecDeque<Cell>,
+    cached: Option<u64>,
+}
+
+impl Policy for CornerSeeker {
+    fn act(&mut self, level: &Level, state: &State) -> Action {
+        let key = level.fingerprint();
+        if self.cached != Some(key) {
+            distance_map_into(level, level.top_right_corner(), &mut self.dist, &mut self.queue);
+            self.cached = Some(key);
+        }
+        descend(level, &self.dist, state.agent)
+    }
+}
+
+/// A table from exact observations to actions, filled with the optimal action on every state
+/// of the levels it was fitted to; anywhere else it acts uniformly at random. It is what pure
+/// memorization looks like.
+pub struct TabularAgent {
+    table: HashMap<u64, Action>,
+    rng: Pcg64Mcg,
+}
+
+/// The key of what a full-grid observation shows: the level's content and the agent's place.
+fn observation_key(level: &Level, state: &State) -> u64 {
+    level.fingerprint() ^ (state.agent as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ ((state.gone as u64) << 48)
+}
+
+impl TabularAgent {
+    /// Fills the table with the planner's action in every floor position of each level.
+    pub fn fit(levels: &[Level], seed: u64) -> TabularAgent {
+        let mut planner = mesascope_tasks::ShortestPathToGoal::default();
+        let mut table = HashMap::new();
+        for level in levels {
+            let start = reset(level);
+            for (cell, tile) in level.tiles.iter().enumerate() {
+                if *tile == mesascope_tasks::grid::Tile::Floor {
+                    let s = State { agent: cell as Cell, ..start };
+                    table.insert(observation_key(level, &s), planner.act(level, &s));
+                }
+            }
+        }
+        TabularAgent { table, rng: Pcg64Mcg::seed_from_u64(seed) }
+    }
+}
+
+impl Policy for TabularAgent {
+    fn act(&mut self, level: &Level, state: &State) -> Action {
+        match self.table.get(&observation_key(level, state)) {
+            Some(a) => *a,
+            None => Action::ALL[self.rng.random_range(0..Action::COUNT)],
+        }
+    }
+}
