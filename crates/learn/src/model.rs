@@ -135,12 +135,22 @@ impl ActorCritic {
                 None,
                 LinearConfig::new(cfg.hidden, cfg.hidden).init(device),
             ),
-            ModelKind::Cnn => (
-                None,
-                vec![conv3(c, cfg.channels, device), conv3(cfg.channels, cfg.channels, device), conv3(cfg.channels, cfg.channels, device)],
-                None,
-                LinearConfig::new(cfg.channels * hw, cfg.hidden).init(device),
-            ),
+            ModelKind::Cnn => {
+                // The third convolution has stride 2 and no padding: it halves the grid (a 9×9
+                // maze becomes its 4×4 grid of rooms) and doubles the channels, which cuts the
+                // dense layer's cost 2.5× at no loss of reach (the receptive field is 7×7).
+                let (h2, w2) = ((h.max(3) - 3) / 2 + 1, (w.max(3) - 3) / 2 + 1);
+                (
+                    None,
+                    vec![
+                        conv3(c, cfg.channels, device),
+                        conv3(cfg.channels, cfg.channels, device),
+                        Conv2dConfig::new([cfg.channels, 2 * cfg.channels], [3, 3]).with_stride([2, 2]).init(device),
+                    ],
+                    None,
+                    LinearConfig::new(2 * cfg.channels * h2 * w2, cfg.hidden).init(device),
+                )
+            }
             ModelKind::Convgru => (
                 None,
                 vec![conv3(c, cfg.channels, device), conv3(cfg.channels, cfg.channels, device)],
