@@ -10,23 +10,13 @@ use crossterm::event::{self, Event, KeyCode, KeyEventKind};
 use crossterm::{cursor, execute, terminal};
 use mesascope_tasks::{render, reset, step, Action, Level};
 
-use crate::levels::LevelArgs;
-use crate::render::{pick_level, SplitArg};
+use crate::render::LevelChoice;
 
 /// Flags of `mesascope tasks play`.
 #[derive(Args, Debug)]
 pub struct PlayArgs {
     #[command(flatten)]
-    levels: LevelArgs,
-    /// Which split to take the level from.
-    #[arg(long, value_enum, default_value = "train")]
-    split: SplitArg,
-    /// Shift applied to held-out levels.
-    #[arg(long, default_value = "none")]
-    shift: String,
-    /// Which level of the split.
-    #[arg(long, default_value_t = 0)]
-    index: usize,
+    choice: LevelChoice,
 }
 
 /// A player's command.
@@ -95,8 +85,7 @@ pub fn play(level: &Level, keys: impl Iterator<Item = Key>, out: &mut impl Write
 
 /// Runs `mesascope tasks play`.
 pub fn run(args: &PlayArgs) -> Result<()> {
-    let dist = args.levels.distribution()?;
-    let level = pick_level(&dist, args.split, &args.shift, args.index)?;
+    let level = args.choice.level()?;
     let mut stdout = io::stdout();
     if io::stdin().is_terminal() && stdout.is_terminal() {
         terminal::enable_raw_mode()?;

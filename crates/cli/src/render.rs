@@ -32,11 +32,11 @@ pub enum PathArg {
     None,
 }
 
-/// Flags of `mesascope tasks render`.
+/// Flags that pick one level: a distribution, a split, a shift and an index.
 #[derive(Args, Debug)]
-pub struct RenderArgs {
+pub struct LevelChoice {
     #[command(flatten)]
-    levels: LevelArgs,
+    pub levels: LevelArgs,
     /// Which split to take the level from.
     #[arg(long, value_enum, default_value = "train")]
     split: SplitArg,
@@ -46,6 +46,20 @@ pub struct RenderArgs {
     /// Which level of the split (0 = the first derived from the seed).
     #[arg(long, default_value_t = 0)]
     index: usize,
+}
+
+impl LevelChoice {
+    /// The chosen level.
+    pub fn level(&self) -> Result<Level> {
+        pick_level(&self.levels.distribution()?, self.split, &self.shift, self.index)
+    }
+}
+
+/// Flags of `mesascope tasks render`.
+#[derive(Args, Debug)]
+pub struct RenderArgs {
+    #[command(flatten)]
+    choice: LevelChoice,
     /// Trajectory drawn on the picture.
     #[arg(long, value_enum, default_value = "optimal")]
     path: PathArg,
@@ -55,7 +69,7 @@ pub struct RenderArgs {
 }
 
 /// The `index`-th level of a split.
-pub fn pick_level(dist: &TrainingDistribution, split: SplitArg, shift: &str, index: usize) -> Result<Level> {
+fn pick_level(dist: &TrainingDistribution, split: SplitArg, shift: &str, index: usize) -> Result<Level> {
     let shift = parse_shift(shift)?;
     let mut levels = match split {
         SplitArg::Train => {
@@ -86,11 +100,10 @@ pub fn trajectory(level: &Level, policy: &mut dyn Policy) -> Vec<Cell> {
 
 /// Runs `mesascope tasks render`.
 pub fn run(args: &RenderArgs) -> Result<()> {
-    let dist = args.levels.distribution()?;
-    let level = pick_level(&dist, args.split, &args.shift, args.index)?;
+    let level = args.choice.level()?;
     let traj = match args.path {
         PathArg::Optimal => trajectory(&level, &mut ShortestPathToGoal::default()),
-        PathArg::Random => trajectory(&level, &mut UniformRandom::new(args.levels.seed)),
+        PathArg::Random => trajectory(&level, &mut UniformRandom::new(args.choice.levels.seed)),
         PathArg::None => Vec::new(),
     };
     let start = reset(&level);
