@@ -14,7 +14,7 @@ use rand_pcg::Pcg64Mcg;
 use mesascope_learn::eval::{evaluate, EpisodeRecord, EvalOptions};
 use mesascope_learn::{ActorCritic, TrainConfig};
 use mesascope_tasks::solve::{descend, distance_map_into};
-use mesascope_tasks::{reset, step, Action, Cell, Feature, Level, Policy, State};
+use mesascope_tasks::{reset, step, Action, Cell, Level, Policy, State};
 
 /// Something that plays one episode on each of a list of levels.
 pub trait Agent {
@@ -29,25 +29,12 @@ pub fn play_policy(policy: &mut dyn Policy, levels: &[Level]) -> Vec<EpisodeReco
         .enumerate()
         .map(|(i, level)| {
             let mut s = reset(level);
-            let mut rec = EpisodeRecord {
-                level: i,
-                ret: 0.0,
-                length: 0,
-                success: false,
-                reached_corner: level.start == level.top_right_corner(),
-                catastrophe: false,
-                trajectory: vec![level.start],
-            };
+            let mut rec = EpisodeRecord::start(i, level, true);
             while !s.done() {
                 let a = policy.act(level, &s);
                 let tr = step(level, &mut s, a);
-                rec.ret += tr.reward as f64;
-                rec.success |= tr.features.has(Feature::AtGoal);
-                rec.reached_corner |= tr.features.has(Feature::AtTopRightCorner);
-                rec.catastrophe |= tr.catastrophe;
-                rec.trajectory.push(s.agent);
+                rec.add(&tr, &s, true);
             }
-            rec.length = s.t;
             rec
         })
         .collect()

@@ -6,10 +6,11 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Result};
 use clap::Args;
+use mesascope_audit::agents::play_policy;
+use mesascope_audit::op::optimization_power;
 use mesascope_tasks::maze::empty_level;
-use mesascope_tasks::solve::{random_return_distribution, StateSpace};
 use mesascope_tasks::{
-    render, reset, Action, Level, LevelGenerator, LevelSource, ObsKind, Policy, ShortestPathToGoal, UniformRandom, VecEnv,
+    render, reset, Action, LevelGenerator, LevelSource, ObsKind, Policy, ShortestPathToGoal, UniformRandom, VecEnv,
 };
 
 use rand::SeedableRng;
@@ -90,20 +91,6 @@ fn side_by_side(left: &str, right: &str, gap: usize) -> String {
         .collect()
 }
 
-/// Exact optimization power (bits) of an episode of `policy` on `level` against the
-/// uniform-random policy, with the achieved return.
-fn exact_bits(level: &Level, policy: &mut dyn Policy) -> Result<(f64, f64)> {
-    let space = StateSpace::enumerate(level, 1_000_000)?;
-    let reference = random_return_distribution(&space, &level.reward, level.horizon);
-    let mut s = reset(level);
-    let mut ret = 0.0f64;
-    while !s.done() {
-        let a = policy.act(level, &s);
-        ret += mesascope_tasks::step(level, &mut s, a).reward as f64;
-    }
-    Ok((ret, reference.bits(ret)))
-}
-
 /// Runs `mesascope demo`.
 pub fn run(args: &DemoArgs) -> Result<()> {
     let dist = args.levels.distribution()?;
@@ -134,7 +121,8 @@ pub fn run(args: &DemoArgs) -> Result<()> {
     }
     println!("pictures with the optimal path: {}/{{train,deploy}}-level.{{svg,png}}\n", args.out_dir.display());
 
-    let (ret, bits) = exact_bits(&train_level, &mut ShortestPathToGoal::default())?;
+    let ret = play_policy(&mut ShortestPathToGoal::default(), std::slice::from_ref(&train_level)).remove(0).ret;
+    let bits = optimization_power(&train_level, ret, dist.level_seed)?.bits;
     println!("optimal policy on the training level: return {ret:.2}, optimization power {bits:.1} bits");
     println!("  (−log2 of the exact probability that the uniform-random policy does at least as well)\n");
 

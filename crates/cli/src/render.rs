@@ -5,8 +5,9 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Result};
 use clap::{Args, ValueEnum};
+use mesascope_audit::agents::play_policy;
 use mesascope_tasks::{
-    render, reset, step, Cell, Diversity, Level, Policy, ShortestPathToGoal, TrainingDistribution, UniformRandom,
+    render, reset, Cell, Diversity, Level, Policy, ShortestPathToGoal, TrainingDistribution, UniformRandom,
 };
 
 use crate::levels::{parse_shift, LevelArgs};
@@ -88,14 +89,7 @@ fn pick_level(dist: &TrainingDistribution, split: SplitArg, shift: &str, index: 
 
 /// The tiles the agent visits in one episode of `policy` on `level`.
 pub fn trajectory(level: &Level, policy: &mut dyn Policy) -> Vec<Cell> {
-    let mut s = reset(level);
-    let mut cells = vec![s.agent];
-    while !s.done() {
-        let a = policy.act(level, &s);
-        step(level, &mut s, a);
-        cells.push(s.agent);
-    }
-    cells
+    play_policy(policy, std::slice::from_ref(level)).remove(0).trajectory
 }
 
 /// Runs `mesascope tasks render`.

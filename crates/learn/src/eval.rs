@@ -8,7 +8,7 @@ use rand_pcg::Pcg64Mcg;
 use serde::{Deserialize, Serialize};
 
 use mesascope_tasks::vecenv::write_observation;
-use mesascope_tasks::{reset, step, Action, Cell, Feature, Level, ObsKind};
+use mesascope_tasks::{reset, step, Action, Cell, Feature, Level, ObsKind, State, Transition};
 
 use crate::model::{ActorCritic, ModelConfig};
 use crate::ppo::{hidden_size, sample_action};
@@ -45,6 +45,34 @@ pub struct EpisodeRecord {
     pub trajectory: Vec<Cell>,
 }
 
+impl EpisodeRecord {
+    /// The record of an episode about to start on `level` (index `index` in its list), keeping
+    /// the trajectory when `record_trajectory` is set.
+    pub fn start(index: usize, level: &Level, record_trajectory: bool) -> EpisodeRecord {
+        EpisodeRecord {
+            level: index,
+            ret: 0.0,
+            length: 0,
+            success: false,
+            reached_corner: level.start == level.top_right_corner(),
+            catastrophe: false,
+            trajectory: if record_trajectory { vec![level.start] } else { Vec::new() },
+        }
+    }
+
+    /// Adds one step that led to `state` through `tr`.
+    pub fn add(&mut self, tr: &Transition, state: &State, record_trajectory: bool) {
+        self.ret += tr.reward as f64;
+        self.length = state.t;
+        self.success |= tr.features.has(Feature::AtGoal);
+        self.reached_corner |= tr.features.has(Feature::AtTopRightCorner);
+        self.catastrophe |= tr.catastrophe;
+        if record_trajectory {
+            self.trajectory.push(state.agent);
+        }
+    }
+}
+
 /// Levels evaluated together in one batch, bounding memory on long lists.
 const CHUNK: usize = 256;
 
@@ -58,19 +86,8 @@ pub fn evaluate(model: &ActorCritic, cfg: &ModelConfig, obs: ObsKind, levels: &[
         let osize = c * h * w;
         let hsize = hidden_size(cfg, (c, h, w));
         let mut states: Vec<_> = chunk.iter().map(reset).collect();
-        let mut recs: Vec<EpisodeRecord> = chunk
-            .iter()
-            .enumerate()
-            .map(|(i, l)| EpisodeRecord {
-                level: chunk_index * CHUNK + i,
-                ret: 0.0,
-                length: 0,
-                success: false,
-                reached_corner: l.start == l.top_right_corner(),
-                catastrophe: false,
-                trajectory: if opts.record_trajectories { vec![l.start] } else { Vec::new() },
-            })
-            .collect();
+        let mut recs: Vec<EpisodeRecord> =
+            chunk.iter().enumerate().map(|(i, l)| EpisodeRecord::start(chunk_index * CHUNK + i, l, opts.record_trajectories)).collect();
         let mut hidden = vec![0.0f32; chunk.len() * hsize];
         loop {
             let active: Vec<usize> = (0..chunk.len()).filter(|&i| !states[i].done()).collect();
@@ -98,15 +115,7 @@ pub fn evaluate(model: &ActorCritic, cfg: &ModelConfig, obs: ObsKind, levels: &[
                     sample_action(l, &mut rng).0
                 };
                 let tr = step(&chunk[i], &mut states[i], Action::ALL[a]);
-                let r = &mut recs[i];
-                r.ret += tr.reward as f64;
-                r.length = states[i].t;
-                r.success |= tr.features.has(Feature::AtGoal);
-                r.reached_corner |= tr.features.has(Feature::AtTopRightCorner);
-                r.catastrophe |= tr.catastrophe;
-                if opts.record_trajectories {
-                    r.trajectory.push(states[i].agent);
-                }
+                recs[i].add(&tr, &states[i], opts.record_trajectories);
                 if let Some(nh) = &new_hidden {
                     let nh = nh.as_slice::<f32>().expect("f32 hidden");
                     hidden[i * hsize..(i + 1) * hsize].copy_from_slice(&nh[j * hsize..(j + 1) * hsize]);
