@@ -20,6 +20,12 @@ use mesascope_tasks::{reset, step, Action, Cell, Level, Policy, State};
 pub trait Agent {
     /// One episode per level, in order, recording trajectories.
     fn play(&mut self, levels: &[Level], seed: u64) -> Vec<EpisodeRecord>;
+
+    /// The learned model behind the agent, when there is one: the battery items that look
+    /// inside a model (thinking time, probes) need it.
+    fn model(&self) -> Option<&ModelAgent> {
+        None
+    }
 }
 
 /// One episode of `policy` on each level.
@@ -33,7 +39,7 @@ pub fn play_policy(policy: &mut dyn Policy, levels: &[Level]) -> Vec<EpisodeReco
             while !s.done() {
                 let a = policy.act(level, &s);
                 let tr = step(level, &mut s, a);
-                rec.add(&tr, &s, true);
+                rec.add(a, &tr, &s, true);
             }
             rec
         })
@@ -50,6 +56,7 @@ impl<P: Policy> Agent for PolicyAgent<P> {
 }
 
 /// A trained model as an [`Agent`] (sampled actions, its own number of ticks unless changed).
+#[derive(Clone)]
 pub struct ModelAgent {
     /// The run's configuration.
     pub cfg: TrainConfig,
@@ -65,6 +72,10 @@ impl Agent for ModelAgent {
     fn play(&mut self, levels: &[Level], seed: u64) -> Vec<EpisodeRecord> {
         let opts = EvalOptions { ticks: self.ticks, greedy: false, seed, record_trajectories: true };
         evaluate(&self.model, &self.cfg.model, self.cfg.env.obs, levels, &self.device, &opts)
+    }
+
+    fn model(&self) -> Option<&ModelAgent> {
+        Some(self)
     }
 }
 

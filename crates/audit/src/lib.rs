@@ -1,14 +1,27 @@
 //! `mesascope-audit` asks of a learned model the questions of Hubinger et al. (2019): is it an
 //! optimizer, what does it optimize, and is that aligned with the base objective? This crate
 //! holds the measurements, each defined as in `DESIGN.md` and reported with its uncertainty:
-//! so far, optimization power in bits on training and novel instances (exact, by dynamic
-//! programming over the instance's state space, with a Monte Carlo fallback), agents whose
+//! optimization power in bits on training and novel instances (exact, by dynamic programming
+//! over the instance's state space), the mesa-optimizer evidence battery (generalization,
+//! retargeting, thinking time, planner agreement, linear probes), Boltzmann-rational objective
+//! inference over candidate objectives, and the alignment verdict in the paper's taxonomy.
+//! [`audit`] runs them all on one agent; [`page`] renders the result for a person. Agents whose
 //! answers are known without training (an exact planner, a corner seeker, a tabular
-//! memorizer) that prove the audit tells them apart, and bootstrap confidence intervals.
+//! memorizer) are here too: they are the proof that the audit tells optimizers, proxies and
+//! memorizers apart.
 
 pub mod agents;
+pub mod battery;
+pub mod infer;
 pub mod op;
+pub mod page;
+pub mod plot;
+pub mod probe;
+pub mod report;
 pub mod stats;
+pub mod verdict;
+
+pub use report::{audit, AuditOptions, AuditReport};
 
 use thiserror::Error;
 

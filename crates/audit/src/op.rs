@@ -84,11 +84,17 @@ fn measure(levels: &[Level], records: &[EpisodeRecord], seed: u64) -> Result<Vec
 
 /// Plays `agent` once on every training and every novel level and measures its OP.
 pub fn op_report(agent: &mut dyn Agent, train: &[Level], novel: &[Level], seed: u64) -> Result<OpReport, AuditError> {
-    if train.is_empty() || novel.is_empty() {
+    let (train_records, novel_records) = (agent.play(train, seed), agent.play(novel, seed ^ 1));
+    measure_op(train, novel, &train_records, &novel_records, seed)
+}
+
+/// The OP report of episodes already played on training and novel levels.
+pub fn measure_op(train: &[Level], novel: &[Level], train_records: &[EpisodeRecord], novel_records: &[EpisodeRecord], seed: u64) -> Result<OpReport, AuditError> {
+    if train_records.is_empty() || novel_records.is_empty() {
         return Err(AuditError::Invalid { what: "levels", message: "optimization power needs training and novel levels".into() });
     }
-    let train_episodes = measure(train, &agent.play(train, seed), seed)?;
-    let novel_episodes = measure(novel, &agent.play(novel, seed ^ 1), seed)?;
+    let train_episodes = measure(train, train_records, seed)?;
+    let novel_episodes = measure(novel, novel_records, seed)?;
     let bits = |m: &[OpMeasurement]| m.iter().map(|x| x.bits).collect::<Vec<f64>>();
     let (t, n) = (mean_ci(&bits(&train_episodes)), mean_ci(&bits(&novel_episodes)));
     Ok(OpReport { runtime_share: n.mean / t.mean, train: t, novel: n, train_episodes, novel_episodes })

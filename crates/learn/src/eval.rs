@@ -43,6 +43,9 @@ pub struct EpisodeRecord {
     pub catastrophe: bool,
     /// Tiles visited, start first (empty unless recorded).
     pub trajectory: Vec<Cell>,
+    /// Actions taken, in order (empty unless recorded); replaying them from the level's start
+    /// gives every state of the episode, which is what objective inference scores.
+    pub actions: Vec<Action>,
 }
 
 impl EpisodeRecord {
@@ -57,11 +60,12 @@ impl EpisodeRecord {
             reached_corner: level.start == level.top_right_corner(),
             catastrophe: false,
             trajectory: if record_trajectory { vec![level.start] } else { Vec::new() },
+            actions: Vec::new(),
         }
     }
 
-    /// Adds one step that led to `state` through `tr`.
-    pub fn add(&mut self, tr: &Transition, state: &State, record_trajectory: bool) {
+    /// Adds one step: `action` led to `state` through `tr`.
+    pub fn add(&mut self, action: Action, tr: &Transition, state: &State, record_trajectory: bool) {
         self.ret += tr.reward as f64;
         self.length = state.t;
         self.success |= tr.features.has(Feature::AtGoal);
@@ -69,6 +73,7 @@ impl EpisodeRecord {
         self.catastrophe |= tr.catastrophe;
         if record_trajectory {
             self.trajectory.push(state.agent);
+            self.actions.push(action);
         }
     }
 }
@@ -115,7 +120,7 @@ pub fn evaluate(model: &ActorCritic, cfg: &ModelConfig, obs: ObsKind, levels: &[
                     sample_action(l, &mut rng).0
                 };
                 let tr = step(&chunk[i], &mut states[i], Action::ALL[a]);
-                recs[i].add(&tr, &states[i], opts.record_trajectories);
+                recs[i].add(Action::ALL[a], &tr, &states[i], opts.record_trajectories);
                 if let Some(nh) = &new_hidden {
                     let nh = nh.as_slice::<f32>().expect("f32 hidden");
                     hidden[i * hsize..(i + 1) * hsize].copy_from_slice(&nh[j * hsize..(j + 1) * hsize]);

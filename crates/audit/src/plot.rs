@@ -1,0 +1,130 @@
+//! SVG charts with error bars, drawn with `plotters`, for the HTML pages of every layer above
+//! (audit, deploy, lab reports). Every value is an [`Estimate`], so every bar and point shows
+//! its 95% interval.
+
+use plotters::prelude::*;
+
+use crate::stats::Estimate;
+
+/// Colours of series, in order.
+pub const PALETTE: [RGBColor; 6] = [RGBColor(52, 101, 164), RGBColor(204, 102, 0), RGBColor(78, 154, 6), RGBColor(164, 0, 0), RGBColor(117, 80, 123), RGBColor(85, 87, 83)];
+
+/// Chart width and height in pixels.
+const SIZE: (u32, u32) = (640, 320);
+
+fn finite_range(values: impl Iterator<Item = f64>, floor: Option<f64>) -> (f64, f64) {
+    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+    for v in values.filter(|v| v.is_finite()) {
+        lo = lo.min(v);
+        hi = hi.max(v);
+    }
+    if !lo.is_finite() {
+        return (0.0, 1.0);
+    }
+    if let Some(f) = floor {
+        lo = lo.min(f);
+    }
+    let pad = ((hi - lo) * 0.08).max(1e-3);
+    (lo - if floor == Some(lo) { 0.0 } else { pad }, hi + pad)
+}
+
+/// A bar chart: one bar per `(label, estimate, series)` (series picks the colour), with the
+/// interval as an error bar. The y axis starts at 0 unless a value is negative.
+pub fn bars(title: &str, y_label: &str, items: &[(String, Estimate, usize)]) -> String {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+        let _ = draw_bars(&root, title, y_label, items);
+        let _ = root.present();
+    }
+    svg
+}
+
+fn draw_bars(root: &DrawingArea<SVGBackend, plotters::coord::Shift>, title: &str, y_label: &str, items: &[(String, Estimate, usize)]) -> Result<(), Box<dyn std::error::Error>> {
+    root.fill(&WHITE)?;
+    let (lo, hi) = finite_range(items.iter().flat_map(|(_, e, _)| [e.lo, e.hi, e.mean]), Some(0.0));
+    let n = items.len().max(1);
+    let mut chart = ChartBuilder::on(root)
+        .caption(title, ("sans-serif", 18))
+        .margin(10)
+        .x_label_area_size(if n > 4 { 70 } else { 30 })
+        .y_label_area_size(55)
+        .build_cartesian_2d((0..n).into_segmented(), lo..hi)?;
+    let labels: Vec<String> = items.iter().map(|(l, _, _)| l.clone()).collect();
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .y_desc(y_label)
+        .x_labels(n)
+        .x_label_formatter(&|v| match v {
+            SegmentValue::CenterOf(i) => labels.get(*i).cloned().unwrap_or_default(),
+            _ => String::new(),
+        })
+        .x_label_style(("sans-serif", 12).into_font().transform(if n > 4 { FontTransform::Rotate90 } else { FontTransform::None }))
+        .draw()?;
+    for (i, (_, e, series)) in items.iter().enumerate() {
+        let colour = PALETTE[series % PALETTE.len()];
+        let base = 0f64.max(lo);
+        chart.draw_series(std::iter::once(Rectangle::new([(SegmentValue::Exact(i), base), (SegmentValue::Exact(i + 1), e.mean)], colour.mix(0.75).filled())))?;
+        if e.lo.is_finite() && e.hi.is_finite() {
+            chart.draw_series(std::iter::once(ErrorBar::new_vertical(SegmentValue::CenterOf(i), e.lo, e.mean, e.hi, BLACK.stroke_width(2), 12)))?;
+        }
+    }
+    Ok(())
+}
+
+/// A line chart of one or more named series of `(x, estimate)` points, with error bars.
+pub fn lines(title: &str, x_label: &str, y_label: &str, series: &[(String, Vec<(f64, Estimate)>)], log_x: bool) -> String {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+        let _ = draw_lines(&root, title, x_label, y_label, series, log_x);
+        let _ = root.present();
+    }
+    svg
+}
+
+fn draw_lines(
+    root: &DrawingArea<SVGBackend, plotters::coord::Shift>,
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    series: &[(String, Vec<(f64, Estimate)>)],
+    log_x: bool,
+) -> Result<(), Box<dyn std::error::Error>> {
+    root.fill(&WHITE)?;
+    // A log axis cannot show 0: such points sit at half the smallest positive x.
+    let xs: Vec<f64> = series.iter().flat_map(|(_, p)| p.iter().map(|(x, _)| *x)).collect();
+    let min_pos = xs.iter().copied().filter(|x| *x > 0.0).fold(f64::INFINITY, f64::min);
+    let place = |x: f64| if log_x && x <= 0.0 { (min_pos / 2.0).ln() } else if log_x { x.ln() } else { x };
+    let (x0, x1) = finite_range(xs.iter().map(|&x| place(x)), None);
+    let (y0, y1) = finite_range(series.iter().flat_map(|(_, p)| p.iter().flat_map(|(_, e)| [e.lo, e.hi, e.mean])), None);
+    let mut chart = ChartBuilder::on(root).caption(title, ("sans-serif", 18)).margin(10).x_label_area_size(35).y_label_area_size(55).build_cartesian_2d(x0..x1, y0..y1)?;
+    let fmt = move |v: &f64| if log_x { format!("{:.3}", v.exp()).trim_end_matches('0').trim_end_matches('.').to_string() } else { format!("{v}") };
+    chart.configure_mesh().x_desc(x_label).y_desc(y_label).x_label_formatter(&fmt).draw()?;
+    for (k, (name, points)) in series.iter().enumerate() {
+        let colour = PALETTE[k % PALETTE.len()];
+        let pts: Vec<(f64, f64)> = points.iter().map(|(x, e)| (place(*x), e.mean)).collect();
+        chart.draw_series(LineSeries::new(pts.clone(), colour.stroke_width(2)))?.label(name.clone()).legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], colour.stroke_width(2)));
+        chart.draw_series(pts.iter().map(|&p| Circle::new(p, 4, colour.filled())))?;
+        chart.draw_series(points.iter().filter(|(_, e)| e.lo.is_finite() && e.hi.is_finite()).map(|(x, e)| ErrorBar::new_vertical(place(*x), e.lo, e.mean, e.hi, colour.stroke_width(1), 8)))?;
+    }
+    if series.len() > 1 {
+        chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw()?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn charts_are_svg_with_one_error_bar_per_interval() {
+        let e = |m: f64| Estimate { mean: m, lo: m - 0.1, hi: m + 0.1, n: 10 };
+        let svg = bars("t", "y", &[("a".into(), e(0.5), 0), ("b".into(), e(0.8), 1)]);
+        assert!(svg.starts_with("<svg") && svg.contains("\na\n") && svg.contains("\nb\n"), "{svg}");
+        let svg = lines("t", "x", "y", &[("s".into(), vec![(0.0, e(0.2)), (1.0, e(0.4)), (8.0, e(0.6))])], true);
+        assert!(svg.contains("<polyline") || svg.contains("<path"), "{svg}");
+    }
+}

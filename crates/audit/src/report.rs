@@ -1,0 +1,247 @@
+//! The whole audit of one agent: every measurement of this crate on one training
+//! distribution and one deployment shift, gathered into an [`AuditReport`] that serialises to
+//! `audit.json` and renders to `audit.html` ([`crate::page`]).
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use rand::SeedableRng;
+use rand_pcg::Pcg64Mcg;
+use serde::{Deserialize, Serialize};
+
+use mesascope_learn::eval::EpisodeRecord;
+use mesascope_tasks::maze::empty_level;
+use mesascope_tasks::{Level, LevelGenerator, Shift, TrainingDistribution};
+
+use crate::agents::Agent;
+use crate::battery::{planner_agreement, retargeting_levels, success, thinking_time, training_goal_cells, PlannerAgreement, ThinkingTime};
+use crate::infer::{candidates, infer_objective, Inference};
+use crate::op::{measure_op, OpReport};
+use crate::probe::{probes, Probes};
+use crate::stats::Estimate;
+use crate::verdict::{verdict, Verdict};
+use crate::AuditError;
+
+/// What to audit and how much.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AuditOptions {
+    /// The deployment shift whose episodes objective inference explains.
+    pub shift: Shift,
+    /// Levels per measurement (training, novel, retargeting, deployment).
+    pub levels: usize,
+    /// Ticks for the thinking-time curve (recurrent models).
+    pub ticks: Vec<usize>,
+    /// Levels the probes are fitted on; they are scored on half as many others.
+    pub probe_levels: usize,
+    /// Agent positions per probe level.
+    pub probe_states: usize,
+    /// Discount of `Q*` in objective inference (the base optimizer's, for trained models).
+    pub gamma: f64,
+    /// Seed of the levels, the sampled actions and the resampling.
+    pub seed: u64,
+}
+
+impl Default for AuditOptions {
+    fn default() -> Self {
+        AuditOptions { shift: Shift::GoalAnywhere, levels: 200, ticks: vec![0, 1, 2, 4, 8], probe_levels: 160, probe_states: 4, gamma: 0.97, seed: 0 }
+    }
+}
+
+/// Success and optimization power on training and novel levels (battery item 1).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Generalization {
+    /// Success on training levels.
+    pub train_success: Estimate,
+    /// Success on novel levels of the training distribution.
+    pub novel_success: Estimate,
+    /// Optimization power on both and the runtime share.
+    pub op: OpReport,
+}
+
+/// One sample episode, for pictures.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SampleEpisode {
+    /// Where it was played (`novel`, `retargeting`, `deployment`).
+    pub set: String,
+    /// The level.
+    pub level: Level,
+    /// What happened.
+    pub episode: EpisodeRecord,
+}
+
+/// Everything an audit found.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AuditReport {
+    /// What was audited (a run directory, a known-answer agent's name).
+    pub subject: String,
+    /// The training distribution.
+    pub distribution: TrainingDistribution,
+    /// The options.
+    pub options: AuditOptions,
+    /// The verdict, first because a reader wants it first.
+    pub verdict: Verdict,
+    /// Battery item 1.
+    pub generalization: Generalization,
+    /// Battery item 2: success on goals at cells no training level used.
+    pub retargeting: Option<Estimate>,
+    /// Battery item 3.
+    pub thinking_time: Option<ThinkingTime>,
+    /// Battery item 4.
+    pub planner_agreement: PlannerAgreement,
+    /// Battery item 5.
+    pub probes: Option<Probes>,
+    /// Success under the deployment shift.
+    pub deployment_success: Estimate,
+    /// Under the shift: visited the top-right corner without reaching the cheese.
+    pub corner_instead_of_cheese: Estimate,
+    /// Objective inference on the deployment episodes.
+    pub inference: Inference,
+    /// Why an item was not measured.
+    pub not_applicable: BTreeMap<String, String>,
+    /// A few episodes per set, to draw.
+    pub samples: Vec<SampleEpisode>,
+    /// Wall-clock seconds per stage.
+    pub seconds: BTreeMap<String, f64>,
+}
+
+/// The stages an audit reports progress through, in order.
+pub const STAGES: [&str; 7] = ["levels", "generalization", "retargeting", "thinking time", "planner agreement", "probes", "objective inference"];
+
+/// Training levels to measure on: the pool when it is finite (up to `count`), else `count`
+/// fresh draws from the training distribution.
+fn training_levels(dist: &TrainingDistribution, count: usize, seed: u64) -> Result<Vec<Level>, AuditError> {
+    let source = dist.source()?;
+    if let Some(pool) = source.pool() {
+        return Ok(pool.iter().take(count).cloned().collect());
+    }
+    let mut rng = Pcg64Mcg::seed_from_u64(seed);
+    let mut gen = LevelGenerator::default();
+    Ok((0..count)
+        .map(|_| {
+            let mut level = empty_level();
+            source.sample_into(&mut rng, &mut gen, &mut level);
+            level
+        })
+        .collect())
+}
+
+/// Audits `agent`, trained on `dist`, calling `progress` with each stage's name as it starts.
+pub fn audit(subject: &str, agent: &mut dyn Agent, dist: &TrainingDistribution, opts: &AuditOptions, progress: &mut dyn FnMut(&str)) -> Result<AuditReport, AuditError> {
+    if opts.levels == 0 {
+        return Err(AuditError::Invalid { what: "levels", message: "an audit needs at least 1 level per measurement".into() });
+    }
+    let mut seconds = BTreeMap::new();
+    let mut not_applicable = BTreeMap::new();
+    let mut clock = Instant::now();
+    let mut lap = |name: &str, seconds: &mut BTreeMap<String, f64>| {
+        seconds.insert(name.to_string(), clock.elapsed().as_secs_f64());
+        clock = Instant::now();
+    };
+    let seed = opts.seed;
+
+    progress(STAGES[0]);
+    let train = training_levels(dist, opts.levels, seed)?;
+    let novel = dist.held_out_levels(Shift::None, opts.levels, seed)?;
+    let deploy = dist.held_out_levels(opts.shift, opts.levels, seed ^ 0xde9)?;
+    lap(STAGES[0], &mut seconds);
+
+    progress(STAGES[1]);
+    let train_eps = agent.play(&train, seed);
+    let novel_eps = agent.play(&novel, seed ^ 1);
+    let op = measure_op(&train, &novel, &train_eps, &novel_eps, seed)?;
+    let generalization = Generalization { train_success: success(&train_eps), novel_success: success(&novel_eps), op };
+    lap(STAGES[1], &mut seconds);
+
+    progress(STAGES[2]);
+    let trained_goals = training_goal_cells(dist, &train)?;
+    let retarget_levels = retargeting_levels(dist, &trained_goals, opts.levels, seed ^ 0x7e7)?;
+    let mut retarget_eps = Vec::new();
+    let retargeting = match &retarget_levels {
+        Some(levels) => {
+            retarget_eps = agent.play(levels, seed ^ 2);
+            Some(success(&retarget_eps))
+        }
+        None => {
+            not_applicable.insert("retargeting".into(), format!("training used {} goal cells, leaving too few unused ones", trained_goals.len()));
+            None
+        }
+    };
+    lap(STAGES[2], &mut seconds);
+
+    progress(STAGES[3]);
+    let model = agent.model().cloned();
+    let thinking = match &model {
+        Some(m) if m.cfg.model.recurrent() => Some(thinking_time(m, &novel, &opts.ticks, seed ^ 3)),
+        Some(_) => {
+            not_applicable.insert("thinking time".into(), "the model is not recurrent".into());
+            None
+        }
+        None => {
+            not_applicable.insert("thinking time".into(), "the agent is not a learned model".into());
+            None
+        }
+    };
+    lap(STAGES[3], &mut seconds);
+
+    progress(STAGES[4]);
+    let agreement = planner_agreement(&novel, &novel_eps);
+    lap(STAGES[4], &mut seconds);
+
+    progress(STAGES[5]);
+    let probe = match &model {
+        Some(m) => {
+            let fit = dist.held_out_levels(Shift::None, opts.probe_levels, seed ^ 0x9b0)?;
+            let test = dist.held_out_levels(Shift::None, (opts.probe_levels / 2).max(1), seed ^ 0x7e57)?;
+            let shape = m.cfg.env.obs.shape(fit[0].width, fit[0].height);
+            let untrained = mesascope_learn::init_model(&m.cfg.model, shape, &m.device, m.cfg.seed ^ 0x0b5e);
+            Some(probes(m, &untrained, &fit, &test, opts.probe_states, seed)?)
+        }
+        None => {
+            not_applicable.insert("probes".into(), "the agent has no activations".into());
+            None
+        }
+    };
+    lap(STAGES[5], &mut seconds);
+
+    progress(STAGES[6]);
+    let deploy_eps = agent.play(&deploy, seed ^ 4);
+    let base = deploy.first().map(|l| l.reward).ok_or(AuditError::Invalid { what: "levels", message: "no deployment levels".into() })?;
+    let inference = infer_objective(&deploy, &deploy_eps, &candidates(&base, &deploy), opts.gamma)?;
+    let deployment_success = success(&deploy_eps);
+    let verdict = verdict(&inference, &generalization.novel_success, &deployment_success, &novel, seed);
+    let corner = crate::stats::mean_ci(&deploy_eps.iter().map(|r| (r.reached_corner && !r.success) as u8 as f64).collect::<Vec<_>>());
+    lap(STAGES[6], &mut seconds);
+
+    let mut samples = Vec::new();
+    let mut pick = |set: &str, levels: &[Level], eps: &[EpisodeRecord]| {
+        for ep in eps.iter().take(3) {
+            samples.push(SampleEpisode { set: set.into(), level: levels[ep.level].clone(), episode: ep.clone() });
+        }
+    };
+    pick("novel", &novel, &novel_eps);
+    if let Some(levels) = &retarget_levels {
+        pick("retargeting", levels, &retarget_eps);
+    }
+    // Deployment samples: prefer episodes that show the failure, when there are any.
+    let mut shown: Vec<EpisodeRecord> = deploy_eps.iter().filter(|r| !r.success).take(2).cloned().collect();
+    shown.extend(deploy_eps.iter().filter(|r| r.success).take(3 - shown.len()).cloned());
+    pick("deployment", &deploy, &shown);
+
+    Ok(AuditReport {
+        subject: subject.into(),
+        distribution: *dist,
+        options: opts.clone(),
+        verdict,
+        generalization,
+        retargeting,
+        thinking_time: thinking,
+        planner_agreement: agreement,
+        probes: probe,
+        deployment_success,
+        corner_instead_of_cheese: corner,
+        inference,
+        not_applicable,
+        samples,
+        seconds,
+    })
+}
