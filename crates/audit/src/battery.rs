@@ -30,11 +30,21 @@ pub fn training_goal_cells(dist: &TrainingDistribution, sample: &[Level]) -> Res
 /// Held-out levels with the goal anywhere, kept only where the goal sits on a cell no training
 /// level used: `count` of them, or `None` when training used (almost) every cell.
 pub fn retargeting_levels(dist: &TrainingDistribution, trained: &HashSet<Cell>, count: usize, seed: u64) -> Result<Option<Vec<Level>>, AuditError> {
-    // Draw in batches from a growing pool; give up when untrained goal cells are too rare to
-    // find `count` of them among 50× as many levels.
-    let pool = dist.held_out_levels(Shift::GoalAnywhere, count * 50, seed)?;
-    let fresh: Vec<Level> = pool.into_iter().filter(|l| l.goal_cell().is_some_and(|g| !trained.contains(&g))).take(count).collect();
-    Ok((fresh.len() == count).then_some(fresh))
+    // Draw many more levels than needed and keep those with an untrained goal cell; a small
+    // family may not have that many held-out instances, so ask for fewer before giving up.
+    for factor in [50, 10, 2] {
+        match dist.held_out_levels(Shift::GoalAnywhere, count * factor, seed) {
+            Ok(pool) => {
+                let fresh: Vec<Level> = pool.into_iter().filter(|l| l.goal_cell().is_some_and(|g| !trained.contains(&g))).take(count).collect();
+                if fresh.len() == count {
+                    return Ok(Some(fresh));
+                }
+            }
+            Err(mesascope_tasks::TaskError::TooFewInstances { .. }) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(None)
 }
 
 /// Success as a function of the recurrent model's internal ticks per step.

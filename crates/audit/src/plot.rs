@@ -44,12 +44,13 @@ fn draw_bars(root: &DrawingArea<SVGBackend, plotters::coord::Shift>, title: &str
     root.fill(&WHITE)?;
     let (lo, hi) = finite_range(items.iter().flat_map(|(_, e, _)| [e.lo, e.hi, e.mean]), Some(0.0));
     let n = items.len().max(1);
+    // A segmented range over 0..n−1 has exactly n slots, one per bar.
     let mut chart = ChartBuilder::on(root)
         .caption(title, ("sans-serif", 18))
         .margin(10)
-        .x_label_area_size(if n > 4 { 70 } else { 30 })
+        .x_label_area_size(if n > 4 { 90 } else { 30 })
         .y_label_area_size(55)
-        .build_cartesian_2d((0..n).into_segmented(), lo..hi)?;
+        .build_cartesian_2d((0..n as i32 - 1).into_segmented(), lo..hi)?;
     let labels: Vec<String> = items.iter().map(|(l, _, _)| l.clone()).collect();
     chart
         .configure_mesh()
@@ -57,15 +58,17 @@ fn draw_bars(root: &DrawingArea<SVGBackend, plotters::coord::Shift>, title: &str
         .y_desc(y_label)
         .x_labels(n)
         .x_label_formatter(&|v| match v {
-            SegmentValue::CenterOf(i) => labels.get(*i).cloned().unwrap_or_default(),
+            SegmentValue::CenterOf(i) => labels.get(*i as usize).cloned().unwrap_or_default(),
             _ => String::new(),
         })
         .x_label_style(("sans-serif", 12).into_font().transform(if n > 4 { FontTransform::Rotate90 } else { FontTransform::None }))
         .draw()?;
     for (i, (_, e, series)) in items.iter().enumerate() {
         let colour = PALETTE[series % PALETTE.len()];
-        let base = 0f64.max(lo);
-        chart.draw_series(std::iter::once(Rectangle::new([(SegmentValue::Exact(i), base), (SegmentValue::Exact(i + 1), e.mean)], colour.mix(0.75).filled())))?;
+        let (i, base) = (i as i32, 0f64.max(lo));
+        let mut bar = Rectangle::new([(SegmentValue::Exact(i), base), (SegmentValue::Exact(i + 1), e.mean)], colour.mix(0.75).filled());
+        bar.set_margin(0, 0, 6, 6);
+        chart.draw_series(std::iter::once(bar))?;
         if e.lo.is_finite() && e.hi.is_finite() {
             chart.draw_series(std::iter::once(ErrorBar::new_vertical(SegmentValue::CenterOf(i), e.lo, e.mean, e.hi, BLACK.stroke_width(2), 12)))?;
         }

@@ -2,6 +2,7 @@
 //! parses its flags into the library's own parameter types, so a bad value gets the same
 //! error from the CLI as from a config file.
 
+mod audit;
 mod bench;
 mod demo;
 mod eval;
@@ -33,6 +34,9 @@ enum Command {
     Train(train::TrainArgs),
     /// Evaluate a trained agent on held-out levels, optionally after a shift.
     Eval(eval::EvalArgs),
+    /// Audit an agent: optimization power, mesa-optimizer evidence, objective inference under
+    /// a shift, alignment verdict; writes audit.json and audit.html.
+    Audit(audit::AuditArgs),
     /// Task families: list them, render levels, play one in the terminal.
     #[command(subcommand)]
     Tasks(TasksCommand),
@@ -57,6 +61,8 @@ enum BenchCommand {
     Env(bench::EnvBenchArgs),
     /// Environment steps per second of whole PPO training (acting + learning) per model.
     Train(bench::TrainBenchArgs),
+    /// Seconds per stage of a whole audit of one agent (same flags as `mesascope audit`).
+    Audit(audit::AuditArgs),
 }
 
 fn main() -> ExitCode {
@@ -65,6 +71,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => demo::run(&args),
         Command::Train(args) => train::run(&args),
         Command::Eval(args) => eval::run(&args),
+        Command::Audit(args) => audit::run(&args),
         Command::Tasks(TasksCommand::List) => {
             levels::list();
             Ok(())
@@ -73,6 +80,7 @@ fn main() -> ExitCode {
         Command::Tasks(TasksCommand::Play(args)) => play::run(&args),
         Command::Bench(BenchCommand::Env(args)) => bench::run(&args),
         Command::Bench(BenchCommand::Train(args)) => bench::run_train(&args),
+        Command::Bench(BenchCommand::Audit(args)) => audit::bench(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

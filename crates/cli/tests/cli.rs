@@ -152,3 +152,45 @@ fn train_stops_and_resumes_through_the_cli() {
     assert!(stdout(&d).contains("learning_rate") && stdout(&d).contains("# "), "the default config is printed with its help");
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[test]
+fn audit_writes_json_and_html_for_trained_runs_and_known_agents() {
+    let dir = std::env::temp_dir().join(format!("mesascope-audit-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let run = dir.join("run");
+    let o = mesascope(&[
+        "train", "--out", run.to_str().unwrap(), "--steps", "256", "--set", "env.size=7", "--set", "model.kind=\"convgru\"",
+        "--set", "model.channels=4", "--set", "model.hidden=16", "--set", "ppo.num_envs=8", "--set", "ppo.num_steps=16", "--set", "eval.levels=10",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = mesascope(&["audit", run.to_str().unwrap(), "--levels", "20", "--probe-levels", "8", "--ticks", "0,1,3"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("verdict: "), "{}", stdout(&o));
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(run.join("audit.json")).unwrap()).unwrap();
+    assert!(json["verdict"]["label"].is_string());
+    let ticks: Vec<u64> = json["thinking_time"]["points"].as_array().unwrap().iter().map(|p| p[0].as_u64().unwrap()).collect();
+    assert_eq!(ticks, [0, 1, 3], "one thinking-time point per tick asked for");
+    let layers: Vec<&str> = json["probes"]["layers"].as_array().unwrap().iter().map(|l| l["name"].as_str().unwrap()).collect();
+    assert!(layers.contains(&"gru.hidden"), "{layers:?}");
+    assert_eq!(json["generalization"]["novel_success"]["n"], 20);
+    let html = std::fs::read_to_string(run.join("audit.html")).unwrap();
+    assert!(html.contains("Verdict") && html.contains("Success vs thinking ticks"));
+
+    let corner = dir.join("corner");
+    let o = mesascope(&["audit", "--known", "corner-seeker", "--levels", "40", "--out", corner.to_str().unwrap()]);
+    assert!(stdout(&o).contains("verdict: proxy: top-right corner"), "{}{}", stdout(&o), stderr(&o));
+    assert!(corner.join("audit.html").exists());
+
+    for (args, expected) in [
+        (vec!["audit", "--known", "nobody"], "unknown known-answer agent 'nobody'"),
+        (vec!["audit", "--known", "memorizer"], "invalid --known memorizer"),
+        (vec!["audit", "--known", "planner", "--shift", "sideways"], "unknown shift 'sideways'"),
+        (vec!["audit", dir.join("missing").to_str().unwrap()], "missing"),
+        (vec!["audit", "--known", "planner", "--levels", "0"], "invalid levels"),
+    ] {
+        let o = mesascope(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(expected), "{args:?}: expected '{expected}' in {}", stderr(&o));
+    }
+    std::fs::remove_dir_all(dir).ok();
+}
