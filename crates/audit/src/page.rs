@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 use mesascope_tasks::{render, reset, step};
 
-use crate::plot::{bars, lines};
+use crate::plot::{bars, lines, XAxis};
 use crate::report::AuditReport;
 use crate::stats::Estimate;
 
@@ -96,7 +96,7 @@ pub fn html(r: &AuditReport) -> String {
         Some(t) => {
             let pts: Vec<(f64, Estimate)> = t.points.iter().map(|(k, e)| (*k as f64, *e)).collect();
             let _ = write!(h, "<p>Success on novel levels against internal recurrent ticks per step (trained with {}).</p>", t.trained_ticks);
-            h.push_str(&lines("Success vs thinking ticks", "ticks per step", "success", &[("success".into(), pts)], false));
+            h.push_str(&lines("Success vs thinking ticks", "ticks per step", "success", &[("success".into(), pts)], &XAxis::Linear));
         }
         None => h.push_str("<p class=\"na\">Not applicable: not a recurrent model.</p>"),
     }

@@ -76,12 +76,24 @@ fn draw_bars(root: &DrawingArea<SVGBackend, plotters::coord::Shift>, title: &str
     Ok(())
 }
 
+/// How a line chart's x axis maps values.
+#[derive(Clone, Debug, PartialEq)]
+pub enum XAxis {
+    /// Linear in x.
+    Linear,
+    /// Logarithmic in x (points at x ≤ 0 sit at half the smallest positive x).
+    Log,
+    /// x is the index into these labels (a swept condition whose values are names, or
+    /// numbers with `inf` among them).
+    Categories(Vec<String>),
+}
+
 /// A line chart of one or more named series of `(x, estimate)` points, with error bars.
-pub fn lines(title: &str, x_label: &str, y_label: &str, series: &[(String, Vec<(f64, Estimate)>)], log_x: bool) -> String {
+pub fn lines(title: &str, x_label: &str, y_label: &str, series: &[(String, Vec<(f64, Estimate)>)], axis: &XAxis) -> String {
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
-        let _ = draw_lines(&root, title, x_label, y_label, series, log_x);
+        let _ = draw_lines(&root, title, x_label, y_label, series, axis);
         let _ = root.present();
     }
     svg
@@ -93,18 +105,33 @@ fn draw_lines(
     x_label: &str,
     y_label: &str,
     series: &[(String, Vec<(f64, Estimate)>)],
-    log_x: bool,
+    axis: &XAxis,
 ) -> Result<(), Box<dyn std::error::Error>> {
+    let log_x = *axis == XAxis::Log;
     root.fill(&WHITE)?;
     // A log axis cannot show 0: such points sit at half the smallest positive x.
     let xs: Vec<f64> = series.iter().flat_map(|(_, p)| p.iter().map(|(x, _)| *x)).collect();
     let min_pos = xs.iter().copied().filter(|x| *x > 0.0).fold(f64::INFINITY, f64::min);
     let place = |x: f64| if log_x && x <= 0.0 { (min_pos / 2.0).ln() } else if log_x { x.ln() } else { x };
-    let (x0, x1) = finite_range(xs.iter().map(|&x| place(x)), None);
+    let (x0, x1) = match axis {
+        XAxis::Categories(labels) => (-0.3, labels.len().max(1) as f64 - 0.7),
+        _ => finite_range(xs.iter().map(|&x| place(x)), None),
+    };
     let (y0, y1) = finite_range(series.iter().flat_map(|(_, p)| p.iter().flat_map(|(_, e)| [e.lo, e.hi, e.mean])), None);
     let mut chart = ChartBuilder::on(root).caption(title, ("sans-serif", 18)).margin(10).x_label_area_size(35).y_label_area_size(55).build_cartesian_2d(x0..x1, y0..y1)?;
-    let fmt = move |v: &f64| if log_x { format!("{:.3}", v.exp()).trim_end_matches('0').trim_end_matches('.').to_string() } else { format!("{v}") };
-    chart.configure_mesh().x_desc(x_label).y_desc(y_label).x_label_formatter(&fmt).draw()?;
+    let fmt = move |v: &f64| match axis {
+        XAxis::Log => format!("{:.3}", v.exp()).trim_end_matches('0').trim_end_matches('.').to_string(),
+        XAxis::Linear => format!("{v}"),
+        // Only whole positions carry a label.
+        XAxis::Categories(labels) if (v - v.round()).abs() < 1e-6 && *v >= -1e-6 => labels.get(v.round() as usize).cloned().unwrap_or_default(),
+        XAxis::Categories(_) => String::new(),
+    };
+    let mut mesh = chart.configure_mesh();
+    mesh.x_desc(x_label).y_desc(y_label).x_label_formatter(&fmt);
+    if let XAxis::Categories(labels) = axis {
+        mesh.x_labels(4 * labels.len().max(1) + 1);
+    }
+    mesh.draw()?;
     for (k, (name, points)) in series.iter().enumerate() {
         let colour = PALETTE[k % PALETTE.len()];
         let pts: Vec<(f64, f64)> = points.iter().map(|(x, e)| (place(*x), e.mean)).collect();
@@ -127,7 +154,7 @@ mod tests {
         let e = |m: f64| Estimate { mean: m, lo: m - 0.1, hi: m + 0.1, n: 10 };
         let svg = bars("t", "y", &[("a".into(), e(0.5), 0), ("b".into(), e(0.8), 1)]);
         assert!(svg.starts_with("<svg") && svg.contains("\na\n") && svg.contains("\nb\n"), "{svg}");
-        let svg = lines("t", "x", "y", &[("s".into(), vec![(0.0, e(0.2)), (1.0, e(0.4)), (8.0, e(0.6))])], true);
+        let svg = lines("t", "x", "y", &[("s".into(), vec![(0.0, e(0.2)), (1.0, e(0.4)), (8.0, e(0.6))])], &XAxis::Log);
         assert!(svg.contains("<polyline") || svg.contains("<path"), "{svg}");
     }
 }

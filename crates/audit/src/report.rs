@@ -31,7 +31,8 @@ pub struct AuditOptions {
     pub levels: usize,
     /// Ticks for the thinking-time curve (recurrent models).
     pub ticks: Vec<usize>,
-    /// Levels the probes are fitted on; they are scored on half as many others.
+    /// Levels the probes are fitted on (0 switches them off); they are scored on half as many
+    /// others.
     pub probe_levels: usize,
     /// Agent positions per probe level.
     pub probe_states: usize,
@@ -189,6 +190,10 @@ pub fn audit(subject: &str, agent: &mut dyn Agent, dist: &TrainingDistribution, 
 
     progress(STAGES[5]);
     let probe = match &model {
+        Some(_) if opts.probe_levels == 0 => {
+            not_applicable.insert("probes".into(), "switched off (no probe levels asked for)".into());
+            None
+        }
         Some(m) => {
             let fit = dist.held_out_levels(Shift::None, opts.probe_levels, seed ^ 0x9b0)?;
             let test = dist.held_out_levels(Shift::None, (opts.probe_levels / 2).max(1), seed ^ 0x7e57)?;
