@@ -6,6 +6,7 @@ mod audit;
 mod bench;
 mod demo;
 mod eval;
+mod experiment;
 mod levels;
 mod output;
 mod play;
@@ -37,6 +38,12 @@ enum Command {
     /// Audit an agent: optimization power, mesa-optimizer evidence, objective inference under
     /// a shift, alignment verdict; writes audit.json and audit.html.
     Audit(audit::AuditArgs),
+    /// Run an experiment spec (conditions × seeds, trained and audited in parallel; resumable).
+    Run(experiment::RunArgs),
+    /// Rewrite an experiment's summary.csv and report.html from its run store.
+    Report(experiment::ReportArgs),
+    /// Solve the section-2.1 toy model (optimal runtime optimization vs number of instances).
+    ToyModel(experiment::ToyArgs),
     /// Task families: list them, render levels, play one in the terminal.
     #[command(subcommand)]
     Tasks(TasksCommand),
@@ -72,6 +79,9 @@ fn main() -> ExitCode {
         Command::Train(args) => train::run(&args),
         Command::Eval(args) => eval::run(&args),
         Command::Audit(args) => audit::run(&args),
+        Command::Run(args) => experiment::run(&args),
+        Command::Report(args) => experiment::report(&args),
+        Command::ToyModel(args) => experiment::toy(&args),
         Command::Tasks(TasksCommand::List) => {
             levels::list();
             Ok(())

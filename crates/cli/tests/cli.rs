@@ -194,3 +194,41 @@ fn audit_writes_json_and_html_for_trained_runs_and_known_agents() {
     }
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[test]
+fn experiments_reject_bad_specs_and_the_toy_model_solves() {
+    let dir = std::env::temp_dir().join(format!("mesascope-exp-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let spec = dir.join("bad.toml");
+    for (text, expected) in [
+        ("name = \"x\"\nseeds = [0]\n[grid]\n\"env.diversty\" = [1]\n", "env.diversty"),
+        ("name = \"x\"\nseeds = [0]\n[grid]\n", "'grid'"),
+        ("name = \"x\"\nseeds = [0]\nsedes = 1\n[grid]\n\"env.diversity\" = [1]\n", "sedes"),
+        ("name = \"x\"\nseeds = [0]\n[grid]\n\"env.diversity\" = []\n", "grid.env.diversity"),
+    ] {
+        std::fs::write(&spec, text).unwrap();
+        let o = mesascope(&["run", spec.to_str().unwrap(), "--out", dir.join("out").to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(2), "{text}: {}", stderr(&o));
+        assert!(stderr(&o).contains(expected), "{text}: expected '{expected}' in {}", stderr(&o));
+    }
+    for study in ["experiments/diversity.toml", "experiments/goal-misgeneralization.toml"] {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(study);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let spec = mesascope_lab::ExperimentSpec::parse(&text).unwrap_or_else(|e| panic!("{study}: {e}"));
+        assert!(spec.seeds(false).len() >= 3, "{study}: the full study has at least 3 seeds");
+        assert!(spec.points(true).unwrap().len() < spec.points(false).unwrap().len(), "{study}: quick is smaller");
+    }
+    let o = mesascope(&["report", dir.join("nothing").to_str().unwrap()]);
+    assert!(stderr(&o).contains("not an experiment directory"), "{}", stderr(&o));
+
+    let o = mesascope(&["toy-model", "--x", "100", "--cost", "quadratic", "--n", "4,1000"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // y* = N/2 = 2 at N = 4; capped at √100 = 10 for large N.
+    assert!(stdout(&o).lines().any(|l| l.split_whitespace().take(2).eq(["4", "2.000"])), "{}", stdout(&o));
+    assert!(stdout(&o).lines().any(|l| l.split_whitespace().take(2).eq(["1000", "10.000"])), "{}", stdout(&o));
+    let o = mesascope(&["toy-model", "--cost", "cubic"]);
+    assert!(stderr(&o).contains("unknown cost function 'cubic'"), "{}", stderr(&o));
+    let o = mesascope(&["toy-model", "--n", "0.5"]);
+    assert!(stderr(&o).contains("'n'"), "{}", stderr(&o));
+    std::fs::remove_dir_all(dir).ok();
+}
