@@ -216,7 +216,8 @@ fn experiments_reject_bad_specs_and_the_toy_model_solves() {
         let text = std::fs::read_to_string(&path).unwrap();
         let spec = mesascope_lab::ExperimentSpec::parse(&text).unwrap_or_else(|e| panic!("{study}: {e}"));
         assert!(spec.seeds(false).len() >= 3, "{study}: the full study has at least 3 seeds");
-        assert!(spec.points(true).unwrap().len() < spec.points(false).unwrap().len(), "{study}: quick is smaller");
+        let steps = |quick| spec.points(quick).unwrap().iter().map(mesascope_lab::runner::point_steps).sum::<u64>();
+        assert!(steps(true) < steps(false), "{study}: quick trains less");
     }
     let o = mesascope(&["report", dir.join("nothing").to_str().unwrap()]);
     assert!(stderr(&o).contains("not an experiment directory"), "{}", stderr(&o));
@@ -230,5 +231,60 @@ fn experiments_reject_bad_specs_and_the_toy_model_solves() {
     assert!(stderr(&o).contains("unknown cost function 'cubic'"), "{}", stderr(&o));
     let o = mesascope(&["toy-model", "--n", "0.5"]);
     assert!(stderr(&o).contains("'n'"), "{}", stderr(&o));
+    std::fs::remove_dir_all(dir).ok();
+}
+
+/// `mesascope run` killed with SIGKILL in the middle of a sweep, then rerun, ends with the
+/// same table as a sweep that was never interrupted, and keeps the runs finished before the
+/// kill.
+#[test]
+fn a_sweep_killed_mid_way_resumes_to_the_same_table() {
+    let dir = std::env::temp_dir().join(format!("mesascope-kill-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let spec = dir.join("tiny.toml");
+    std::fs::write(
+        &spec,
+        r#"
+name = "tiny"
+seeds = [0, 1, 2]
+[base]
+total_steps = 2560
+env = { size = 7 }
+model = { kind = "mlp", hidden = 16 }
+ppo = { num_envs = 8, num_steps = 16 }
+eval = { levels = 10 }
+checkpoint = { every_updates = 2 }
+[grid]
+"env.diversity" = [2, "inf"]
+[measure]
+levels = 12
+"#,
+    )
+    .unwrap();
+    let (whole, killed) = (dir.join("whole"), dir.join("killed"));
+    let o = mesascope(&["run", spec.to_str().unwrap(), "--out", whole.to_str().unwrap(), "--jobs", "2"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mesascope"))
+        .args(["run", spec.to_str().unwrap(), "--out", killed.to_str().unwrap(), "--jobs", "1"])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let audits = || std::fs::read_dir(killed.join("runs")).map(|d| d.filter(|e| e.as_ref().unwrap().path().join("audit.json").exists()).count()).unwrap_or(0);
+    let started = std::time::Instant::now();
+    while audits() == 0 && started.elapsed().as_secs() < 120 {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let finished_before = audits();
+    assert!((1..6).contains(&finished_before), "killed mid-way: {finished_before} of 6 runs were finished");
+
+    let o = mesascope(&["run", spec.to_str().unwrap(), "--out", killed.to_str().unwrap(), "--jobs", "1"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("6 of 6 runs done"), "{}", stderr(&o));
+    let table = |d: &std::path::Path| std::fs::read_to_string(d.join("summary.csv")).unwrap();
+    assert_eq!(table(&killed), table(&whole));
     std::fs::remove_dir_all(dir).ok();
 }

@@ -3,7 +3,7 @@
 //! measurement against the swept condition with error bars, the verdicts, the experiment's
 //! spec beside them, and the section-2.1 toy model when the spec asks for it).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::path::Path;
 
@@ -34,6 +34,32 @@ pub fn metric_title(metric: &str) -> &str {
         "retargeting_success" => "Retargeting success (goal on cells never used in training)",
         "probe_distance_r2" => "Best linear-probe R² for the distance-to-goal map",
         other => other,
+    }
+}
+
+/// The order measurements are shown in: the studies' headline numbers first.
+const ORDER: [&str; 13] = [
+    "op_train",
+    "op_novel",
+    "runtime_share",
+    "novel_success",
+    "deploy_success",
+    "corner_instead_of_cheese",
+    "proxy_verdict",
+    "pseudo_aligned",
+    "retargeting_success",
+    "planner_agreement",
+    "held_out_success",
+    "train_success",
+    "probe_distance_r2",
+];
+
+/// Where a measurement's values can lie; intervals are clipped to it.
+fn support(metric: &str) -> (f64, f64) {
+    match metric {
+        "op_train" | "op_novel" | "runtime_share" => (0.0, f64::INFINITY),
+        "probe_distance_r2" => (f64::NEG_INFINITY, 1.0),
+        _ => (0.0, 1.0),
     }
 }
 
@@ -71,15 +97,22 @@ pub fn summarize(spec: &ExperimentSpec, store: &Store) -> Result<(Vec<SummaryRow
                 *counts.entry(v.clone()).or_insert(0) += 1;
             }
         }
+        let rank = |m: &str| ORDER.iter().position(|o| *o == m).unwrap_or(ORDER.len());
+        let mut values: Vec<(String, Vec<f64>)> = values.into_iter().collect();
+        values.sort_by(|a, b| rank(&a.0).cmp(&rank(&b.0)).then(a.0.cmp(&b.0)));
         for (metric, xs) in values {
-            rows.push(SummaryRow { condition: condition.clone(), metric, estimate: t_interval(&xs) });
+            let mut estimate = t_interval(&xs);
+            let (lo, hi) = support(&metric);
+            (estimate.lo, estimate.hi) = (estimate.lo.clamp(lo, hi), estimate.hi.clamp(lo, hi));
+            rows.push(SummaryRow { condition: condition.clone(), metric, estimate });
         }
         verdicts.push((condition, counts));
     }
     Ok((rows, verdicts))
 }
 
-/// `summary.csv`: one row per condition and metric.
+/// `summary.csv`: one row per condition and metric (intervals clipped to where the measurement
+/// can lie: t-intervals over three seeds of a fraction can otherwise leave [0, 1]).
 pub fn summary_csv(spec: &ExperimentSpec, rows: &[SummaryRow]) -> String {
     let keys: Vec<&String> = spec.grid.keys().collect();
     let mut w = csv::Writer::from_writer(Vec::new());
@@ -117,7 +150,12 @@ pub fn html(spec: &ExperimentSpec, spec_text: &str, rows: &[SummaryRow], verdict
     let labels: Vec<String> = x_values.iter().map(value_label).collect();
     let x_of = |c: &Condition| c.iter().find(|(k, _)| k == x_key).and_then(|(_, v)| x_values.iter().position(|x| x == v)).map(|i| i as f64);
     let series_of = |c: &Condition| c.iter().filter(|(k, _)| k != x_key).map(|(k, v)| format!("{k}={}", value_label(v))).collect::<Vec<_>>().join(", ");
-    let metrics: BTreeSet<&str> = rows.iter().map(|r| r.metric.as_str()).collect();
+    let mut metrics: Vec<&str> = Vec::new();
+    for r in rows {
+        if !metrics.contains(&r.metric.as_str()) {
+            metrics.push(&r.metric);
+        }
+    }
     h.push_str("<div class=\"side\"><div>");
     for metric in &metrics {
         let mut series: BTreeMap<String, Vec<(f64, Estimate)>> = BTreeMap::new();
