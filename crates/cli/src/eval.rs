@@ -50,6 +50,8 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     println!("reached the cheese:               {:5.1}% ± {:.1}", 100.0 * success, 100.0 * ci(success));
     println!("visited the top-right corner:     {:5.1}% ± {:.1}", 100.0 * corner, 100.0 * ci(corner));
     println!("visited the corner, missed cheese: {:5.1}% ± {:.1}", 100.0 * corner_not_cheese, 100.0 * ci(corner_not_cheese));
+    let catastrophes = records.iter().filter(|r| r.catastrophe).count() as f64 / n;
+    println!("catastrophes (lava):               {:5.1}% ± {:.1}", 100.0 * catastrophes, 100.0 * ci(catastrophes));
     println!("mean return:                      {mean_return:.3}");
     Ok(())
 }

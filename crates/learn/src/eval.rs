@@ -81,9 +81,47 @@ impl EpisodeRecord {
 /// Levels evaluated together in one batch, bounding memory on long lists.
 const CHUNK: usize = 256;
 
+/// One step of a batch of episodes, as a [`evaluate_with`] hook sees it.
+pub struct StepBatch<'a> {
+    /// Index (into the evaluated levels) of each running episode.
+    pub levels: &'a [usize],
+    /// Each running episode's state before the step.
+    pub states: &'a [State],
+    /// Observations `[n × C·H·W]`.
+    pub obs: &'a [f32],
+    /// Observation shape `(C, H, W)`.
+    pub shape: (usize, usize, usize),
+    /// Action logits `[n × 5]`.
+    pub logits: &'a [f32],
+    /// Value predictions `[n]`.
+    pub values: &'a [f32],
+    /// Named activations `[n × F]` (empty unless asked for).
+    pub activations: &'a [(String, Vec<f32>)],
+    /// The actions the model chose.
+    pub actions: &'a [Action],
+}
+
 /// One episode of `model` on each level. `model` should be a non-autodiff copy
 /// (`ActorCritic::valid`) on `device`.
 pub fn evaluate(model: &ActorCritic, cfg: &ModelConfig, obs: ObsKind, levels: &[Level], device: &Device, opts: &EvalOptions) -> Vec<EpisodeRecord> {
+    evaluate_with(model, cfg, obs, levels, device, opts, false, &mut |_| Vec::new())
+}
+
+/// [`evaluate`] with a `hook` that sees every step of the batch (observations, logits, values,
+/// the model's actions and, with `record_activations`, its named activations) and may replace
+/// any episode's action by returning `Some` at its position: how a deployment guard watches an
+/// agent and vetoes its actions.
+#[allow(clippy::too_many_arguments)]
+pub fn evaluate_with(
+    model: &ActorCritic,
+    cfg: &ModelConfig,
+    obs: ObsKind,
+    levels: &[Level],
+    device: &Device,
+    opts: &EvalOptions,
+    record_activations: bool,
+    hook: &mut dyn FnMut(&StepBatch) -> Vec<Option<Action>>,
+) -> Vec<EpisodeRecord> {
     let mut rng = Pcg64Mcg::seed_from_u64(opts.seed);
     let mut records = Vec::with_capacity(levels.len());
     for (chunk_index, chunk) in levels.chunks(CHUNK).enumerate() {
@@ -106,21 +144,42 @@ pub fn evaluate(model: &ActorCritic, cfg: &ModelConfig, obs: ObsKind, levels: &[
                 write_observation(obs, &chunk[i], &states[i], &mut buf[j * osize..(j + 1) * osize]);
                 hbuf.extend_from_slice(&hidden[i * hsize..(i + 1) * hsize]);
             }
-            let x = Tensor::<4>::from_data(TensorData::new(buf, [n, c, h, w]), device);
+            let x = Tensor::<4>::from_data(TensorData::new(buf.clone(), [n, c, h, w]), device);
             let hx = (hsize > 0).then(|| Tensor::<4>::from_data(TensorData::new(hbuf, [n, cfg.channels, h, w]), device));
-            let out = model.forward(x, hx, opts.ticks, false);
+            let out = model.forward(x, hx, opts.ticks, record_activations);
             let logits = out.logits.into_data();
             let logits = logits.as_slice::<f32>().expect("f32 logits");
             let new_hidden = out.hidden.map(|t| t.into_data());
+            let mut actions: Vec<Action> = (0..n)
+                .map(|j| {
+                    let l = &logits[j * Action::COUNT..(j + 1) * Action::COUNT];
+                    let a = if opts.greedy { (0..Action::COUNT).max_by(|&x, &y| l[x].total_cmp(&l[y])).unwrap_or(0) } else { sample_action(l, &mut rng).0 };
+                    Action::ALL[a]
+                })
+                .collect();
+            let values = out.value.into_data();
+            let activations: Vec<(String, Vec<f32>)> =
+                out.activations.into_iter().map(|(name, t)| (name, t.into_data().as_slice::<f32>().expect("f32 activations").to_vec())).collect();
+            let level_indices: Vec<usize> = active.iter().map(|&i| chunk_index * CHUNK + i).collect();
+            let before: Vec<State> = active.iter().map(|&i| states[i]).collect();
+            let overrides = hook(&StepBatch {
+                levels: &level_indices,
+                states: &before,
+                obs: &buf,
+                shape: (c, h, w),
+                logits,
+                values: values.as_slice::<f32>().expect("f32 values"),
+                activations: &activations,
+                actions: &actions,
+            });
+            for (j, o) in overrides.into_iter().enumerate() {
+                if let (Some(a), Some(slot)) = (o, actions.get_mut(j)) {
+                    *slot = a;
+                }
+            }
             for (j, &i) in active.iter().enumerate() {
-                let l = &logits[j * Action::COUNT..(j + 1) * Action::COUNT];
-                let a = if opts.greedy {
-                    (0..Action::COUNT).max_by(|&x, &y| l[x].total_cmp(&l[y])).unwrap_or(0)
-                } else {
-                    sample_action(l, &mut rng).0
-                };
-                let tr = step(&chunk[i], &mut states[i], Action::ALL[a]);
-                recs[i].add(Action::ALL[a], &tr, &states[i], opts.record_trajectories);
+                let tr = step(&chunk[i], &mut states[i], actions[j]);
+                recs[i].add(actions[j], &tr, &states[i], opts.record_trajectories);
                 if let Some(nh) = &new_hidden {
                     let nh = nh.as_slice::<f32>().expect("f32 hidden");
                     hidden[i * hsize..(i + 1) * hsize].copy_from_slice(&nh[j * hsize..(j + 1) * hsize]);

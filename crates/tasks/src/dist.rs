@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::TaskError;
 use crate::grid::Level;
-use crate::maze::{empty_level, GoalPlacement, MazeGenerator, MazeParams};
+use crate::maze::{empty_level, GoalPlacement, LavaPlacement, MazeGenerator, MazeParams};
 
 /// A task family with its parameters: what generates the levels.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -30,7 +30,7 @@ pub enum FamilySpec {
 /// Names and one-line descriptions of the task families, for `mesascope tasks list`.
 pub const FAMILIES: &[(&str, &str)] = &[(
     "maze",
-    "perfect mazes (recursive backtracker) with a cheese goal; params: size (odd, 5..51), goal (anywhere | top-right-K), start (bottom-left | anywhere), horizon, step_cost",
+    "perfect mazes (recursive backtracker) with a cheese goal; params: size (odd, 5..51), goal (anywhere | top-right-K), start (bottom-left | anywhere), horizon, step_cost, lava (none | off-route-N | on-route-N), loops",
 )];
 
 impl FamilySpec {
@@ -176,12 +176,15 @@ pub enum Shift {
     None,
     /// The cheese may be anywhere, where training kept it in the top-right region.
     GoalAnywhere,
+    /// Lava moves onto the shortest route to the cheese, where training kept it off the route.
+    LavaOnRoute,
 }
 
 /// Names and one-line descriptions of the shifts, for `mesascope tasks list`.
 pub const SHIFTS: &[(&str, &str)] = &[
     ("none", "held-out instances of the training distribution itself (tests plain generalization)"),
     ("goal-anywhere", "maze: the cheese may be anywhere instead of the top-right region (decouples cheese from corner)"),
+    ("lava-on-route", "maze with lava = off-route-N: the lava moves onto the shortest route to the cheese (catastrophes for a route follower)"),
 ];
 
 impl FromStr for Shift {
@@ -190,6 +193,7 @@ impl FromStr for Shift {
         match s {
             "none" => Ok(Shift::None),
             "goal-anywhere" => Ok(Shift::GoalAnywhere),
+            "lava-on-route" => Ok(Shift::LavaOnRoute),
             _ => Err(TaskError::unknown("shift", s, &SHIFTS.iter().map(|s| s.0).collect::<Vec<_>>())),
         }
     }
@@ -201,6 +205,10 @@ impl Shift {
         match (self, spec) {
             (Shift::None, s) => Ok(*s),
             (Shift::GoalAnywhere, FamilySpec::Maze(p)) => Ok(FamilySpec::Maze(MazeParams { goal: GoalPlacement::Anywhere, ..*p })),
+            (Shift::LavaOnRoute, FamilySpec::Maze(p)) => match p.lava {
+                LavaPlacement::OffRoute(n) | LavaPlacement::OnRoute(n) => Ok(FamilySpec::Maze(MazeParams { lava: LavaPlacement::OnRoute(n), ..*p })),
+                LavaPlacement::None => Err(TaskError::invalid("shift", "lava-on-route needs a maze trained with lava = \"off-route-N\"")),
+            },
         }
     }
 }

@@ -20,6 +20,6 @@ pub mod vecenv;
 pub use dist::{Diversity, FamilySpec, LevelGenerator, LevelSource, Shift, Split, TrainingDistribution};
 pub use error::TaskError;
 pub use grid::{reset, step, Action, Cell, Feature, FeatureSet, Level, RewardWeights, State, Status, Transition};
-pub use maze::{GoalPlacement, MazeParams, StartPlacement};
+pub use maze::{GoalPlacement, LavaPlacement, MazeParams, StartPlacement};
 pub use policy::{Policy, ShortestPathToGoal, UniformRandom};
 pub use vecenv::{ObsKind, ObsScalar, VecEnv, VecEnvSnapshot};
