@@ -5,6 +5,7 @@
 mod audit;
 mod bench;
 mod demo;
+mod deploy;
 mod eval;
 mod experiment;
 mod levels;
@@ -38,6 +39,9 @@ enum Command {
     /// Audit an agent: optimization power, mesa-optimizer evidence, objective inference under
     /// a shift, alignment verdict; writes audit.json and audit.html.
     Audit(audit::AuditArgs),
+    /// Deploy an agent under a shift with guards (OOD, ensemble, impact; stop or defer on a
+    /// veto) and count the catastrophes they prevent; writes deploy.json and deploy.html.
+    Deploy(deploy::DeployArgs),
     /// Run an experiment spec (conditions × seeds, trained and audited in parallel; resumable).
     Run(experiment::RunArgs),
     /// Rewrite an experiment's summary.csv and report.html from its run store.
@@ -79,6 +83,7 @@ fn main() -> ExitCode {
         Command::Train(args) => train::run(&args),
         Command::Eval(args) => eval::run(&args),
         Command::Audit(args) => audit::run(&args),
+        Command::Deploy(args) => deploy::run(&args),
         Command::Run(args) => experiment::run(&args),
         Command::Report(args) => experiment::report(&args),
         Command::ToyModel(args) => experiment::toy(&args),

@@ -176,6 +176,22 @@ fn audit_writes_json_and_html_for_trained_runs_and_known_agents() {
     let html = std::fs::read_to_string(run.join("audit.html")).unwrap();
     assert!(html.contains("Verdict") && html.contains("Success vs thinking ticks"));
 
+    let r = run.to_str().unwrap();
+    for (args, expected) in [
+        (vec!["deploy", r], "lava-on-route needs a maze trained with lava"),
+        (vec!["deploy", r, "--shift", "goal-anywhere", "--guard", "teleport"], "unknown guard 'teleport'"),
+        (vec!["deploy", r, "--shift", "goal-anywhere", "--guard", "ensemble"], "needs other agents"),
+        (vec!["deploy", r, "--on-veto", "explode"], "invalid --on-veto"),
+        (vec!["deploy", r, "--false-alarm", "1.5"], "invalid --false-alarm"),
+    ] {
+        let o = mesascope(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(expected), "{args:?}: expected '{expected}' in {}", stderr(&o));
+    }
+    let o = mesascope(&["deploy", r, "--shift", "goal-anywhere", "--guard", "ood,impact", "--levels", "20"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("ood + impact") && run.join("deploy.html").exists(), "{}", stdout(&o));
+
     let corner = dir.join("corner");
     let o = mesascope(&["audit", "--known", "corner-seeker", "--levels", "40", "--out", corner.to_str().unwrap()]);
     assert!(stdout(&o).contains("verdict: proxy: top-right corner"), "{}{}", stdout(&o), stderr(&o));
