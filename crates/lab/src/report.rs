@@ -37,8 +37,9 @@ pub fn metric_title(metric: &str) -> &str {
     }
 }
 
-/// The order measurements are shown in: the studies' headline numbers first.
-const ORDER: [&str; 13] = [
+/// Every measurement a run records, in the order the report shows them unless the spec's
+/// `[report] headline` puts some first.
+pub const METRICS: [&str; 13] = [
     "op_train",
     "op_novel",
     "runtime_share",
@@ -97,7 +98,10 @@ pub fn summarize(spec: &ExperimentSpec, store: &Store) -> Result<(Vec<SummaryRow
                 *counts.entry(v.clone()).or_insert(0) += 1;
             }
         }
-        let rank = |m: &str| ORDER.iter().position(|o| *o == m).unwrap_or(ORDER.len());
+        let rank = |m: &str| match spec.report.headline.iter().position(|h| h == m) {
+            Some(i) => i,
+            None => spec.report.headline.len() + METRICS.iter().position(|o| *o == m).unwrap_or(METRICS.len()),
+        };
         let mut values: Vec<(String, Vec<f64>)> = values.into_iter().collect();
         values.sort_by(|a, b| rank(&a.0).cmp(&rank(&b.0)).then(a.0.cmp(&b.0)));
         for (metric, xs) in values {

@@ -100,6 +100,18 @@ pub struct ExperimentSpec {
     /// The toy model to plot beside a diversity sweep.
     #[serde(default)]
     pub toy_model: Option<ToyModelSpec>,
+    /// How the report presents the results.
+    #[serde(default)]
+    pub report: ReportSpec,
+}
+
+/// How the report presents the results.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportSpec {
+    /// Measurements to show first, in this order (the rest follow in the default order).
+    #[serde(default)]
+    pub headline: Vec<String>,
 }
 
 /// One condition: a value for every grid key, in key order.
@@ -191,6 +203,9 @@ impl ExperimentSpec {
     pub fn points(&self, quick: bool) -> Result<Vec<Point>, LabError> {
         if self.name.trim().is_empty() || self.name.contains(['/', '\\']) {
             return Err(invalid("name", "must be a non-empty name without slashes"));
+        }
+        if let Some(unknown) = self.report.headline.iter().find(|m| !crate::report::METRICS.contains(&m.as_str())) {
+            return Err(invalid("report.headline", format!("unknown measurement '{unknown}' (known: {})", crate::report::METRICS.join(", "))));
         }
         if self.seeds(quick).is_empty() {
             return Err(invalid(if quick { "quick.seeds" } else { "seeds" }, "needs at least one seed"));
@@ -293,6 +308,7 @@ mod tests {
             (SPEC.replace("[1, \"inf\"]", "[0]"), "diversity"),
             (SPEC.replace("seeds = [0, 1]", "seeds = []"), "seeds"),
             (SPEC.replace("total_steps = 1000", "total_step = 1000"), "total_step"),
+            (format!("{SPEC}\n[report]\nheadline = [\"speed\"]\n"), "report.headline"),
         ];
         for (text, field) in cases {
             let err = ExperimentSpec::parse(&text).unwrap_err().to_string();
