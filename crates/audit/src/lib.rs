@@ -10,6 +10,8 @@
 //! memorizer) are here too: they are the proof that the audit tells optimizers, proxies and
 //! memorizers apart.
 
+#![warn(missing_docs)]
+
 pub mod agents;
 pub mod battery;
 pub mod infer;

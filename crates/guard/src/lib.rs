@@ -9,6 +9,8 @@
 //! with and without each guard on the training and the deployment distribution and reports
 //! catastrophes per 1000 episodes, base-objective return kept, false alarms and AUROC.
 
+#![warn(missing_docs)]
+
 pub mod chain;
 pub mod ensemble;
 pub mod impact;

@@ -7,6 +7,8 @@
 //! plots against the swept condition. The section-2.1 toy model lives here too, so theory and
 //! measurement can be drawn side by side.
 
+#![warn(missing_docs)]
+
 pub mod report;
 pub mod runner;
 pub mod spec;

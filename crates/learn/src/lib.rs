@@ -6,6 +6,8 @@
 //! burn's device-dispatched API: the pure-Rust CPU backend is the default and a GPU backend is a
 //! cargo feature away (`cuda`, `wgpu`).
 
+#![warn(missing_docs)]
+
 pub mod config;
 pub mod error;
 pub mod eval;

@@ -8,6 +8,8 @@
 //! exact return distribution of the uniform-random policy), and rendering to ASCII, SVG and PNG.
 //! It depends on no machine-learning framework, so it builds fast and embeds anywhere.
 
+#![warn(missing_docs)]
+
 pub mod dist;
 pub mod error;
 pub mod grid;
