@@ -151,6 +151,9 @@ impl Inference {
     }
 }
 
+/// The scored steps of one episode under one candidate: `(Q*` row, action taken`)`.
+type Scored = Vec<([f64; Action::COUNT], usize)>;
+
 /// `Σ β·q[a] − log Σ exp(β·q)` over the rows, and its derivative in `β`.
 fn log_likelihood(rows: &[([f64; Action::COUNT], usize)], beta: f64) -> (f64, f64) {
     let mut ll = 0.0;
@@ -193,7 +196,7 @@ pub fn infer_objective(levels: &[Level], episodes: &[EpisodeRecord], candidates:
         return Err(AuditError::Invalid { what: "candidates", message: "objective inference needs at least one candidate".into() });
     }
     // rows[c][e]: the (Q*_c row, action taken) pairs of episode e.
-    let mut rows: Vec<Vec<Vec<([f64; Action::COUNT], usize)>>> = vec![Vec::new(); candidates.len()];
+    let mut rows: Vec<Vec<Scored>> = vec![Vec::new(); candidates.len()];
     let mut skipped = 0;
     for ep in episodes {
         let level = levels.get(ep.level).ok_or(AuditError::Invalid { what: "episode", message: format!("level {} out of range", ep.level) })?;

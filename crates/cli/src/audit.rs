@@ -60,8 +60,25 @@ pub struct AuditArgs {
     out: Option<PathBuf>,
 }
 
-/// The agent to audit, its training distribution, its discount, its name and where to write.
-fn subject(args: &AuditArgs) -> Result<(Box<dyn Agent>, TrainingDistribution, f64, String, PathBuf)> {
+/// What is audited: the agent, its training distribution, its discount, its name and where
+/// the files go.
+struct Subject {
+    agent: Box<dyn Agent>,
+    dist: TrainingDistribution,
+    gamma: f64,
+    name: String,
+    out: PathBuf,
+}
+
+/// The subject and the audit options the flags ask for.
+fn subject(args: &AuditArgs) -> Result<(Subject, AuditOptions)> {
+    let shift = parse_shift(&args.shift)?;
+    let s = load_subject(args)?;
+    let opts = AuditOptions { shift, levels: args.levels, ticks: args.ticks.clone(), probe_levels: args.probe_levels, gamma: s.gamma, seed: args.seed, ..AuditOptions::default() };
+    Ok((s, opts))
+}
+
+fn load_subject(args: &AuditArgs) -> Result<Subject> {
     if let Some(name) = &args.known {
         let cfg = TrainConfig::from_toml_with("", &args.set)?;
         let dist = cfg.env.dist;
@@ -78,7 +95,7 @@ fn subject(args: &AuditArgs) -> Result<(Box<dyn Agent>, TrainingDistribution, f6
             _ => bail!("unknown known-answer agent '{name}' (known: {})", KNOWN.join(", ")),
         };
         let out = args.out.clone().unwrap_or_else(|| PathBuf::from(format!("runs/audit-{name}")));
-        return Ok((agent, dist, cfg.ppo.gamma, format!("known-answer agent '{name}'"), out));
+        return Ok(Subject { agent, dist, gamma: cfg.ppo.gamma, name: format!("known-answer agent '{name}'"), out });
     }
     let path = args.path.as_ref().expect("clap requires a path without --known");
     let (cfg, model) = load_model(path)?;
@@ -87,7 +104,7 @@ fn subject(args: &AuditArgs) -> Result<(Box<dyn Agent>, TrainingDistribution, f6
     let dist = cfg.env.dist;
     let gamma = cfg.ppo.gamma;
     let ticks = cfg.model.ticks;
-    Ok((Box::new(ModelAgent { cfg, model, device, ticks }), dist, gamma, path.display().to_string(), out))
+    Ok(Subject { agent: Box::new(ModelAgent { cfg, model, device, ticks }), dist, gamma, name: path.display().to_string(), out })
 }
 
 /// Prints the verdict and the battery's numbers.
@@ -131,9 +148,7 @@ fn summary(r: &AuditReport) {
 
 /// Runs `mesascope audit`.
 pub fn run(args: &AuditArgs) -> Result<()> {
-    let shift = parse_shift(&args.shift)?;
-    let (mut agent, dist, gamma, name, out) = subject(args)?;
-    let opts = AuditOptions { shift, levels: args.levels, ticks: args.ticks.clone(), probe_levels: args.probe_levels, gamma, seed: args.seed, ..AuditOptions::default() };
+    let (Subject { mut agent, dist, name, out, .. }, opts) = subject(args)?;
     let bar = ProgressBar::new(STAGES.len() as u64);
     bar.set_style(ProgressStyle::with_template("{bar:30} {pos}/{len} {elapsed_precise}  {msg}").expect("valid template"));
     let start = Instant::now();
@@ -155,9 +170,7 @@ pub fn run(args: &AuditArgs) -> Result<()> {
 
 /// Runs `mesascope bench audit`: the same audit, timed per stage, nothing written.
 pub fn bench(args: &AuditArgs) -> Result<()> {
-    let shift = parse_shift(&args.shift)?;
-    let (mut agent, dist, gamma, name, _) = subject(args)?;
-    let opts = AuditOptions { shift, levels: args.levels, ticks: args.ticks.clone(), probe_levels: args.probe_levels, gamma, seed: args.seed, ..AuditOptions::default() };
+    let (Subject { mut agent, dist, name, .. }, opts) = subject(args)?;
     let start = Instant::now();
     let report = audit(&name, agent.as_mut(), &dist, &opts, &mut |_| {})?;
     let total = start.elapsed().as_secs_f64();

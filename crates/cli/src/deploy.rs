@@ -54,7 +54,7 @@ pub struct DeployArgs {
     out: Option<PathBuf>,
 }
 
-fn model_agent(path: &PathBuf) -> Result<ModelAgent> {
+fn model_agent(path: &std::path::Path) -> Result<ModelAgent> {
     let (cfg, model) = load_model(path)?;
     let device = mesascope_learn::device(&cfg.device)?;
     let ticks = cfg.model.ticks;
@@ -78,7 +78,7 @@ pub fn run(args: &DeployArgs) -> Result<()> {
         anyhow::bail!("invalid --false-alarm: {} must be in [0, 1)", args.false_alarm);
     }
     let agent = model_agent(&args.path)?;
-    let members = args.ensemble.iter().map(model_agent).collect::<Result<Vec<_>>>()?;
+    let members = args.ensemble.iter().map(|p| model_agent(p)).collect::<Result<Vec<_>>>()?;
     for (m, p) in members.iter().zip(&args.ensemble) {
         if m.cfg.env != agent.cfg.env {
             anyhow::bail!("invalid --ensemble: {} was trained on a different task than {}", p.display(), args.path.display());

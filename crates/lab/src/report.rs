@@ -75,8 +75,11 @@ pub struct SummaryRow {
     pub estimate: Estimate,
 }
 
+/// Each condition's verdict labels with how many seeds got them.
+pub type VerdictCounts = Vec<(Condition, BTreeMap<String, usize>)>;
+
 /// The summary table and each condition's verdict counts, from the store, in spec order.
-pub fn summarize(spec: &ExperimentSpec, store: &Store) -> Result<(Vec<SummaryRow>, Vec<(Condition, BTreeMap<String, usize>)>), LabError> {
+pub fn summarize(spec: &ExperimentSpec, store: &Store) -> Result<(Vec<SummaryRow>, VerdictCounts), LabError> {
     let runs = store.done_runs()?;
     let mut by_condition: BTreeMap<String, Vec<(String, Option<String>)>> = BTreeMap::new();
     for r in runs {
@@ -143,7 +146,7 @@ fn diversity_n(v: &toml::Value) -> Option<f64> {
 }
 
 /// `report.html`.
-pub fn html(spec: &ExperimentSpec, spec_text: &str, rows: &[SummaryRow], verdicts: &[(Condition, BTreeMap<String, usize>)], store: &Store, quick: bool) -> Result<String, LabError> {
+pub fn html(spec: &ExperimentSpec, spec_text: &str, rows: &[SummaryRow], verdicts: &VerdictCounts, store: &Store, quick: bool) -> Result<String, LabError> {
     let (pending, done, failed) = store.counts()?;
     let mut h = String::new();
     let _ = write!(h, "<!doctype html><html><head><meta charset=\"utf-8\"><title>mesascope experiment: {}</title><style>{STYLE} .side{{display:flex;gap:2em;align-items:flex-start}} pre{{background:#f6f6f6;padding:1em;font-size:.8em;overflow:auto}}</style></head><body>", escape(&spec.name));

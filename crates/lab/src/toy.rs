@@ -79,7 +79,7 @@ pub fn solve(x: f64, cost: Cost, scale: f64, n: f64) -> Result<ToySolution, LabE
     if !(scale.is_finite() && scale > 0.0) {
         return bad("scale", format!("{scale} must be positive"));
     }
-    if !(n >= 1.0) {
+    if n.is_nan() || n < 1.0 {
         return bad("n", format!("{n} must be at least 1"));
     }
     let t = |y: f64| (x - cost.cost(y, scale)) / n + y;

@@ -171,7 +171,7 @@ impl Default for MazeParams {
 impl MazeParams {
     /// Checks every parameter, naming the first one that is impossible.
     pub fn validate(&self) -> Result<(), TaskError> {
-        if self.size < MIN_SIZE || self.size > MAX_SIZE || self.size % 2 == 0 {
+        if self.size < MIN_SIZE || self.size > MAX_SIZE || self.size.is_multiple_of(2) {
             return Err(TaskError::invalid(
                 "size",
                 format!("maze size {} must be odd and between {MIN_SIZE} and {MAX_SIZE}", self.size),
