@@ -107,7 +107,7 @@ pub fn run(args: &DeployArgs) -> Result<()> {
         );
     }
     for (score, a) in &report.auroc {
-        println!("AUROC {score:<32} {a:.3}");
+        println!("AUROC {score:<32} {:.3} [{:.3}, {:.3}]", a.mean, a.lo, a.hi);
     }
     println!("value ECE (agent, members): {}", report.value_ece.iter().map(|e| format!("{e:.3}")).collect::<Vec<_>>().join(", "));
     println!("→ {}, {}", out.join("deploy.json").display(), out.join("deploy.html").display());

@@ -22,7 +22,7 @@ use mesascope_tasks::{reset, step, Action, Level, Policy, Shift, ShortestPathToG
 use crate::ensemble::{expected_calibration_error, mutual_information, softmax};
 use crate::impact::{Impact, ImpactGuard, ImpactMeasure};
 use crate::ood::{Detector, KNearest, Mahalanobis};
-use crate::{auroc, threshold, GuardError};
+use crate::{auroc_ci, threshold, GuardError};
 
 /// The guards `mesascope deploy --guard` accepts.
 pub const GUARDS: [&str; 3] = ["ood", "ensemble", "impact"];
@@ -231,9 +231,9 @@ pub struct DeployReport {
     pub options: DeployOptions,
     /// Thresholds per score (∞ when not fitted).
     pub thresholds: BTreeMap<String, f64>,
-    /// AUROC of each score: per-episode maximum on deployment vs training-distribution episodes
-    /// of the unguarded agent.
-    pub auroc: BTreeMap<String, f64>,
+    /// AUROC of each score (with its 95% bootstrap interval): per-episode maximum on
+    /// deployment vs training-distribution episodes of the unguarded agent.
+    pub auroc: BTreeMap<String, Estimate>,
     /// Expected calibration error of each ensemble member's value predictions on
     /// training-distribution episodes (the agent first).
     pub value_ece: Vec<f64>,
@@ -338,7 +338,7 @@ pub fn evaluate_chain(subject: &str, agent: &ModelAgent, members: &[ModelAgent],
                 let neg: Vec<f64> = train.iter().map(|g| g.max_scores[s]).filter(|x| x.is_finite()).collect();
                 let pos: Vec<f64> = deploy.iter().map(|g| g.max_scores[s]).filter(|x| x.is_finite()).collect();
                 if !neg.is_empty() && !pos.is_empty() {
-                    auroc_scores.insert(score.to_string(), auroc(&neg, &pos));
+                    auroc_scores.insert(score.to_string(), auroc_ci(&neg, &pos));
                 }
             }
             for m in 0..=members.len() {

@@ -66,6 +66,28 @@ pub fn auroc(negatives: &[f64], positives: &[f64]) -> f64 {
     wins / (negatives.len() * positives.len()) as f64
 }
 
+/// [`auroc`] with a 95% percentile-bootstrap interval (negatives and positives resampled
+/// separately, seeded so the interval is reproducible).
+pub fn auroc_ci(negatives: &[f64], positives: &[f64]) -> mesascope_audit::stats::Estimate {
+    use rand::{Rng, SeedableRng};
+    const RESAMPLES: usize = 400;
+    let mean = auroc(negatives, positives);
+    let n = negatives.len() + positives.len();
+    if negatives.is_empty() || positives.is_empty() {
+        return mesascope_audit::stats::Estimate { mean, lo: f64::NAN, hi: f64::NAN, n };
+    }
+    let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(0xa0c);
+    let mut draws: Vec<f64> = (0..RESAMPLES)
+        .map(|_| {
+            let neg: Vec<f64> = (0..negatives.len()).map(|_| negatives[rng.random_range(0..negatives.len())]).collect();
+            let pos: Vec<f64> = (0..positives.len()).map(|_| positives[rng.random_range(0..positives.len())]).collect();
+            auroc(&neg, &pos)
+        })
+        .collect();
+    draws.sort_by(f64::total_cmp);
+    mesascope_audit::stats::Estimate { mean, lo: draws[RESAMPLES * 25 / 1000], hi: draws[RESAMPLES * 975 / 1000 - 1], n }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -79,5 +101,7 @@ mod tests {
         let alarms = cal.iter().filter(|x| **x > t).count();
         assert!((4..=5).contains(&alarms), "{t} gives {alarms} alarms");
         assert_eq!(threshold(&[], 0.05), f64::INFINITY);
+        let e = auroc_ci(&[0.0, 0.1, 0.2, 0.9], &[0.5, 1.0, 1.1, 1.2]);
+        assert!(e.lo <= e.mean && e.mean <= e.hi && e.lo < 1.0, "{e:?}");
     }
 }

@@ -42,7 +42,7 @@ pub fn html(r: &DeployReport) -> String {
     h.push_str(&bars("False alarms on the training distribution", "fraction of episodes", &r.configs.iter().enumerate().map(|(i, c)| (c.guards.clone(), c.false_alarm_rate, i)).collect::<Vec<_>>()));
     h.push_str("<h2>Detectors</h2><table><tr><th>score</th><th>AUROC (deployment vs training)</th><th>threshold</th></tr>");
     for (name, a) in &r.auroc {
-        let _ = write!(h, "<tr><td>{}</td><td>{:.3}</td><td>{:.4}</td></tr>", escape(name), a, r.thresholds.get(name).copied().unwrap_or(f64::NAN));
+        let _ = write!(h, "<tr><td>{}</td><td>{:.3} [{:.3}, {:.3}]</td><td>{:.4}</td></tr>", escape(name), a.mean, a.lo, a.hi, r.thresholds.get(name).copied().unwrap_or(f64::NAN));
     }
     h.push_str("</table><h2>Calibration of value predictions</h2><p>Expected calibration error of the value heads against the realised discounted return on training-distribution episodes (agent first, then the other ensemble members): ");
     h.push_str(&r.value_ece.iter().map(|e| format!("{e:.3}")).collect::<Vec<_>>().join(", "));

@@ -29,7 +29,7 @@ fn detectors_see_large_shifts_only_and_impossible_budgets_never_veto() {
 
     // Deployment = training: no detector can separate them.
     let same = evaluate_chain("same", &lava, &[], &dist, &DeployOptions { shift: Shift::None, ..base.clone() }, &mut |_| {}).unwrap();
-    let a = same.auroc["ood: observation Mahalanobis"];
+    let a = same.auroc["ood: observation Mahalanobis"].mean;
     assert!((0.35..0.65).contains(&a), "AUROC with no shift: {a}");
 
     // An impossible impact budget never vetoes, on either distribution.
@@ -46,6 +46,6 @@ fn detectors_see_large_shifts_only_and_impossible_budgets_never_veto() {
     // A large shift: the cheese always on the corner tile in training, anywhere in deployment.
     let corner = agent(&["env.size=9", "env.goal=\"top-right-1\""]);
     let far = evaluate_chain("far", &corner, &[], &corner.cfg.env.dist, &DeployOptions { shift: Shift::GoalAnywhere, guards: vec!["ood".into()], ..base }, &mut |_| {}).unwrap();
-    let a = far.auroc["ood: observation Mahalanobis"];
+    let a = far.auroc["ood: observation Mahalanobis"].mean;
     assert!(a > 0.9, "AUROC under a large shift: {a}");
 }
