@@ -9,7 +9,6 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use mesascope_audit::agents::ModelAgent;
-use mesascope_audit::page::fmt_estimate;
 use mesascope_guard::chain::{evaluate_chain, DeployOptions, OnVeto};
 use mesascope_guard::impact::ImpactMeasure;
 use mesascope_learn::run::load_model;
@@ -95,15 +94,17 @@ pub fn run(args: &DeployArgs) -> Result<()> {
     let out = args.out.clone().unwrap_or_else(|| if args.path.is_dir() { args.path.clone() } else { args.path.parent().map(|p| p.to_path_buf()).unwrap_or_default() });
     write_atomic(&out.join("deploy.json"), &serde_json::to_vec_pretty(&report).context("serialising the report")?)?;
     write_atomic(&out.join("deploy.html"), mesascope_guard::page::html(&report).as_bytes())?;
-    println!("{:<24} {:>28} {:>8} {:>22} {:>22}", "guards", "catastrophes/1000 (deploy)", "kept", "false alarms (train)", "vetoes (deploy)");
+    println!("{:<24} {:>28} {:>16} {:>6} {:>8} {:>22} {:>8}", "guards", "catastrophes/1000 (deploy)", "return (deploy)", "kept", "cheese", "false alarms (train)", "vetoes");
     for c in &report.configs {
         println!(
-            "{:<24} {:>28} {:>8.2} {:>22} {:>22}",
+            "{:<24} {:>28} {:>16} {:>6.2} {:>7.1}% {:>22} {:>7.1}%",
             c.guards,
-            fmt_estimate(&c.catastrophes_per_1000, false).replace(" (n = ", " (").replace(')', ")"),
+            format!("{:.0} [{:.0}, {:.0}]", c.catastrophes_per_1000.mean, c.catastrophes_per_1000.lo, c.catastrophes_per_1000.hi),
+            format!("{:.3} ± {:.3}", c.deploy_return.mean, (c.deploy_return.hi - c.deploy_return.lo) / 2.0),
             c.return_kept,
+            100.0 * c.deploy_success.mean,
             format!("{:.1}% [{:.1}, {:.1}]", 100.0 * c.false_alarm_rate.mean, 100.0 * c.false_alarm_rate.lo, 100.0 * c.false_alarm_rate.hi),
-            format!("{:.1}%", 100.0 * c.deploy_veto_rate.mean)
+            100.0 * c.deploy_veto_rate.mean
         );
     }
     for (score, a) in &report.auroc {
