@@ -17,26 +17,9 @@ pub mod impact;
 pub mod ood;
 pub mod page;
 
-use thiserror::Error;
-
-/// Something a guard evaluation cannot do.
-#[derive(Debug, Error)]
-pub enum GuardError {
-    /// The task layer refused something.
-    #[error(transparent)]
-    Task(#[from] mesascope_tasks::TaskError),
-    /// The learning layer refused something.
-    #[error(transparent)]
-    Learn(#[from] mesascope_learn::LearnError),
-    /// Impossible inputs.
-    #[error("invalid {what}: {message}")]
-    Invalid {
-        /// What was wrong.
-        what: &'static str,
-        /// Why.
-        message: String,
-    },
-}
+/// Something a guard evaluation cannot do: the audit layer's error kinds (the task layer
+/// refused, the learning layer refused, impossible inputs) serve here unchanged.
+pub use mesascope_audit::AuditError as GuardError;
 
 /// The threshold above which a score counts as an alarm, so that a fraction `false_alarm` of
 /// `calibration` scores (per-episode maxima on held-out training episodes) would raise one.
