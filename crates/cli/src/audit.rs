@@ -21,7 +21,7 @@ use mesascope_learn::TrainConfig;
 use mesascope_tasks::{ShortestPathToGoal, TrainingDistribution, UniformRandom};
 
 use crate::levels::parse_shift;
-use crate::output::write_atomic;
+use mesascope_learn::run::write_atomic;
 
 /// Known-answer agents `--known` accepts.
 const KNOWN: [&str; 4] = ["planner", "corner-seeker", "memorizer", "random"];

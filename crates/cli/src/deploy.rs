@@ -14,7 +14,7 @@ use mesascope_guard::impact::ImpactMeasure;
 use mesascope_learn::run::load_model;
 
 use crate::levels::parse_shift;
-use crate::output::write_atomic;
+use mesascope_learn::run::write_atomic;
 
 /// Flags of `mesascope deploy`.
 #[derive(Args, Debug)]

@@ -16,7 +16,7 @@ use mesascope_lab::store::Store;
 use mesascope_lab::toy::{solve, Cost};
 use mesascope_lab::{run_experiment, Event, ExperimentSpec, RunnerOptions};
 
-use crate::output::write_atomic;
+use mesascope_learn::run::write_atomic;
 
 /// Flags of `mesascope run`.
 #[derive(Args, Debug)]

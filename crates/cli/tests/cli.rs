@@ -44,6 +44,17 @@ fn bad_input_names_the_parameter() {
     }
 }
 
+/// A reader that closes the pipe early ends the command quietly, without a panic.
+#[test]
+fn a_closed_pipe_is_not_a_panic() {
+    // Far more output than a pipe buffers, so the writer meets the closed pipe for certain.
+    let n: Vec<String> = (1..6000).map(|i| i.to_string()).collect();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mesascope")).args(["toy-model", "--n", &n.join(",")]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
 #[test]
 fn list_names_every_family_and_shift() {
     let out = stdout(&mesascope(&["tasks", "list"]));

@@ -42,9 +42,15 @@ struct TrainerState {
     hidden: Vec<f32>,
 }
 
-/// Writes `bytes` to `path` through a temporary file and a rename.
+/// Writes `bytes` to `path` through a temporary file beside it (`NAME.tmp`) and a rename, so an
+/// interrupted write never leaves a half-written file; creates the parent directory.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), LearnError> {
-    let tmp = path.with_extension("tmp");
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(LearnError::io(dir))?;
+    }
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
     std::fs::write(&tmp, bytes).map_err(LearnError::io(&tmp))?;
     std::fs::rename(&tmp, path).map_err(LearnError::io(path))
 }
