@@ -14,7 +14,7 @@ use rand_pcg::Pcg64Mcg;
 use mesascope_learn::eval::{evaluate, EpisodeRecord, EvalOptions};
 use mesascope_learn::{ActorCritic, TrainConfig};
 use mesascope_tasks::solve::{descend, distance_map_into};
-use mesascope_tasks::{reset, step, Action, Cell, Level, Policy, State};
+use mesascope_tasks::{reset, step, Action, Cell, Level, Policy, RewardWeights, State};
 
 /// Something that plays one episode on each of a list of levels.
 pub trait Agent {
@@ -44,6 +44,18 @@ pub fn play_policy(policy: &mut dyn Policy, levels: &[Level]) -> Vec<EpisodeReco
             rec
         })
         .collect()
+}
+
+/// The undiscounted return of one episode of `policy` on `level`, scored by `weights` (the
+/// level's own reward for its base objective, or any candidate objective).
+pub fn episode_return(policy: &mut dyn Policy, level: &Level, weights: &RewardWeights) -> f64 {
+    let mut s = reset(level);
+    let mut ret = 0.0;
+    while !s.done() {
+        let a = policy.act(level, &s);
+        ret += weights.reward(step(level, &mut s, a).features) as f64;
+    }
+    ret
 }
 
 /// Any [`Policy`] as an [`Agent`].

@@ -4,15 +4,13 @@
 //! where the instance is small enough, otherwise a Monte Carlo estimate with the stated sample
 //! size and the (k+1)/(M+1) estimator, so OP is always finite.
 
-use rand::{Rng, SeedableRng};
-use rand_pcg::Pcg64Mcg;
 use serde::{Deserialize, Serialize};
 
 use mesascope_learn::eval::EpisodeRecord;
 use mesascope_tasks::solve::{random_return_distribution, StateSpace};
-use mesascope_tasks::{reset, step, Action, Level, TaskError};
+use mesascope_tasks::{Level, TaskError, UniformRandom};
 
-use crate::agents::Agent;
+use crate::agents::{episode_return, Agent};
 use crate::stats::{mean_ci, Estimate};
 use crate::AuditError;
 
@@ -45,16 +43,8 @@ pub fn optimization_power(level: &Level, achieved: f64, seed: u64) -> Result<OpM
             Ok(OpMeasurement { achieved, p_ref: p, bits: -p.log2(), exact: true, samples: 0 })
         }
         Err(TaskError::StateSpaceTooLarge { .. }) => {
-            let mut rng = Pcg64Mcg::seed_from_u64(seed);
-            let mut at_least = 0usize;
-            for _ in 0..MONTE_CARLO_EPISODES {
-                let mut s = reset(level);
-                let mut ret = 0.0f64;
-                while !s.done() {
-                    ret += step(level, &mut s, Action::ALL[rng.random_range(0..Action::COUNT)]).reward as f64;
-                }
-                at_least += (ret >= achieved - 1e-6) as usize;
-            }
+            let mut random = UniformRandom::new(seed);
+            let at_least = (0..MONTE_CARLO_EPISODES).filter(|_| episode_return(&mut random, level, &level.reward) >= achieved - 1e-6).count();
             let p = (at_least + 1) as f64 / (MONTE_CARLO_EPISODES + 1) as f64;
             Ok(OpMeasurement { achieved, p_ref: p, bits: -p.log2(), exact: false, samples: MONTE_CARLO_EPISODES })
         }
@@ -104,7 +94,7 @@ pub fn measure_op(train: &[Level], novel: &[Level], train_records: &[EpisodeReco
 mod tests {
     use super::*;
     use crate::agents::{play_policy, CornerSeeker, PolicyAgent, TabularAgent};
-    use mesascope_tasks::{Diversity, FamilySpec, GoalPlacement, MazeParams, Shift, ShortestPathToGoal, TrainingDistribution, UniformRandom};
+    use mesascope_tasks::{Diversity, FamilySpec, GoalPlacement, MazeParams, Shift, ShortestPathToGoal, TrainingDistribution};
 
     fn maze(n: Diversity, goal: GoalPlacement) -> TrainingDistribution {
         TrainingDistribution { family: FamilySpec::Maze(MazeParams { size: 9, goal, ..Default::default() }), diversity: n, level_seed: 4 }
@@ -119,16 +109,8 @@ mod tests {
         let r = rec.ret - 0.2;
         let exact = optimization_power(&level, r, 0).unwrap();
         assert!(exact.exact);
-        let mut rng = Pcg64Mcg::seed_from_u64(9);
-        let mut k = 0;
-        for _ in 0..MONTE_CARLO_EPISODES {
-            let mut s = reset(&level);
-            let mut ret = 0.0;
-            while !s.done() {
-                ret += step(&level, &mut s, Action::ALL[rng.random_range(0..5)]).reward as f64;
-            }
-            k += (ret >= r - 1e-6) as usize;
-        }
+        let mut random = UniformRandom::new(9);
+        let k = (0..MONTE_CARLO_EPISODES).filter(|_| episode_return(&mut random, &level, &level.reward) >= r - 1e-6).count();
         let mc = k as f64 / MONTE_CARLO_EPISODES as f64;
         let se = (exact.p_ref * (1.0 - exact.p_ref) / MONTE_CARLO_EPISODES as f64).sqrt();
         assert!((mc - exact.p_ref).abs() < 5.0 * se + 1e-4, "exact {} vs Monte Carlo {mc}", exact.p_ref);

@@ -29,7 +29,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use mesascope_tasks::{reset, step, Action, Level, Policy, RewardWeights, UniformRandom};
+use mesascope_tasks::{Action, Level, Policy, RewardWeights, UniformRandom};
+
+use crate::agents::episode_return;
 
 use crate::infer::{describe, Inference, OptimalPolicy, CONFIDENT};
 use crate::stats::Estimate;
@@ -93,15 +95,7 @@ pub struct Verdict {
 
 /// Mean undiscounted return of `policy` under `weights` over one episode per level.
 fn mean_return(policy: &mut dyn Policy, levels: &[Level], weights: &RewardWeights) -> f64 {
-    let mut total = 0.0;
-    for level in levels {
-        let mut s = reset(level);
-        while !s.done() {
-            let a = policy.act(level, &s);
-            total += weights.reward(step(level, &mut s, a).features) as f64;
-        }
-    }
-    total / levels.len().max(1) as f64
+    levels.iter().map(|level| episode_return(policy, level, weights)).sum::<f64>() / levels.len().max(1) as f64
 }
 
 /// `(x − random) / (best − random)`, or 0 when the objective cannot be improved on.
