@@ -9,8 +9,6 @@
 //! log-likelihood is concave in `β`). With a uniform prior, the posterior over candidates is
 //! the softmax of the maximised log-likelihoods.
 
-use std::collections::HashMap;
-
 use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64Mcg;
 use serde::{Deserialize, Serialize};
@@ -305,28 +303,27 @@ fn argmax(xs: &[f64]) -> usize {
 pub struct OptimalPolicy {
     weights: RewardWeights,
     gamma: f64,
-    cache: HashMap<u64, (StateSpace, Values)>,
+    /// The last level's fingerprint, state space and values.
+    solved: Option<(u64, StateSpace, Values)>,
 }
 
 impl OptimalPolicy {
     /// The optimal policy of `weights` with discount `gamma`.
     pub fn new(weights: RewardWeights, gamma: f64) -> OptimalPolicy {
-        OptimalPolicy { weights, gamma, cache: HashMap::new() }
+        OptimalPolicy { weights, gamma, solved: None }
     }
 }
 
 impl Policy for OptimalPolicy {
     fn act(&mut self, level: &Level, state: &State) -> Action {
         let key = level.fingerprint();
-        if !self.cache.contains_key(&key) {
-            // Levels this policy is asked about have been enumerated already by the caller's
-            // checks; a level too large to solve gets the no-op.
+        if self.solved.as_ref().is_none_or(|(k, _, _)| *k != key) {
+            // A level too large to solve exactly gets the no-op.
             let Ok(space) = StateSpace::enumerate(level, MAX_EXACT_STATES) else { return Action::Noop };
             let Ok(values) = value_iteration(&space, &self.weights, self.gamma, 1e-9, 100_000) else { return Action::Noop };
-            self.cache.clear();
-            self.cache.insert(key, (space, values));
+            self.solved = Some((key, space, values));
         }
-        let (space, values) = &self.cache[&key];
+        let Some((_, space, values)) = &self.solved else { return Action::Noop };
         match space.index_of(state) {
             Some(i) => {
                 let q = values.q[i as usize];

@@ -146,11 +146,12 @@ fn rollout(agent: &ModelAgent, levels: &[Level], watch: &mut Watch, active: &[St
         for j in 0..rows {
             let l = b.levels[j];
             let (level, state) = (&levels[l], &b.states[j]);
-            if let Some(_guard) = &vetoed[l] {
-                overrides[j] = Some(match on_veto {
-                    OnVeto::Stop => Action::Noop,
-                    OnVeto::Defer => planner.act(level, state),
-                });
+            let mut after_veto = || match on_veto {
+                OnVeto::Stop => Action::Noop,
+                OnVeto::Defer => planner.act(level, state),
+            };
+            if vetoed[l].is_some() {
+                overrides[j] = Some(after_veto());
                 continue;
             }
             values[l][0].push(b.values[j] as f64);
@@ -183,10 +184,7 @@ fn rollout(agent: &ModelAgent, levels: &[Level], watch: &mut Watch, active: &[St
             }
             if let Some(guard) = active.iter().find(|g| guard_scores(g).iter().any(|&s| scores[s] > watch.thresholds[s])) {
                 vetoed[l] = Some(guard.clone());
-                overrides[j] = Some(match on_veto {
-                    OnVeto::Stop => Action::Noop,
-                    OnVeto::Defer => planner.act(level, state),
-                });
+                overrides[j] = Some(after_veto());
             }
         }
         overrides
@@ -315,7 +313,8 @@ pub fn evaluate_chain(subject: &str, agent: &ModelAgent, members: &[ModelAgent],
     progress("calibrating thresholds");
     let calibration = rollout(agent, &calibration_levels, &mut watch, &[], opts.on_veto, &opts.layer, seed ^ 5)?;
     for (s, t) in watch.thresholds.iter_mut().enumerate() {
-        let per_guard = if s <= ACT_KNN { 4.0 } else { 1.0 };
+        // The false-alarm budget is split evenly between the detectors of one guard.
+        let per_guard = GUARDS.iter().map(|g| guard_scores(g)).find(|scores| scores.contains(&s)).map_or(1, |scores| scores.len()) as f64;
         *t = if s == IMPACT { opts.impact_budget } else { threshold(&calibration.iter().map(|g| g.max_scores[s]).collect::<Vec<_>>(), opts.false_alarm / per_guard) };
     }
 
