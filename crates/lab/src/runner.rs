@@ -151,15 +151,22 @@ fn run_point(p: &Point, dir: &Path, measure: &crate::spec::Measure, opts: &Runne
         Run::create(&run_dir, p.config.clone())?
     };
     let batch = (p.config.ppo.num_envs * p.config.ppo.num_steps) as u64;
+    // The last update evaluates on the held-out levels anyway; only a run that had finished
+    // training before this invocation (killed while being measured) needs its own evaluation.
+    let mut held_out_success = None;
     while !run.trainer.finished() {
         if opts.max_updates.is_some_and(|max| updates.fetch_add(1, Ordering::SeqCst) >= max) {
             run.checkpoint()?;
             return Ok(None);
         }
-        run.step()?;
+        let m = run.step()?;
+        held_out_success = Some(m.eval_success).filter(|s| !s.is_nan());
         events(Event::Steps(batch));
     }
-    let (held_out_success, _) = evaluate_held_out(&run.trainer)?;
+    let held_out_success = match held_out_success {
+        Some(s) => s,
+        None => evaluate_held_out(&run.trainer)?.0,
+    };
     let mut results = vec![("held_out_success".to_string(), single(held_out_success))];
     let mut verdict = None;
     if measure.audit {
