@@ -101,7 +101,9 @@ pub struct AuditReport {
     pub not_applicable: BTreeMap<String, String>,
     /// A few episodes per set, to draw.
     pub samples: Vec<SampleEpisode>,
-    /// Wall-clock seconds per stage.
+    /// Wall-clock seconds per stage. Not part of `audit.json`, so the same audit gives the same
+    /// file on every machine and run; `mesascope audit` writes them to `audit-timing.json`.
+    #[serde(skip)]
     pub seconds: BTreeMap<String, f64>,
 }
 

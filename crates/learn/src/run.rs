@@ -16,6 +16,7 @@
 //! usable. On resume, `metrics.csv` is cut back to the rows the checkpoint had seen, so the
 //! finished run's metrics have no duplicates or gaps.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -220,12 +221,43 @@ pub fn latest_checkpoint(dir: &Path) -> Result<Option<PathBuf>, LearnError> {
     Ok(Some(path))
 }
 
-/// Writes the model's weights as safetensors, atomically.
+/// Writes the model's weights as safetensors, atomically; the same weights always give the
+/// same bytes (see [`canonical_safetensors`]).
 pub fn save_safetensors(model: &ActorCritic, path: &Path) -> Result<(), LearnError> {
     let mut store = SafetensorsStore::from_bytes(None);
     model.save_into(&mut store).map_err(|e| LearnError::checkpoint(path, e.to_string()))?;
     let bytes = store.get_bytes().map_err(|e| LearnError::checkpoint(path, e.to_string()))?;
+    let bytes = canonical_safetensors(&bytes).map_err(|e| LearnError::checkpoint(path, e))?;
     write_atomic(path, &bytes)
+}
+
+/// The header of a safetensors file: optional string metadata and one entry per tensor.
+#[derive(Serialize, Deserialize)]
+struct SafetensorsHeader {
+    #[serde(rename = "__metadata__", default, skip_serializing_if = "Option::is_none")]
+    metadata: Option<BTreeMap<String, String>>,
+    #[serde(flatten)]
+    tensors: BTreeMap<String, serde_json::Value>,
+}
+
+/// `bytes` (a safetensors file) with its JSON header rewritten with sorted keys. burn hands the
+/// safetensors writer its metadata (format, producer, version) in a `HashMap`, whose order
+/// changes from one process to the next, so without this the same weights would be different
+/// files and a rerun could not be checked byte for byte. The tensor data is left as it is: its
+/// offsets are relative to the end of the header.
+fn canonical_safetensors(bytes: &[u8]) -> Result<Vec<u8>, String> {
+    let truncated = || "truncated safetensors header".to_string();
+    let len = u64::from_le_bytes(bytes.get(..8).ok_or_else(truncated)?.try_into().map_err(|_| truncated())?) as usize;
+    let header = bytes.get(8..8 + len).ok_or_else(truncated)?;
+    let header: SafetensorsHeader = serde_json::from_slice(header).map_err(|e| format!("safetensors header: {e}"))?;
+    let mut json = serde_json::to_vec(&header).map_err(|e| format!("safetensors header: {e}"))?;
+    // The format pads the header with spaces so the tensor data starts 8-byte aligned.
+    json.resize(json.len().next_multiple_of(8), b' ');
+    let mut out = Vec::with_capacity(bytes.len());
+    out.extend_from_slice(&(json.len() as u64).to_le_bytes());
+    out.extend_from_slice(&json);
+    out.extend_from_slice(&bytes[8 + len..]);
+    Ok(out)
 }
 
 /// Loads a trained model for evaluation from a run directory, a checkpoint directory, or a
