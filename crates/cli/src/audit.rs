@@ -1,30 +1,21 @@
 //! `mesascope audit`: the whole audit of one agent — optimization power, the mesa-optimizer
-//! evidence battery, objective inference under a shift, the alignment verdict — with a
-//! progress bar, written as `audit.json` (every number with its interval and sample size) and
-//! `audit.html` (verdict first, charts, sample trajectories). The agent is a trained run (a
-//! run directory, checkpoint, or .safetensors file) or, with `--known`, one of the
-//! known-answer agents on the default training distribution, for calibration.
+//! evidence battery, objective inference under a shift, the alignment verdict — with
+//! progress, written as `audit.json` (every number with its interval and sample size),
+//! `audit.html` (verdict first, charts, sample trajectories) and `audit-timing.json`. The
+//! agent is a trained run (a run directory, checkpoint, or .safetensors file) or, with
+//! `--known`, one of the known-answer agents on the default training distribution, for
+//! calibration.
 
 use std::path::PathBuf;
-use std::time::Instant;
 
-use anyhow::{bail, Context, Result};
+use anyhow::Result;
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
 
-use mesascope_audit::agents::{Agent, CornerSeeker, ModelAgent, PolicyAgent, TabularAgent};
-use mesascope_audit::page::{fmt_estimate, html};
-use mesascope_audit::report::STAGES;
-use mesascope_audit::{audit, AuditOptions, AuditReport};
-use mesascope_learn::run::load_model;
-use mesascope_learn::TrainConfig;
-use mesascope_tasks::{ShortestPathToGoal, TrainingDistribution, UniformRandom};
+use mesascope_lab::types::{fmt_estimate, AuditReport};
+use mesascope_lab::{audit, bench_audit, AuditJob, Progress, Subject};
 
 use crate::levels::parse_shift;
-use mesascope_learn::run::write_atomic;
-
-/// Known-answer agents `--known` accepts.
-const KNOWN: [&str; 4] = ["planner", "corner-seeker", "memorizer", "random"];
+use crate::progress::{duration, Reporter};
 
 /// Flags of `mesascope audit`.
 #[derive(Args, Debug)]
@@ -54,57 +45,20 @@ pub struct AuditArgs {
     /// Seed of levels, sampled actions and resampling.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Directory for audit.json and audit.html (default: the run directory, or
-    /// runs/audit-NAME for --known).
+    /// Directory for audit.json, audit.html and audit-timing.json (default: the run
+    /// directory, or runs/audit-NAME for --known).
     #[arg(long)]
     out: Option<PathBuf>,
 }
 
-/// What is audited: the agent, its training distribution, its discount, its name and where
-/// the files go.
-struct Subject {
-    agent: Box<dyn Agent>,
-    dist: TrainingDistribution,
-    gamma: f64,
-    name: String,
-    out: PathBuf,
-}
-
-/// The subject and the audit options the flags ask for.
-fn subject(args: &AuditArgs) -> Result<(Subject, AuditOptions)> {
-    let shift = parse_shift(&args.shift)?;
-    let s = load_subject(args)?;
-    let opts = AuditOptions { shift, levels: args.levels, ticks: args.ticks.clone(), probe_levels: args.probe_levels, gamma: s.gamma, seed: args.seed, ..AuditOptions::default() };
-    Ok((s, opts))
-}
-
-fn load_subject(args: &AuditArgs) -> Result<Subject> {
-    if let Some(name) = &args.known {
-        let cfg = TrainConfig::from_toml_with("", &args.set)?;
-        let dist = cfg.env.dist;
-        let agent: Box<dyn Agent> = match name.as_str() {
-            "planner" => Box::new(PolicyAgent(ShortestPathToGoal::default())),
-            "corner-seeker" => Box::new(PolicyAgent(CornerSeeker::default())),
-            "memorizer" => {
-                let Some(pool) = dist.training_levels()? else {
-                    bail!("invalid --known memorizer: it memorizes a finite training set; add --set env.diversity=N");
-                };
-                Box::new(PolicyAgent(TabularAgent::fit(&pool, args.seed)))
-            }
-            "random" => Box::new(PolicyAgent(UniformRandom::new(args.seed))),
-            _ => bail!("unknown known-answer agent '{name}' (known: {})", KNOWN.join(", ")),
-        };
-        let out = args.out.clone().unwrap_or_else(|| PathBuf::from(format!("runs/audit-{name}")));
-        return Ok(Subject { agent, dist, gamma: cfg.ppo.gamma, name: format!("known-answer agent '{name}'"), out });
-    }
-    let path = args.path.as_ref().expect("clap requires a path without --known");
-    let (cfg, model) = load_model(path)?;
-    let device = mesascope_learn::device(&cfg.device)?;
-    let out = args.out.clone().unwrap_or_else(|| if path.is_dir() { path.clone() } else { path.parent().map(|p| p.to_path_buf()).unwrap_or_default() });
-    let dist = cfg.env.dist;
-    let gamma = cfg.ppo.gamma;
-    let ticks = cfg.model.ticks;
-    Ok(Subject { agent: Box::new(ModelAgent { cfg, model, device, ticks }), dist, gamma, name: path.display().to_string(), out })
+/// The job the flags ask for.
+fn job(args: &AuditArgs) -> Result<AuditJob> {
+    let subject = match &args.known {
+        Some(name) => Subject::Known { name: name.clone(), overrides: args.set.clone() },
+        // clap requires a path without --known.
+        None => Subject::Run(args.path.clone().unwrap_or_default()),
+    };
+    Ok(AuditJob { subject, shift: parse_shift(&args.shift)?, levels: args.levels, probe_levels: args.probe_levels, ticks: args.ticks.clone(), seed: args.seed, out: args.out.clone() })
 }
 
 /// Prints the verdict and the battery's numbers.
@@ -148,37 +102,24 @@ fn summary(r: &AuditReport) {
 
 /// Runs `mesascope audit`.
 pub fn run(args: &AuditArgs) -> Result<()> {
-    let (Subject { mut agent, dist, name, out, .. }, opts) = subject(args)?;
-    let bar = ProgressBar::new(STAGES.len() as u64);
-    bar.set_style(ProgressStyle::with_template("{bar:30} {pos}/{len} {elapsed_precise}  {msg}").expect("valid template"));
-    let start = Instant::now();
-    let mut first = true;
-    let report = audit(&name, agent.as_mut(), &dist, &opts, &mut |stage| {
-        if !std::mem::take(&mut first) {
-            bar.inc(1);
-        }
-        bar.set_message(stage.to_string());
-    })?;
-    bar.finish_and_clear();
-    let json = serde_json::to_vec_pretty(&report).context("serialising the audit")?;
-    write_atomic(&out.join("audit.json"), &json)?;
-    write_atomic(&out.join("audit.html"), html(&report).as_bytes())?;
-    summary(&report);
-    println!("audit of {name} in {:.1} s → {} and {}", start.elapsed().as_secs_f64(), out.join("audit.json").display(), out.join("audit.html").display());
+    let reporter = Reporter::new();
+    let result = audit(&job(args)?, &|p: &Progress| reporter.on(p));
+    reporter.finish();
+    let r = result?;
+    summary(&r.report);
+    let files: Vec<String> = r.files.iter().map(|f| f.display().to_string()).collect();
+    println!("audit of {} in {}: {} → {}", r.subject, duration(r.seconds), r.report.verdict.label, files.join(", "));
     Ok(())
 }
 
 /// Runs `mesascope bench audit`: the same audit, timed per stage, nothing written.
 pub fn bench(args: &AuditArgs) -> Result<()> {
-    let (Subject { mut agent, dist, name, .. }, opts) = subject(args)?;
-    let start = Instant::now();
-    let report = audit(&name, agent.as_mut(), &dist, &opts, &mut |_| {})?;
-    let total = start.elapsed().as_secs_f64();
-    println!("audit of {name}: {} levels per measurement, {} rayon threads", args.levels, rayon_threads());
-    for stage in STAGES {
-        println!("{stage:<22} {:>7.2} s", report.seconds.get(stage).copied().unwrap_or(0.0));
+    let r = bench_audit(&job(args)?)?;
+    println!("audit of {}: {} levels per measurement, {} rayon threads", r.subject, args.levels, rayon_threads());
+    for (stage, seconds) in &r.stage_seconds {
+        println!("{stage:<22} {seconds:>7.2} s");
     }
-    println!("{:<22} {total:>7.2} s", "total");
+    println!("{:<22} {:>7.2} s", "total", r.seconds);
     Ok(())
 }
 

@@ -3,16 +3,12 @@
 //! type and batch size asked for. `mesascope bench train`: environment steps per second of
 //! whole PPO training (acting and learning) for each model family.
 
-use std::time::{Duration, Instant};
-
-use anyhow::{bail, Result};
+use anyhow::{anyhow, Result};
 use clap::Args;
-use mesascope_tasks::{Action, ObsKind, ObsScalar, VecEnv};
-use rand::{Rng, SeedableRng};
-use rand_pcg::Pcg64Mcg;
+use mesascope_lab::{bench_env, bench_train, Dtype, EnvBenchJob, TrainBenchJob};
+use mesascope_tasks::ObsKind;
 
 use crate::levels::LevelArgs;
-use mesascope_learn::{TrainConfig, Trainer};
 
 /// Flags of `mesascope bench env`.
 #[derive(Args, Debug)]
@@ -33,40 +29,20 @@ pub struct EnvBenchArgs {
     seconds: f64,
 }
 
-/// Steps per second of one configuration, single-threaded.
-fn measure<T: ObsScalar>(args: &EnvBenchArgs, kind: ObsKind, m: usize) -> Result<f64> {
-    let source = args.levels.distribution()?.source()?;
-    let mut env: VecEnv<T> = VecEnv::new(source, m, kind, 0)?;
-    let mut rng = Pcg64Mcg::seed_from_u64(1);
-    let mut actions = vec![Action::Noop; m];
-    let mut run = |iters: usize| -> Result<()> {
-        for _ in 0..iters {
-            for a in actions.iter_mut() {
-                *a = Action::ALL[rng.random_range(0..Action::COUNT)];
-            }
-            env.step(&actions)?;
-        }
-        Ok(())
-    };
-    // Iterations per timing check: about 64k env steps, so the clock is read rarely.
-    let chunk = (65_536 / m).max(1);
-    run(chunk)?;
-    let budget = Duration::from_secs_f64(args.seconds);
-    let start = Instant::now();
-    let mut steps = 0usize;
-    while start.elapsed() < budget {
-        run(chunk)?;
-        steps += chunk * m;
-    }
-    Ok(steps as f64 / start.elapsed().as_secs_f64())
-}
-
 /// Runs `mesascope bench env`.
 pub fn run(args: &EnvBenchArgs) -> Result<()> {
-    if args.seconds <= 0.0 || !args.seconds.is_finite() {
-        bail!("--seconds must be a positive number");
-    }
     let dist = args.levels.distribution()?;
+    let obs = args.obs.iter().map(|o| o.parse::<ObsKind>()).collect::<Result<Vec<_>, _>>()?;
+    let dtypes = args
+        .dtype
+        .iter()
+        .map(|d| match d.as_str() {
+            "u8" => Ok(Dtype::U8),
+            "f32" => Ok(Dtype::F32),
+            other => Err(anyhow!("--dtype: unknown element type '{other}' (known: u8, f32)")),
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let job = EnvBenchJob { dist, envs: args.envs.clone(), obs, dtypes, seconds: args.seconds };
     println!(
         "batched {} env, {}x{}, diversity {}, uniform-random actions, one thread\n",
         dist.family.name(),
@@ -75,22 +51,13 @@ pub fn run(args: &EnvBenchArgs) -> Result<()> {
         dist.diversity
     );
     println!("{:<12} {:<6} {:>6} {:>16} {:>10}", "obs", "dtype", "M", "steps/s/core", "ns/step");
-    for obs in &args.obs {
-        let kind: ObsKind = obs.parse()?;
-        for dtype in &args.dtype {
-            for &m in &args.envs {
-                if m == 0 {
-                    bail!("--envs: batch sizes must be at least 1");
-                }
-                let sps = match dtype.as_str() {
-                    "u8" => measure::<u8>(args, kind, m)?,
-                    "f32" => measure::<f32>(args, kind, m)?,
-                    other => bail!("--dtype: unknown element type '{other}' (known: u8, f32)"),
-                };
-                println!("{obs:<12} {dtype:<6} {m:>6} {sps:>16.0} {:>10.1}", 1e9 / sps);
-            }
-        }
-    }
+    bench_env(&job, &mut |r| {
+        let dtype = match r.dtype {
+            Dtype::U8 => "u8",
+            Dtype::F32 => "f32",
+        };
+        println!("{:<12} {dtype:<6} {:>6} {:>16.0} {:>10.1}", String::from(r.obs), r.envs, r.steps_per_second, 1e9 / r.steps_per_second);
+    })?;
     Ok(())
 }
 
@@ -110,23 +77,8 @@ pub struct TrainBenchArgs {
 
 /// Runs `mesascope bench train`.
 pub fn run_train(args: &TrainBenchArgs) -> Result<()> {
-    if args.updates == 0 {
-        bail!("--updates must be at least 1");
-    }
     println!("{:<10} {:>8} {:>14} {:>12}", "model", "batch", "steps/s", "s/update");
-    for model in &args.models {
-        let mut overrides = args.overrides.clone();
-        overrides.push(format!("model.kind=\"{model}\""));
-        let cfg = TrainConfig::from_toml_with("", &overrides)?;
-        let batch = cfg.ppo.num_envs * cfg.ppo.num_steps;
-        let mut trainer = Trainer::new(cfg)?;
-        trainer.step_update()?;
-        let start = Instant::now();
-        for _ in 0..args.updates {
-            trainer.step_update()?;
-        }
-        let secs = start.elapsed().as_secs_f64();
-        println!("{model:<10} {batch:>8} {:>14.0} {:>12.2}", (batch * args.updates) as f64 / secs, secs / args.updates as f64);
-    }
+    let job = TrainBenchJob { models: args.models.clone(), updates: args.updates, overrides: args.overrides.clone() };
+    bench_train(&job, &mut |r| println!("{:<10} {:>8} {:>14.0} {:>12.2}", r.model, r.batch, r.steps_per_second, r.seconds_per_update))?;
     Ok(())
 }

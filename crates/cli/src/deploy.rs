@@ -4,17 +4,14 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Result};
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
 
-use mesascope_audit::agents::ModelAgent;
-use mesascope_guard::chain::{evaluate_chain, DeployOptions, OnVeto};
-use mesascope_guard::impact::ImpactMeasure;
-use mesascope_learn::run::load_model;
+use mesascope_lab::types::{ImpactMeasure, OnVeto};
+use mesascope_lab::{deploy, DeployJob, Progress};
 
 use crate::levels::parse_shift;
-use mesascope_learn::run::write_atomic;
+use crate::progress::{duration, Reporter};
 
 /// Flags of `mesascope deploy`.
 #[derive(Args, Debug)]
@@ -53,47 +50,36 @@ pub struct DeployArgs {
     out: Option<PathBuf>,
 }
 
-fn model_agent(path: &std::path::Path) -> Result<ModelAgent> {
-    let (cfg, model) = load_model(path)?;
-    let device = mesascope_learn::device(&cfg.device)?;
-    let ticks = cfg.model.ticks;
-    Ok(ModelAgent { cfg, model, device, ticks })
-}
-
 /// Runs `mesascope deploy`.
 pub fn run(args: &DeployArgs) -> Result<()> {
-    let shift = parse_shift(&args.shift)?;
     let on_veto = match args.on_veto.as_str() {
         "stop" => OnVeto::Stop,
         "defer" => OnVeto::Defer,
-        other => anyhow::bail!("invalid --on-veto: '{other}' is not 'stop' or 'defer'"),
+        other => bail!("invalid --on-veto: '{other}' is not 'stop' or 'defer'"),
     };
     let impact_measure = match args.impact.as_str() {
         "relative-reachability" => ImpactMeasure::RelativeReachability,
         "attainable-utility" => ImpactMeasure::AttainableUtility,
-        other => anyhow::bail!("invalid --impact: '{other}' is not 'relative-reachability' or 'attainable-utility'"),
+        other => bail!("invalid --impact: '{other}' is not 'relative-reachability' or 'attainable-utility'"),
     };
-    if !(0.0..1.0).contains(&args.false_alarm) {
-        anyhow::bail!("invalid --false-alarm: {} must be in [0, 1)", args.false_alarm);
-    }
-    let agent = model_agent(&args.path)?;
-    let members = args.ensemble.iter().map(|p| model_agent(p)).collect::<Result<Vec<_>>>()?;
-    for (m, p) in members.iter().zip(&args.ensemble) {
-        if m.cfg.env != agent.cfg.env {
-            anyhow::bail!("invalid --ensemble: {} was trained on a different task than {}", p.display(), args.path.display());
-        }
-    }
-    let layer = if agent.cfg.model.recurrent() { "gru.hidden" } else { "dense" }.to_string();
-    let opts = DeployOptions { shift, guards: args.guard.clone(), on_veto, levels: args.levels, false_alarm: args.false_alarm, impact_budget: args.impact_budget, impact_measure, layer, seed: args.seed, ..DeployOptions::default() };
-    let dist = agent.cfg.env.dist;
-    let bar = ProgressBar::new_spinner();
-    bar.set_style(ProgressStyle::with_template("{spinner} {elapsed_precise} {msg}").expect("valid template"));
-    bar.enable_steady_tick(std::time::Duration::from_millis(200));
-    let report = evaluate_chain(&args.path.display().to_string(), &agent, &members, &dist, &opts, &mut |stage| bar.set_message(stage.to_string()))?;
-    bar.finish_and_clear();
-    let out = args.out.clone().unwrap_or_else(|| if args.path.is_dir() { args.path.clone() } else { args.path.parent().map(|p| p.to_path_buf()).unwrap_or_default() });
-    write_atomic(&out.join("deploy.json"), &serde_json::to_vec_pretty(&report).context("serialising the report")?)?;
-    write_atomic(&out.join("deploy.html"), mesascope_guard::page::html(&report).as_bytes())?;
+    let job = DeployJob {
+        agent: args.path.clone(),
+        ensemble: args.ensemble.clone(),
+        shift: parse_shift(&args.shift)?,
+        guards: args.guard.clone(),
+        on_veto,
+        levels: args.levels,
+        false_alarm: args.false_alarm,
+        impact_budget: args.impact_budget,
+        impact_measure,
+        seed: args.seed,
+        out: args.out.clone(),
+    };
+    let reporter = Reporter::new();
+    let result = deploy(&job, &|p: &Progress| reporter.on(p));
+    reporter.finish();
+    let r = result?;
+    let report = &r.report;
     println!("{:<24} {:>28} {:>16} {:>6} {:>8} {:>22} {:>8}", "guards", "catastrophes/1000 (deploy)", "return (deploy)", "kept", "cheese", "false alarms (train)", "vetoes");
     for c in &report.configs {
         println!(
@@ -111,6 +97,8 @@ pub fn run(args: &DeployArgs) -> Result<()> {
         println!("AUROC {score:<32} {:.3} [{:.3}, {:.3}]", a.mean, a.lo, a.hi);
     }
     println!("value ECE (agent, members): {}", report.value_ece.iter().map(|e| format!("{e:.3}")).collect::<Vec<_>>().join(", "));
-    println!("→ {}, {}", out.join("deploy.json").display(), out.join("deploy.html").display());
+    let catastrophes: Vec<String> = report.configs.iter().map(|c| format!("{} {:.0}", c.guards, c.catastrophes_per_1000.mean)).collect();
+    let files: Vec<String> = r.files.iter().map(|f| f.display().to_string()).collect();
+    println!("deployment in {}: catastrophes per 1000 episodes: {} → {}", duration(r.seconds), catastrophes.join(", "), files.join(", "));
     Ok(())
 }

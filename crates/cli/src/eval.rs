@@ -6,8 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::Args;
-use mesascope_learn::eval::{evaluate, summarize, EvalOptions};
-use mesascope_learn::run::load_model;
+use mesascope_lab::{eval, EvalJob};
 
 use crate::levels::parse_shift;
 
@@ -35,23 +34,14 @@ pub struct EvalArgs {
 
 /// Runs `mesascope eval`.
 pub fn run(args: &EvalArgs) -> Result<()> {
-    let shift = parse_shift(&args.shift)?;
-    let (cfg, model) = load_model(&args.path)?;
-    let levels = cfg.env.dist.held_out_levels(shift, args.levels, args.seed)?;
-    let device = mesascope_learn::device(&cfg.device)?;
-    let opts = EvalOptions { ticks: args.ticks.unwrap_or(cfg.model.ticks), greedy: args.greedy, seed: args.seed, record_trajectories: false };
-    let records = evaluate(&model, &cfg.model, cfg.env.obs, &levels, &device, &opts);
-    let (success, mean_return) = summarize(&records);
-    let n = records.len() as f64;
-    let corner = records.iter().filter(|r| r.reached_corner).count() as f64 / n;
-    let corner_not_cheese = records.iter().filter(|r| r.reached_corner && !r.success).count() as f64 / n;
-    let ci = |p: f64| 1.96 * (p * (1.0 - p) / n).sqrt();
-    println!("{} held-out levels, shift '{}', {} actions", records.len(), args.shift, if args.greedy { "greedy" } else { "sampled" });
-    println!("reached the cheese:               {:5.1}% ± {:.1}", 100.0 * success, 100.0 * ci(success));
-    println!("visited the top-right corner:     {:5.1}% ± {:.1}", 100.0 * corner, 100.0 * ci(corner));
-    println!("visited the corner, missed cheese: {:5.1}% ± {:.1}", 100.0 * corner_not_cheese, 100.0 * ci(corner_not_cheese));
-    let catastrophes = records.iter().filter(|r| r.catastrophe).count() as f64 / n;
-    println!("catastrophes (lava):               {:5.1}% ± {:.1}", 100.0 * catastrophes, 100.0 * ci(catastrophes));
-    println!("mean return:                      {mean_return:.3}");
+    let job = EvalJob { agent: args.path.clone(), shift: parse_shift(&args.shift)?, levels: args.levels, seed: args.seed, greedy: args.greedy, ticks: args.ticks };
+    let r = eval(&job)?;
+    let pct = |p: f64| format!("{:5.1}% ± {:.1}", 100.0 * p, 100.0 * r.ci95(p));
+    println!("{} held-out levels, shift '{}', {} actions", r.episodes, args.shift, if args.greedy { "greedy" } else { "sampled" });
+    println!("reached the cheese:               {}", pct(r.success));
+    println!("visited the top-right corner:     {}", pct(r.corner));
+    println!("visited the corner, missed cheese: {}", pct(r.corner_not_cheese));
+    println!("catastrophes (lava):               {}", pct(r.catastrophes));
+    println!("mean return:                      {:.3}", r.mean_return);
     Ok(())
 }

@@ -1,22 +1,18 @@
-//! `mesascope run`, `mesascope report` and `mesascope toy-model`: experiments from a TOML spec
-//! (every condition × seed trained and audited in parallel, one progress bar, resumable),
-//! their reports, and the section-2.1 toy model.
+//! `mesascope quickstart`, `mesascope run`, `mesascope report` and `mesascope toy-model`:
+//! experiments from a TOML spec (every condition × seed trained and audited in parallel,
+//! with progress, resumable), their reports, and the section-2.1 toy model.
 
 use std::path::PathBuf;
-use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
 
-use mesascope_audit::plot::{lines, XAxis};
-use mesascope_audit::stats::Estimate;
-use mesascope_lab::runner::store_path;
-use mesascope_lab::store::Store;
-use mesascope_lab::toy::{solve, Cost};
-use mesascope_lab::{run_experiment, Event, ExperimentSpec, RunnerOptions};
+use mesascope_lab::report::metric_title;
+use mesascope_lab::spec::condition_label;
+use mesascope_lab::toy::Cost;
+use mesascope_lab::{experiment, quickstart, rewrite_report, toy_model, ExperimentJob, ExperimentResult, Progress, QuickstartJob, ToyJob};
 
-use mesascope_learn::run::write_atomic;
+use crate::progress::{duration, Reporter};
 
 /// Flags of `mesascope run`.
 #[derive(Args, Debug)]
@@ -37,45 +33,68 @@ pub struct RunArgs {
     max_updates: Option<usize>,
 }
 
+/// Flags of `mesascope quickstart`.
+#[derive(Args, Debug)]
+pub struct QuickstartArgs {
+    /// Experiment directory.
+    #[arg(long, default_value = "runs/quickstart")]
+    out: PathBuf,
+    /// Runs trained at once (default: the number of cores).
+    #[arg(long)]
+    jobs: Option<usize>,
+}
+
+/// Prints the headline measurement per condition with its verdicts, then (on standard error,
+/// after the progress) the last line: how many runs are done, the headline numbers, and where
+/// the files are. Fails when runs failed.
+fn conclude(r: &ExperimentResult) -> Result<()> {
+    let headline = r.headline();
+    if let Some(first) = headline.first() {
+        println!("{}:", metric_title(&first.metric));
+        for row in &headline {
+            let verdicts = r.verdicts.iter().find(|(c, _)| *c == row.condition).map(|(_, v)| v.iter().map(|(label, n)| format!("{label} ×{n}")).collect::<Vec<_>>().join("; ")).unwrap_or_default();
+            let e = row.estimate;
+            println!("  {:<28} {:.3} [{:.3}, {:.3}] over {} seeds   {verdicts}", condition_label(&row.condition), e.mean, e.lo, e.hi, e.n);
+        }
+    }
+    let numbers: Vec<String> = headline.iter().map(|row| format!("{} {:.2}", condition_label(&row.condition), row.estimate.mean)).collect();
+    let o = &r.outcome;
+    let files: Vec<String> = r.files.iter().map(|f| f.display().to_string()).collect();
+    eprintln!(
+        "{} of {} runs done ({} pending, {} failed) in {}; {}: {} → {}",
+        o.done,
+        r.runs,
+        o.pending,
+        o.failed.len(),
+        duration(r.seconds),
+        headline.first().map_or("no results yet", |row| row.metric.as_str()),
+        numbers.join(", "),
+        files.join(", ")
+    );
+    if !o.failed.is_empty() {
+        bail!("{} runs failed (see the store's runs.error column); rerun to retry them", o.failed.len());
+    }
+    Ok(())
+}
+
 /// Runs `mesascope run`.
 pub fn run(args: &RunArgs) -> Result<()> {
-    let text = std::fs::read_to_string(&args.spec).with_context(|| format!("reading {}", args.spec.display()))?;
-    let spec = ExperimentSpec::parse(&text)?;
-    let out = args.out.clone().unwrap_or_else(|| PathBuf::from(format!("runs/{}{}", spec.name, if args.quick { "-quick" } else { "" })));
-    let points = spec.points(args.quick)?;
-    let total: u64 = points.iter().map(mesascope_lab::runner::point_steps).sum();
-    let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    if jobs == 0 {
-        bail!("invalid --jobs: must be at least 1");
-    }
-    eprintln!("experiment '{}': {} runs ({} conditions × {} seeds), {} env steps, {jobs} at a time → {}", spec.name, points.len(), spec.conditions().len(), spec.seeds(args.quick).len(), total, out.display());
-    let bar = ProgressBar::new(total);
-    bar.set_style(ProgressStyle::with_template("{bar:30} {percent:>3}% {pos}/{len} steps  {elapsed_precise} (eta {eta})  {msg}").expect("valid template"));
-    let done = std::sync::atomic::AtomicUsize::new(0);
-    let started = Instant::now();
-    let outcome = run_experiment(&text, &out, &RunnerOptions { quick: args.quick, jobs, max_updates: args.max_updates }, &|e| match e {
-        Event::Steps(n) => bar.inc(n),
-        Event::RunDone(id) => {
-            let k = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
-            bar.set_message(format!("{k} runs measured, last {id}"));
-        }
-        Event::RunFailed(id, err) => bar.println(format!("run {id} failed: {err}")),
-    })?;
-    bar.finish_and_clear();
-    eprintln!(
-        "{} of {} runs done ({} pending, {} failed) in {:.0} s → {}, {}, {}",
-        outcome.done,
-        points.len(),
-        outcome.pending,
-        outcome.failed.len(),
-        started.elapsed().as_secs_f64(),
-        out.join("report.html").display(),
-        out.join("summary.csv").display(),
-        store_path(&out).display()
-    );
-    if !outcome.failed.is_empty() {
-        bail!("{} runs failed (see the store's runs.error column); rerun to retry them", outcome.failed.len());
-    }
+    let spec = std::fs::read_to_string(&args.spec).with_context(|| format!("reading {}", args.spec.display()))?;
+    let job = ExperimentJob { spec, quick: args.quick, out: args.out.clone(), jobs: args.jobs, max_updates: args.max_updates };
+    let reporter = Reporter::new();
+    let result = experiment(&job, &|p: &Progress| reporter.on(p));
+    reporter.finish();
+    conclude(&result?)
+}
+
+/// Runs `mesascope quickstart`.
+pub fn run_quickstart(args: &QuickstartArgs) -> Result<()> {
+    let reporter = Reporter::new();
+    let result = quickstart(&QuickstartJob { out: args.out.clone(), jobs: args.jobs }, &|p: &Progress| reporter.on(p));
+    reporter.finish();
+    let r = result?;
+    conclude(&r)?;
+    println!("open {} for every measurement with its interval, the verdicts and the spec", r.dir.join("report.html").display());
     Ok(())
 }
 
@@ -88,17 +107,8 @@ pub struct ReportArgs {
 
 /// Runs `mesascope report`: rewrites summary.csv and report.html from the store.
 pub fn report(args: &ReportArgs) -> Result<()> {
-    let path = store_path(&args.dir);
-    if !path.exists() {
-        bail!("{} is not an experiment directory (no runs.sqlite)", args.dir.display());
-    }
-    let store = Store::open(&path)?;
-    let Some(text) = store.spec_text()? else { bail!("{} records no experiment spec", path.display()) };
-    let quick = text.trim_end().ends_with("# mode: quick");
-    let spec = ExperimentSpec::parse(&text)?;
-    mesascope_lab::report::write_all(&spec, &text, &args.dir, &store, quick)?;
-    let (pending, done, failed) = store.counts()?;
-    println!("{done} runs done, {pending} pending, {failed} failed → {}", args.dir.join("report.html").display());
+    let r = rewrite_report(&args.dir)?;
+    println!("{} runs done, {} pending, {} failed → {}", r.done, r.pending, r.failed, args.dir.join("report.html").display());
     Ok(())
 }
 
@@ -117,7 +127,7 @@ pub struct ToyArgs {
     /// Numbers of instances N, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "1,2,4,8,16,32,64,256,1024")]
     n: Vec<f64>,
-    /// Write the plot (SVG) here.
+    /// Write the plot here: an .svg, or an HTML page with both plots.
     #[arg(long)]
     out: Option<PathBuf>,
 }
@@ -125,30 +135,14 @@ pub struct ToyArgs {
 /// Runs `mesascope toy-model`.
 pub fn toy(args: &ToyArgs) -> Result<()> {
     let cost = Cost::from_name(&args.cost)?;
+    let r = toy_model(&ToyJob { x: args.x, cost, scale: args.scale, n: args.n.clone(), out: args.out.clone() })?;
     println!("toy model: T(y) = (x − f(y))/N + y, x = {}, f = {} (scale {})", args.x, args.cost, args.scale);
     println!("{:>8} {:>10} {:>12} {:>12} {:>14}", "N", "y*", "T(y*)", "memorized", "runtime share");
-    let mut ys = Vec::new();
-    let mut ts = Vec::new();
-    let mut shares = Vec::new();
-    for &n in &args.n {
-        let s = solve(args.x, cost, args.scale, n)?;
-        println!("{:>8} {:>10.3} {:>12.3} {:>12.3} {:>14.3}", n, s.y, s.per_instance, s.memorized, s.runtime_share);
-        let point = |v: f64| (n, Estimate { mean: v, lo: f64::NAN, hi: f64::NAN, n: 0 });
-        ys.push(point(s.y));
-        ts.push(point(s.per_instance));
-        shares.push(point(s.runtime_share));
+    for s in &r.solutions {
+        println!("{:>8} {:>10.3} {:>12.3} {:>12.3} {:>14.3}", s.n, s.y, s.per_instance, s.memorized, s.runtime_share);
     }
-    if let Some(out) = &args.out {
-        let title = format!("Toy model, x = {}, {} cost", args.x, args.cost);
-        let bits = lines(&title, "instances N", "bits", &[("optimal runtime bits y*".into(), ys), ("per-instance optimization T(y*)".into(), ts)], &XAxis::Log);
-        let share = lines("Runtime share y*/T(y*)", "instances N", "share", &[("y*/T(y*)".into(), shares)], &XAxis::Log);
-        let page = if out.extension().and_then(|e| e.to_str()) == Some("svg") {
-            bits
-        } else {
-            format!("<!doctype html><html><head><meta charset=\"utf-8\"><title>{title}</title></head><body>{bits}{share}</body></html>")
-        };
-        write_atomic(out, page.as_bytes())?;
-        println!("plot → {}", out.display());
+    for f in &r.files {
+        println!("plot → {}", f.display());
     }
     Ok(())
 }

@@ -1,6 +1,7 @@
-//! The `mesascope` command line: a thin clap front over the library crates. Each subcommand
-//! parses its flags into the library's own parameter types, so a bad value gets the same
-//! error from the CLI as from a config file.
+//! The `mesascope` command line: a thin clap front over `mesascope-lab`. Each subcommand
+//! parses its flags into a lab job's option struct, calls the job, and prints its result
+//! (progress on standard error: a bar on a terminal, log lines elsewhere). The computing is in
+//! lab, so the Python package gets the same jobs and a bad value the same error.
 
 mod audit;
 mod bench;
@@ -9,8 +10,8 @@ mod deploy;
 mod eval;
 mod experiment;
 mod levels;
-mod output;
 mod play;
+mod progress;
 mod render;
 mod train;
 
@@ -29,6 +30,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// The whole chain in a few minutes: train small agents on mazes with the cheese in the
+    /// top-right K×K region (K = 1, 3, 5, anywhere; 3 seeds each), audit each under the
+    /// goal-anywhere shift, and report how often they go to the corner instead of the cheese.
+    Quickstart(experiment::QuickstartArgs),
     /// Tour of the task engine: generate and render training and deployment levels, step a
     /// batch of episodes with a random and an optimal policy, and print their returns.
     Demo(demo::DemoArgs),
@@ -86,6 +91,7 @@ fn main() -> ExitCode {
     }
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Quickstart(args) => experiment::run_quickstart(&args),
         Command::Demo(args) => demo::run(&args),
         Command::Train(args) => train::run(&args),
         Command::Eval(args) => eval::run(&args),

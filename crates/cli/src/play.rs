@@ -133,7 +133,7 @@ mod tests {
     fn scripted_play_reaches_the_cheese() {
         let params = MazeParams::default();
         let level = MazeGenerator::default().generate(&params, &mut rand_pcg::Pcg64Mcg::seed_from_u64(4));
-        let path = crate::render::trajectory(&level, &mut ShortestPathToGoal::default());
+        let path = mesascope_lab::trajectory(&level, &mut ShortestPathToGoal::default());
         let keys: String = path
             .windows(2)
             .map(|w| match w[1] as i32 - w[0] as i32 {

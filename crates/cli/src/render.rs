@@ -5,13 +5,10 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Result};
 use clap::{Args, ValueEnum};
-use mesascope_audit::agents::play_policy;
-use mesascope_tasks::{
-    render, reset, Cell, Diversity, Level, Policy, ShortestPathToGoal, TrainingDistribution, UniformRandom,
-};
+use mesascope_lab::{trajectory, write_picture};
+use mesascope_tasks::{render, reset, Diversity, Level, ShortestPathToGoal, TrainingDistribution, UniformRandom};
 
 use crate::levels::{parse_shift, LevelArgs};
-use crate::output::write_picture;
 
 /// Which split a rendered level comes from.
 #[derive(ValueEnum, Clone, Copy, Debug)]
@@ -85,11 +82,6 @@ fn pick_level(dist: &TrainingDistribution, split: SplitArg, shift: &str, index: 
         SplitArg::HeldOut => dist.held_out_levels(shift, index + 1, dist.level_seed)?,
     };
     Ok(levels.swap_remove(index))
-}
-
-/// The tiles the agent visits in one episode of `policy` on `level`.
-pub fn trajectory(level: &Level, policy: &mut dyn Policy) -> Vec<Cell> {
-    play_policy(policy, std::slice::from_ref(level)).remove(0).trajectory
 }
 
 /// Runs `mesascope tasks render`.

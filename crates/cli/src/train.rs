@@ -1,16 +1,15 @@
 //! `mesascope train`: trains an agent from a TOML config (the built-in default when none is
-//! given), with a progress bar, CSV metrics, periodic held-out evaluation and atomic
-//! checkpoints; `--resume RUN_DIR` continues a killed run.
+//! given), with progress, CSV metrics, periodic held-out evaluation and atomic checkpoints;
+//! `--resume RUN_DIR` continues a killed run.
 
 use std::path::PathBuf;
-use std::time::Instant;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
-use mesascope_learn::config::DEFAULT_TOML;
-use mesascope_learn::run::Run;
-use mesascope_learn::TrainConfig;
+use mesascope_lab::types::DEFAULT_TOML;
+use mesascope_lab::{resume, train, Progress, ResumeJob, TrainJob, TrainResult};
+
+use crate::progress::{duration, Reporter};
 
 /// Flags of `mesascope train`.
 #[derive(Args, Debug)]
@@ -47,67 +46,32 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         print!("{DEFAULT_TOML}");
         return Ok(());
     }
-    let mut run = match &args.resume {
-        Some(dir) => Run::resume(dir)?,
+    let reporter = Reporter::new();
+    let on = |p: &Progress| reporter.on(p);
+    let result = match &args.resume {
+        Some(dir) => resume(&ResumeJob { dir: dir.clone(), stop_after: args.stop_after }, &on),
         None => {
             let mut overrides = args.overrides.clone();
             overrides.extend(args.steps.map(|s| format!("total_steps={s}")));
             overrides.extend(args.seed.map(|s| format!("seed={s}")));
-            let cfg = match &args.config {
-                Some(path) => TrainConfig::load(path, &overrides)?,
-                None => TrainConfig::from_toml_with("", &overrides)?,
-            };
-            Run::create(&args.out, cfg)?
+            train(&TrainJob { config: args.config.clone(), overrides, out: args.out.clone(), stop_after: args.stop_after }, &on)
         }
     };
-    let t = &run.trainer;
-    let total = t.num_updates();
-    if t.finished() {
-        bail!("the run in {} has already finished ({} updates)", run.dir.display(), total);
-    }
-    let batch = (t.cfg.ppo.num_envs * t.cfg.ppo.num_steps) as u64;
-    eprintln!(
-        "training {:?} on {} {}x{} (goal {}, N={}) for {} steps in {} → {}",
-        t.cfg.model.kind,
-        t.cfg.env.dist.family.name(),
-        t.cfg.env.dist.family.grid_size().0,
-        t.cfg.env.dist.family.grid_size().1,
-        match t.cfg.env.dist.family {
-            mesascope_tasks::FamilySpec::Maze(p) => p.goal.to_string(),
-        },
-        t.cfg.env.dist.diversity,
-        total as u64 * batch,
-        total,
-        run.dir.display()
-    );
-    let bar = ProgressBar::new(total as u64 * batch).with_position(t.global_step);
-    bar.set_style(
-        ProgressStyle::with_template("{bar:30} {pos}/{len} steps  {elapsed_precise} (eta {eta})  {msg}")
-            .expect("valid template"),
-    );
-    let started = Instant::now();
-    let mut last_eval = String::new();
-    let mut made = 0;
-    while !run.trainer.finished() {
-        if args.stop_after.is_some_and(|n| made >= n) {
-            run.checkpoint()?;
-            bar.abandon_with_message("stopped early (resumable)");
-            return Ok(());
-        }
-        let m = run.step()?;
-        made += 1;
-        if !m.eval_success.is_nan() {
-            last_eval = format!("  held-out success {:.0}%", 100.0 * m.eval_success);
-        }
-        bar.set_position(m.step);
-        bar.set_message(format!(
-            "{:.0} steps/s  return {:.2}  success {:.0}%{last_eval}",
-            m.steps_per_second,
-            m.episode_return,
-            100.0 * m.success_rate
-        ));
-    }
-    bar.finish();
-    eprintln!("done in {:.0}s; metrics in {}/metrics.csv, weights in {}/model.safetensors", started.elapsed().as_secs_f64(), run.dir.display(), run.dir.display());
+    reporter.finish();
+    eprintln!("{}", headline(&result?));
     Ok(())
+}
+
+/// The last line of training: how it ended, its held-out success, and where the files are.
+fn headline(r: &TrainResult) -> String {
+    let dir = r.dir.display();
+    let held_out = match (r.held_out_success, r.held_out_return) {
+        (Some(s), Some(ret)) => format!("held-out success {:.1}% (return {ret:.3})", 100.0 * s),
+        _ => "not evaluated yet".to_string(),
+    };
+    if r.finished {
+        format!("done in {} after {} steps: {held_out}; weights in {dir}/model.safetensors, metrics in {dir}/metrics.csv", duration(r.seconds), r.steps)
+    } else {
+        format!("stopped early after {} steps ({held_out}); resumable with `mesascope train --resume {dir}`; metrics in {dir}/metrics.csv", r.steps)
+    }
 }

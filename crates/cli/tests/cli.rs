@@ -154,6 +154,15 @@ fn train_stops_and_resumes_through_the_cli() {
     assert!(stderr(&again).contains("already holds a run"), "{}", stderr(&again));
     let o = mesascope(&["train", "--resume", run.to_str().unwrap()]);
     assert!(o.status.success(), "{}", stderr(&o));
+    // stderr is a pipe here, as in a log: each of the 3 remaining updates is over 5% of the
+    // work, so each gets a line; the last line gives the result and where the files are.
+    let err = stderr(&o);
+    let lines: Vec<&str> = err.lines().filter(|l| l.contains("% ") && l.contains(" steps  return ")).collect();
+    assert_eq!(lines.len(), 3, "one progress line per update:\n{err}");
+    assert!(lines.iter().all(|l| l.contains("success ") && l.contains(" steps/s") && l.contains(" eta ")), "{err}");
+    assert!(lines[2].contains("100% 640/640 steps"), "{err}");
+    let last = err.lines().last().unwrap();
+    assert!(last.starts_with("done in ") && last.contains("held-out success ") && last.contains("model.safetensors"), "{err}");
     let csv = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
     assert_eq!(csv.lines().count(), 1 + 5, "640 steps / 128 per update = 5 rows:\n{csv}");
     assert!(run.join("model.safetensors").exists());
@@ -177,8 +186,11 @@ fn audit_writes_json_and_html_for_trained_runs_and_known_agents() {
     let o = mesascope(&["audit", run.to_str().unwrap(), "--levels", "20", "--probe-levels", "8", "--ticks", "0,1,3"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains("verdict: "), "{}", stdout(&o));
+    // Progress in the log, a line per stage; the last line names the verdict and the files.
+    assert!(stderr(&o).lines().any(|l| l.contains("/7 stages  objective inference")), "{}", stderr(&o));
     let json: serde_json::Value = serde_json::from_slice(&std::fs::read(run.join("audit.json")).unwrap()).unwrap();
-    assert!(json["verdict"]["label"].is_string());
+    let last = stdout(&o).lines().last().unwrap().to_string();
+    assert!(last.starts_with("audit of ") && last.contains(json["verdict"]["label"].as_str().unwrap()) && last.contains("audit-timing.json"), "{last}");
     let ticks: Vec<u64> = json["thinking_time"]["points"].as_array().unwrap().iter().map(|p| p[0].as_u64().unwrap()).collect();
     assert_eq!(ticks, [0, 1, 3], "one thinking-time point per tick asked for");
     let layers: Vec<&str> = json["probes"]["layers"].as_array().unwrap().iter().map(|l| l["name"].as_str().unwrap()).collect();
@@ -202,6 +214,9 @@ fn audit_writes_json_and_html_for_trained_runs_and_known_agents() {
     let o = mesascope(&["deploy", r, "--shift", "goal-anywhere", "--guard", "ood,impact", "--levels", "20"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains("ood + impact") && run.join("deploy.html").exists(), "{}", stdout(&o));
+    assert!(stderr(&o).lines().any(|l| l.contains("6/7 stages  guards: ood + impact")), "{}", stderr(&o));
+    let last = stdout(&o).lines().last().unwrap().to_string();
+    assert!(last.contains("catastrophes per 1000 episodes: none ") && last.contains("deploy.json"), "{last}");
 
     let corner = dir.join("corner");
     let o = mesascope(&["audit", "--known", "corner-seeker", "--levels", "40", "--out", corner.to_str().unwrap()]);
@@ -292,6 +307,10 @@ levels = 12
     let (whole, killed) = (dir.join("whole"), dir.join("killed"));
     let o = mesascope(&["run", spec.to_str().unwrap(), "--out", whole.to_str().unwrap(), "--jobs", "2"]);
     assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.lines().any(|l| l.contains("% ") && l.contains(" steps/s  ") && l.contains("runs measured") && l.contains(" eta ")), "progress lines in the log:\n{err}");
+    let last = err.lines().last().unwrap();
+    assert!(last.starts_with("6 of 6 runs done") && last.contains("report.html"), "{err}");
 
     let mut child = Command::new(env!("CARGO_BIN_EXE_mesascope"))
         .args(["run", spec.to_str().unwrap(), "--out", killed.to_str().unwrap(), "--jobs", "1"])

@@ -6,9 +6,15 @@
 //! condition with a 95% interval over seeds, as `summary.csv` and as `report.html` with SVG
 //! plots against the swept condition. The section-2.1 toy model lives here too, so theory and
 //! measurement can be drawn side by side.
+//!
+//! [`jobs`] is the front door: one function per user-facing job (train, resume, eval, audit,
+//! deploy, experiment, report, toy model, benchmarks, demo, quickstart) over plain option and
+//! result structs, reporting progress through a callback. The command line and the Python
+//! package are thin layers over it.
 
 #![warn(missing_docs)]
 
+pub mod jobs;
 pub mod report;
 pub mod runner;
 pub mod spec;
@@ -22,6 +28,31 @@ use thiserror::Error;
 
 pub use runner::{run_experiment, Event, Outcome, RunnerOptions};
 pub use spec::ExperimentSpec;
+
+pub use jobs::audit::{audit, bench_audit, AuditJob, AuditResult, Subject, KNOWN_AGENTS};
+pub use jobs::bench::{bench_env, bench_train, Dtype, EnvBenchJob, EnvBenchRow, TrainBenchJob, TrainBenchRow};
+pub use jobs::demo::{demo, DemoJob, DemoResult, DemoRow};
+pub use jobs::deploy::{deploy, DeployJob, DeployResult};
+pub use jobs::eval::{eval, EvalJob, EvalResult};
+pub use jobs::experiment::{experiment, rewrite_report, toy_model, ExperimentJob, ExperimentResult, ReportResult, ToyJob, ToyResult};
+pub use jobs::pictures::{trajectory, write_picture};
+pub use jobs::progress::{OnProgress, Progress};
+pub use jobs::quickstart::{quickstart, QuickstartJob, QUICKSTART_SPEC};
+pub use jobs::train::{resume, train, ResumeJob, TrainJob, TrainResult};
+
+/// Types of the lower layers that appear in the jobs' options and results, so a front end
+/// needs no other crate to build an option or read a result.
+pub mod types {
+    pub use mesascope_audit::page::fmt_estimate;
+    pub use mesascope_audit::report::STAGES;
+    pub use mesascope_audit::stats::Estimate;
+    pub use mesascope_audit::AuditReport;
+    pub use mesascope_guard::chain::{DeployReport, OnVeto};
+    pub use mesascope_guard::impact::ImpactMeasure;
+    pub use mesascope_learn::config::DEFAULT_TOML;
+    pub use mesascope_learn::run::write_atomic;
+    pub use mesascope_learn::TrainConfig;
+}
 
 /// Something an experiment cannot do.
 #[derive(Debug, Error)]
@@ -50,6 +81,22 @@ pub enum LabError {
         /// Why.
         message: String,
     },
+    /// An option has a value the job cannot use; `what` names the option as the command
+    /// line spells it.
+    #[error("invalid {what}: {message}")]
+    Invalid {
+        /// The option.
+        what: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The job cannot be done as asked (the run has already finished, the directory is not an
+    /// experiment, the agent is unknown); the message says why.
+    #[error("{0}")]
+    Refused(String),
+    /// The task layer refused (a bad family, shift or distribution).
+    #[error(transparent)]
+    Task(#[from] mesascope_tasks::TaskError),
     /// Training failed.
     #[error(transparent)]
     Learn(#[from] mesascope_learn::LearnError),

@@ -35,6 +35,15 @@ impl Cost {
         }
     }
 
+    /// The name [`Cost::from_name`] accepts.
+    pub fn name(self) -> &'static str {
+        match self {
+            Cost::Linear => "linear",
+            Cost::Quadratic => "quadratic",
+            Cost::Exponential => "exponential",
+        }
+    }
+
     /// `f(y)` at scale `c`.
     pub fn cost(self, y: f64, c: f64) -> f64 {
         match self {

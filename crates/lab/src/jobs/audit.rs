@@ -1,0 +1,152 @@
+//! The whole audit of one agent (optimization power, the mesa-optimizer evidence battery,
+//! objective inference under a shift, the alignment verdict), written as `audit.json` (every
+//! number with its interval and sample size), `audit.html` (verdict first, charts, sample
+//! episodes) and `audit-timing.json` (seconds per stage: kept apart so that `audit.json` is
+//! the same bytes on every rerun). The agent is a trained run or one of the known-answer
+//! agents on a training distribution, for calibration.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use mesascope_audit::agents::{Agent, CornerSeeker, PolicyAgent, TabularAgent};
+use mesascope_audit::report::STAGES;
+use mesascope_audit::{AuditOptions, AuditReport};
+use mesascope_learn::run::write_atomic;
+use mesascope_learn::TrainConfig;
+use mesascope_tasks::{Shift, ShortestPathToGoal, TrainingDistribution, UniformRandom};
+
+use super::common::{default_out, model_agent, write_json};
+use super::progress::{OnProgress, Progress};
+use crate::LabError;
+
+/// The known-answer agents, whose verdicts are known in advance.
+pub const KNOWN_AGENTS: [&str; 4] = ["planner", "corner-seeker", "memorizer", "random"];
+
+/// Who is audited.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Subject {
+    /// A trained agent: a run directory, a checkpoint directory, or a .safetensors file with
+    /// config.toml beside it.
+    Run(PathBuf),
+    /// A known-answer agent (one of [`KNOWN_AGENTS`]) on the default training distribution
+    /// changed by `overrides` (`field=value`, as for training).
+    Known {
+        /// The agent's name.
+        name: String,
+        /// Config overrides that set its training distribution.
+        overrides: Vec<String>,
+    },
+}
+
+/// What to audit and how much.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AuditJob {
+    /// The agent.
+    pub subject: Subject,
+    /// The deployment shift whose episodes objective inference explains.
+    pub shift: Shift,
+    /// Levels per measurement (training, novel, retargeting, deployment).
+    pub levels: usize,
+    /// Levels the probes are fitted on (scored on half as many others); 0 switches them off.
+    pub probe_levels: usize,
+    /// Thinking-time ticks to try for recurrent models.
+    pub ticks: Vec<usize>,
+    /// Seed of levels, sampled actions and resampling.
+    pub seed: u64,
+    /// Directory for the files; `None`: the run directory, or `runs/audit-NAME` for a
+    /// known-answer agent.
+    pub out: Option<PathBuf>,
+}
+
+impl Default for AuditJob {
+    fn default() -> Self {
+        let o = AuditOptions::default();
+        AuditJob { subject: Subject::Run(PathBuf::from("runs/default")), shift: o.shift, levels: o.levels, probe_levels: o.probe_levels, ticks: o.ticks, seed: o.seed, out: None }
+    }
+}
+
+/// What an audit found, and where it is.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AuditResult {
+    /// What was audited, in words (a path, or "known-answer agent 'NAME'").
+    pub subject: String,
+    /// Everything the audit measured (what `audit.json` holds).
+    pub report: AuditReport,
+    /// Wall-clock seconds per stage, in the order of [`STAGES`].
+    pub stage_seconds: Vec<(String, f64)>,
+    /// Wall-clock seconds of the whole job.
+    pub seconds: f64,
+    /// Files written (`audit.json`, `audit.html`, `audit-timing.json`); empty for a benchmark.
+    pub files: Vec<PathBuf>,
+}
+
+/// The agent, its training distribution, its discount, its name and the default output.
+struct Loaded {
+    agent: Box<dyn Agent>,
+    dist: TrainingDistribution,
+    gamma: f64,
+    name: String,
+    out: PathBuf,
+}
+
+fn load(job: &AuditJob) -> Result<Loaded, LabError> {
+    match &job.subject {
+        Subject::Known { name, overrides } => {
+            let cfg = TrainConfig::from_toml_with("", overrides)?;
+            let dist = cfg.env.dist;
+            let agent: Box<dyn Agent> = match name.as_str() {
+                "planner" => Box::new(PolicyAgent(ShortestPathToGoal::default())),
+                "corner-seeker" => Box::new(PolicyAgent(CornerSeeker::default())),
+                "memorizer" => {
+                    let Some(pool) = dist.training_levels()? else {
+                        return Err(LabError::Invalid { what: "--known memorizer".into(), message: "it memorizes a finite training set; add --set env.diversity=N".into() });
+                    };
+                    Box::new(PolicyAgent(TabularAgent::fit(&pool, job.seed)))
+                }
+                "random" => Box::new(PolicyAgent(UniformRandom::new(job.seed))),
+                _ => return Err(LabError::Refused(format!("unknown known-answer agent '{name}' (known: {})", KNOWN_AGENTS.join(", ")))),
+            };
+            Ok(Loaded { agent, dist, gamma: cfg.ppo.gamma, name: format!("known-answer agent '{name}'"), out: PathBuf::from(format!("runs/audit-{name}")) })
+        }
+        Subject::Run(path) => {
+            let agent = model_agent(path)?;
+            let (dist, gamma) = (agent.cfg.env.dist, agent.cfg.ppo.gamma);
+            Ok(Loaded { agent: Box::new(agent), dist, gamma, name: path.display().to_string(), out: default_out(path) })
+        }
+    }
+}
+
+/// Runs the audit, reporting each stage as it starts.
+fn run(job: &AuditJob, progress: OnProgress) -> Result<(AuditResult, PathBuf), LabError> {
+    let started = Instant::now();
+    let Loaded { mut agent, dist, gamma, name, out } = load(job)?;
+    let out = job.out.clone().unwrap_or(out);
+    let opts = AuditOptions { shift: job.shift, levels: job.levels, ticks: job.ticks.clone(), probe_levels: job.probe_levels, gamma, seed: job.seed, ..AuditOptions::default() };
+    progress(&Progress::Started { what: format!("auditing {name} → {}", out.display()), total: STAGES.len() as u64, done: 0, unit: "stages" });
+    let mut done = 0;
+    let report = mesascope_audit::audit(&name, agent.as_mut(), &dist, &opts, &mut |stage| {
+        progress(&Progress::Stage { done, name: stage.to_string() });
+        done += 1;
+    })?;
+    let stage_seconds = STAGES.iter().map(|s| (s.to_string(), report.seconds.get(*s).copied().unwrap_or(0.0))).collect();
+    Ok((AuditResult { subject: name, report, stage_seconds, seconds: started.elapsed().as_secs_f64(), files: Vec::new() }, out))
+}
+
+/// Audits the agent and writes `audit.json`, `audit.html` and `audit-timing.json`.
+pub fn audit(job: &AuditJob, progress: OnProgress) -> Result<AuditResult, LabError> {
+    let (mut result, out) = run(job, progress)?;
+    let html = out.join("audit.html");
+    write_atomic(&html, mesascope_audit::page::html(&result.report).as_bytes())?;
+    let timing: BTreeMap<&str, f64> = result.stage_seconds.iter().map(|(s, t)| (s.as_str(), *t)).chain([("total", result.seconds)]).collect();
+    result.files = vec![write_json(out.join("audit.json"), &result.report)?, html, write_json(out.join("audit-timing.json"), &timing)?];
+    Ok(result)
+}
+
+/// The same audit as [`audit`], timed per stage, with nothing written.
+pub fn bench_audit(job: &AuditJob) -> Result<AuditResult, LabError> {
+    Ok(run(job, &|_| {})?.0)
+}

@@ -1,0 +1,155 @@
+//! Benchmarks: environment steps per second on one core for the batched env with
+//! uniform-random actions, and environment steps per second of whole PPO training (acting and
+//! learning) per model family. (`bench_audit`, seconds per audit stage, is in
+//! [`super::audit`].)
+
+use std::time::{Duration, Instant};
+
+use rand::{Rng, SeedableRng};
+use rand_pcg::Pcg64Mcg;
+use serde::{Deserialize, Serialize};
+
+use mesascope_learn::{TrainConfig, Trainer};
+use mesascope_tasks::{Action, ObsKind, ObsScalar, TrainingDistribution, VecEnv};
+
+use crate::LabError;
+
+/// Element type of observations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Dtype {
+    /// One byte per channel.
+    U8,
+    /// Four-byte floats, what a network consumes.
+    F32,
+}
+
+/// Which env configurations to measure.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EnvBenchJob {
+    /// The training distribution levels come from.
+    pub dist: TrainingDistribution,
+    /// Batch sizes M.
+    pub envs: Vec<usize>,
+    /// Observation kinds.
+    pub obs: Vec<ObsKind>,
+    /// Observation element types.
+    pub dtypes: Vec<Dtype>,
+    /// Seconds to measure each configuration for (after a short warm-up).
+    pub seconds: f64,
+}
+
+/// Throughput of one env configuration.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct EnvBenchRow {
+    /// Observation kind.
+    pub obs: ObsKind,
+    /// Element type.
+    pub dtype: Dtype,
+    /// Batch size.
+    pub envs: usize,
+    /// Environment steps per second on one thread.
+    pub steps_per_second: f64,
+}
+
+/// Steps per second of one configuration, single-threaded.
+fn measure<T: ObsScalar>(job: &EnvBenchJob, kind: ObsKind, m: usize) -> Result<f64, LabError> {
+    let mut env: VecEnv<T> = VecEnv::new(job.dist.source()?, m, kind, 0)?;
+    let mut rng = Pcg64Mcg::seed_from_u64(1);
+    let mut actions = vec![Action::Noop; m];
+    let mut run = |iters: usize| -> Result<(), LabError> {
+        for _ in 0..iters {
+            for a in actions.iter_mut() {
+                *a = Action::ALL[rng.random_range(0..Action::COUNT)];
+            }
+            env.step(&actions)?;
+        }
+        Ok(())
+    };
+    // Iterations per timing check: about 64k env steps, so the clock is read rarely.
+    let chunk = (65_536 / m).max(1);
+    run(chunk)?;
+    let budget = Duration::from_secs_f64(job.seconds);
+    let start = Instant::now();
+    let mut steps = 0usize;
+    while start.elapsed() < budget {
+        run(chunk)?;
+        steps += chunk * m;
+    }
+    Ok(steps as f64 / start.elapsed().as_secs_f64())
+}
+
+/// Measures every configuration of `job`, calling `on_row` as each is done.
+pub fn bench_env(job: &EnvBenchJob, on_row: &mut dyn FnMut(&EnvBenchRow)) -> Result<Vec<EnvBenchRow>, LabError> {
+    if job.seconds <= 0.0 || !job.seconds.is_finite() {
+        return Err(LabError::Invalid { what: "--seconds".into(), message: format!("{} must be a positive number", job.seconds) });
+    }
+    if job.envs.contains(&0) {
+        return Err(LabError::Invalid { what: "--envs".into(), message: "batch sizes must be at least 1".into() });
+    }
+    job.dist.validate()?;
+    let mut rows = Vec::new();
+    for &obs in &job.obs {
+        for &dtype in &job.dtypes {
+            for &envs in &job.envs {
+                let steps_per_second = match dtype {
+                    Dtype::U8 => measure::<u8>(job, obs, envs)?,
+                    Dtype::F32 => measure::<f32>(job, obs, envs)?,
+                };
+                let row = EnvBenchRow { obs, dtype, envs, steps_per_second };
+                on_row(&row);
+                rows.push(row);
+            }
+        }
+    }
+    Ok(rows)
+}
+
+/// Which models to time in training.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainBenchJob {
+    /// Model families (`mlp`, `cnn`, `convgru`).
+    pub models: Vec<String>,
+    /// Updates timed per model, after one warm-up update.
+    pub updates: usize,
+    /// Config overrides applied to the built-in default.
+    pub overrides: Vec<String>,
+}
+
+/// Training throughput of one model family.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TrainBenchRow {
+    /// The model family.
+    pub model: String,
+    /// Environment steps per update.
+    pub batch: usize,
+    /// Environment steps per second, acting and learning.
+    pub steps_per_second: f64,
+    /// Seconds per PPO update.
+    pub seconds_per_update: f64,
+}
+
+/// Times whole PPO updates of each model in `job`, calling `on_row` as each is done.
+pub fn bench_train(job: &TrainBenchJob, on_row: &mut dyn FnMut(&TrainBenchRow)) -> Result<Vec<TrainBenchRow>, LabError> {
+    if job.updates == 0 {
+        return Err(LabError::Invalid { what: "--updates".into(), message: "must be at least 1".into() });
+    }
+    let mut rows = Vec::new();
+    for model in &job.models {
+        let mut overrides = job.overrides.clone();
+        overrides.push(format!("model.kind=\"{model}\""));
+        let cfg = TrainConfig::from_toml_with("", &overrides)?;
+        let batch = cfg.ppo.num_envs * cfg.ppo.num_steps;
+        let mut trainer = Trainer::new(cfg)?;
+        trainer.step_update()?;
+        let start = Instant::now();
+        for _ in 0..job.updates {
+            trainer.step_update()?;
+        }
+        let secs = start.elapsed().as_secs_f64();
+        let row = TrainBenchRow { model: model.clone(), batch, steps_per_second: (batch * job.updates) as f64 / secs, seconds_per_update: secs / job.updates as f64 };
+        on_row(&row);
+        rows.push(row);
+    }
+    Ok(rows)
+}

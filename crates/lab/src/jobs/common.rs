@@ -1,0 +1,34 @@
+//! What several jobs share: loading a trained agent, choosing where its files go, writing JSON.
+
+use std::path::{Path, PathBuf};
+
+use mesascope_audit::agents::ModelAgent;
+use mesascope_learn::run::{load_model, write_atomic};
+
+use crate::LabError;
+
+/// The trained agent at `path` (a run directory, a checkpoint directory, or a .safetensors
+/// file with config.toml beside it), on its configured device, with its own ticks.
+pub(crate) fn model_agent(path: &Path) -> Result<ModelAgent, LabError> {
+    let (cfg, model) = load_model(path)?;
+    let device = mesascope_learn::device(&cfg.device)?;
+    let ticks = cfg.model.ticks;
+    Ok(ModelAgent { cfg, model, device, ticks })
+}
+
+/// Where results about the agent at `path` go unless the caller says otherwise: the run
+/// directory itself, or the directory holding the weights file.
+pub(crate) fn default_out(path: &Path) -> PathBuf {
+    if path.is_dir() {
+        path.to_path_buf()
+    } else {
+        path.parent().map(Path::to_path_buf).unwrap_or_default()
+    }
+}
+
+/// Writes `value` to `path` as pretty JSON, atomically, and returns the path.
+pub(crate) fn write_json<T: serde::Serialize + ?Sized>(path: PathBuf, value: &T) -> Result<PathBuf, LabError> {
+    let bytes = serde_json::to_vec_pretty(value).map_err(|e| LabError::Io { path: path.clone(), message: e.to_string() })?;
+    write_atomic(&path, &bytes)?;
+    Ok(path)
+}

@@ -1,0 +1,64 @@
+//! What a long job reports while it works. Jobs call a callback with [`Progress`] values and
+//! never draw anything themselves, so the command line can show a bar on a terminal and log
+//! lines elsewhere, and a Python caller can do what it likes with the same numbers.
+
+use serde::Serialize;
+
+/// One report from a running job.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Progress {
+    /// The job has started: what it does, how much work it has in all (`total` units of
+    /// `unit`), and how much of that was already done before (a resumed run, finished runs of
+    /// an experiment).
+    Started {
+        /// One line saying what the job does and where its files go.
+        what: String,
+        /// Units of work in all.
+        total: u64,
+        /// Units already done when the job started.
+        done: u64,
+        /// The unit: `steps` (environment steps) or `stages`.
+        unit: &'static str,
+    },
+    /// Training made a PPO update.
+    Update {
+        /// Environment steps done so far.
+        step: u64,
+        /// Mean return of the episodes that ended in this update.
+        episode_return: f64,
+        /// Fraction of those episodes that reached the goal.
+        success_rate: f64,
+        /// Environment steps per second of this update (acting and learning).
+        steps_per_second: f64,
+        /// Success on the held-out evaluation levels, when this update evaluated.
+        held_out_success: Option<f64>,
+    },
+    /// A stage of a multi-stage job (audit, deploy) started.
+    Stage {
+        /// Stages finished before this one.
+        done: u64,
+        /// What the stage does.
+        name: String,
+    },
+    /// An experiment advanced.
+    Experiment {
+        /// Environment steps done so far over all runs.
+        step: u64,
+        /// Runs finished (trained and measured) so far.
+        runs_done: usize,
+        /// The run that finished last, if any.
+        last_run: Option<String>,
+    },
+    /// One run of an experiment failed; the experiment goes on with the others.
+    RunFailed {
+        /// The run's id.
+        id: String,
+        /// Why it failed.
+        error: String,
+    },
+}
+
+/// The callback jobs report progress through; `Sync` because an experiment calls it from
+/// several worker threads.
+pub type OnProgress<'a> = &'a (dyn Fn(&Progress) + Sync);
