@@ -80,7 +80,7 @@ impl Reporter {
             }
             Progress::Experiment { step, runs_done, last_run } => {
                 s.pos = *step;
-                let rate = (s.pos - s.start.0) as f64 / s.start.1.elapsed().as_secs_f64().max(1e-9);
+                let rate = s.pos.saturating_sub(s.start.0) as f64 / s.start.1.elapsed().as_secs_f64().max(1e-9);
                 let last = last_run.as_ref().map(|id| format!(", last {id}")).unwrap_or_default();
                 format!("{rate:.0} steps/s  {runs_done} runs measured{last}")
             }

@@ -50,7 +50,6 @@ pub mod types {
     pub use mesascope_guard::chain::{DeployReport, OnVeto};
     pub use mesascope_guard::impact::ImpactMeasure;
     pub use mesascope_learn::config::DEFAULT_TOML;
-    pub use mesascope_learn::run::write_atomic;
     pub use mesascope_learn::TrainConfig;
 }
 

@@ -53,6 +53,11 @@ fn the_same_jobs_write_the_same_bytes() {
     produce(&root.join("b"));
     for f in &files {
         let (a, b) = (std::fs::read(root.join("a").join(f)).unwrap(), std::fs::read(root.join("b").join(f)).unwrap());
+        // The reports name their subject by its path, the one thing that differs by design.
+        let a = match f.extension().and_then(|e| e.to_str()) {
+            Some("json") => String::from_utf8(a).unwrap().replace(&root.join("a").display().to_string(), &root.join("b").display().to_string()).into_bytes(),
+            _ => a,
+        };
         assert!(a == b, "{} differs between two identical runs", f.display());
     }
     // Training reports its start, then every update, in order, up to the last step.
