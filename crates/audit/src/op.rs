@@ -38,8 +38,7 @@ pub struct OpMeasurement {
 pub fn optimization_power(level: &Level, achieved: f64, seed: u64) -> Result<OpMeasurement, AuditError> {
     match StateSpace::enumerate(level, MAX_EXACT_STATES) {
         Ok(space) => {
-            // Summation can put the total a hair above 1; a probability is at most 1.
-            let p = random_return_distribution(&space, &level.reward, level.horizon).prob_at_least(achieved).min(1.0);
+            let p = random_return_distribution(&space, &level.reward, level.horizon).prob_at_least(achieved);
             Ok(OpMeasurement { achieved, p_ref: p, bits: -p.log2(), exact: true, samples: 0 })
         }
         Err(TaskError::StateSpaceTooLarge { .. }) => {
