@@ -15,7 +15,7 @@ use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use mesascope_audit::agents::ModelAgent;
-use mesascope_audit::stats::{mean_ci, Estimate};
+use mesascope_report::stats::{mean_ci, Estimate};
 use mesascope_learn::eval::{evaluate_with, EpisodeRecord, EvalOptions, StepBatch};
 use mesascope_tasks::{reset, step, Action, Level, Policy, Shift, ShortestPathToGoal, TrainingDistribution};
 

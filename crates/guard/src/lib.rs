@@ -51,13 +51,13 @@ pub fn auroc(negatives: &[f64], positives: &[f64]) -> f64 {
 
 /// [`auroc`] with a 95% percentile-bootstrap interval (negatives and positives resampled
 /// separately, seeded so the interval is reproducible).
-pub fn auroc_ci(negatives: &[f64], positives: &[f64]) -> mesascope_audit::stats::Estimate {
+pub fn auroc_ci(negatives: &[f64], positives: &[f64]) -> mesascope_report::stats::Estimate {
     use rand::{Rng, SeedableRng};
     const RESAMPLES: usize = 400;
     let mean = auroc(negatives, positives);
     let n = negatives.len() + positives.len();
     if negatives.is_empty() || positives.is_empty() {
-        return mesascope_audit::stats::Estimate { mean, lo: f64::NAN, hi: f64::NAN, n };
+        return mesascope_report::stats::Estimate { mean, lo: f64::NAN, hi: f64::NAN, n };
     }
     let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(0xa0c);
     let mut draws: Vec<f64> = (0..RESAMPLES)
@@ -68,7 +68,7 @@ pub fn auroc_ci(negatives: &[f64], positives: &[f64]) -> mesascope_audit::stats:
         })
         .collect();
     draws.sort_by(f64::total_cmp);
-    mesascope_audit::stats::Estimate { mean, lo: draws[RESAMPLES * 25 / 1000], hi: draws[RESAMPLES * 975 / 1000 - 1], n }
+    mesascope_report::stats::Estimate { mean, lo: draws[RESAMPLES * 25 / 1000], hi: draws[RESAMPLES * 975 / 1000 - 1], n }
 }
 
 #[cfg(test)]

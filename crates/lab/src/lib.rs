@@ -18,7 +18,6 @@ pub mod jobs;
 pub mod report;
 pub mod runner;
 pub mod spec;
-pub mod stats;
 pub mod store;
 pub mod toy;
 
@@ -43,12 +42,12 @@ pub use jobs::train::{resume, train, ResumeJob, TrainJob, TrainResult};
 /// Types of the lower layers that appear in the jobs' options and results, so a front end
 /// needs no other crate to build an option or read a result.
 pub mod types {
-    pub use mesascope_audit::page::fmt_estimate;
     pub use mesascope_audit::report::STAGES;
-    pub use mesascope_audit::stats::Estimate;
     pub use mesascope_audit::AuditReport;
     pub use mesascope_guard::chain::{DeployReport, OnVeto};
     pub use mesascope_guard::impact::ImpactMeasure;
+    pub use mesascope_report::page::fmt_estimate;
+    pub use mesascope_report::stats::Estimate;
     pub use mesascope_learn::config::DEFAULT_TOML;
     pub use mesascope_learn::TrainConfig;
 }

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use mesascope_audit::agents::ModelAgent;
-use mesascope_learn::run::{load_model, write_atomic};
+use mesascope_learn::run::load_model;
 
 use crate::LabError;
 
@@ -26,9 +26,9 @@ pub(crate) fn default_out(path: &Path) -> PathBuf {
     }
 }
 
-/// Writes `value` to `path` as pretty JSON, atomically, and returns the path.
-pub(crate) fn write_json<T: serde::Serialize + ?Sized>(path: PathBuf, value: &T) -> Result<PathBuf, LabError> {
-    let bytes = serde_json::to_vec_pretty(value).map_err(|e| LabError::Io { path: path.clone(), message: e.to_string() })?;
-    write_atomic(&path, &bytes)?;
+/// Writes `value` to `path` as pretty JSON, atomically (the reporting layer's writer), and
+/// returns the path.
+pub(crate) fn write_json<T: serde::Serialize>(path: PathBuf, value: &T) -> Result<PathBuf, LabError> {
+    mesascope_report::write_json(&path, value).map_err(|e| LabError::Io { path: e.path, message: e.source.to_string() })?;
     Ok(path)
 }

@@ -7,9 +7,10 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use mesascope_audit::plot::{lines, XAxis};
-use mesascope_audit::stats::Estimate;
 use mesascope_learn::run::write_atomic;
+use mesascope_report::page::frame;
+use mesascope_report::plot::{lines, Series, XAxis};
+use mesascope_report::stats::Estimate;
 
 use super::progress::{OnProgress, Progress};
 use crate::report::{summarize, SummaryRow, VerdictCounts};
@@ -161,14 +162,14 @@ pub fn toy_model(job: &ToyJob) -> Result<ToyResult, LabError> {
     let solutions = job.n.iter().map(|&n| solve(job.x, job.cost, job.scale, n)).collect::<Result<Vec<_>, _>>()?;
     let mut files = Vec::new();
     if let Some(out) = &job.out {
-        let series = |f: fn(&ToySolution) -> f64| solutions.iter().map(|s| (s.n, Estimate { mean: f(s), lo: f64::NAN, hi: f64::NAN, n: 0 })).collect::<Vec<_>>();
+        let series = |name: &str, f: fn(&ToySolution) -> f64| Series::new(name, solutions.iter().map(|s| (s.n, Estimate { n: 0, ..Estimate::single(f(s)) })).collect());
         let title = format!("Toy model, x = {}, {} cost", job.x, job.cost.name());
-        let bits = lines(&title, "instances N", "bits", &[("optimal runtime bits y*".into(), series(|s| s.y)), ("per-instance optimization T(y*)".into(), series(|s| s.per_instance))], &XAxis::Log);
-        let share = lines("Runtime share y*/T(y*)", "instances N", "share", &[("y*/T(y*)".into(), series(|s| s.runtime_share))], &XAxis::Log);
+        let bits = lines(&title, "instances N", "bits", &[series("optimal runtime bits y*", |s| s.y), series("per-instance optimization T(y*)", |s| s.per_instance)], &XAxis::Log);
+        let share = lines("Runtime share y*/T(y*)", "instances N", "share", &[series("y*/T(y*)", |s| s.runtime_share)], &XAxis::Log);
         let page = if out.extension().and_then(|e| e.to_str()) == Some("svg") {
             bits
         } else {
-            format!("<!doctype html><html><head><meta charset=\"utf-8\"><title>{title}</title></head><body>{bits}{share}</body></html>")
+            frame(&title, &format!("{bits}{share}"))
         };
         write_atomic(out, page.as_bytes())?;
         files.push(out.clone());
