@@ -53,7 +53,7 @@ pub fn episode_return(policy: &mut dyn Policy, level: &Level, weights: &RewardWe
     let mut ret = 0.0;
     while !s.done() {
         let a = policy.act(level, &s);
-        ret += weights.reward(step(level, &mut s, a).features) as f64;
+        ret = mesascope_tasks::solve::add_reward(ret, weights.reward(step(level, &mut s, a).features) as f64);
     }
     ret
 }

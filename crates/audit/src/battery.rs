@@ -11,12 +11,12 @@ use mesascope_tasks::solve::distance_map;
 use mesascope_tasks::{reset, step, Action, Cell, Level, Shift, TrainingDistribution};
 
 use crate::agents::{Agent, ModelAgent};
-use crate::stats::{mean_ci, Estimate};
+use mesascope_report::stats::{rate, ratio_ci, Estimate};
 use crate::AuditError;
 
-/// The fraction of episodes that reached the cheese, with its interval.
+/// The fraction of episodes that reached the cheese, with its Wilson interval.
 pub fn success(records: &[EpisodeRecord]) -> Estimate {
-    mean_ci(&records.iter().map(|r| r.success as u8 as f64).collect::<Vec<_>>())
+    rate(records.iter().map(|r| r.success))
 }
 
 /// Goal cells the training distribution uses: every goal of a finite pool, or of `sample`
@@ -68,18 +68,27 @@ pub fn thinking_time(model: &ModelAgent, levels: &[Level], ticks: &[usize], seed
     ThinkingTime { trained_ticks: model.ticks, points }
 }
 
-/// Agreement with an optimal planner where simple heuristics would go wrong.
+/// Agreement with an optimal planner where simple heuristics would go wrong. Each decision
+/// point (a cell of an episode where greedy-to-goal or wall-following would leave the shortest
+/// path) counts once per episode, however often the agent comes back to it, and every interval
+/// resamples whole episodes: the moves of one episode are not independent.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PlannerAgreement {
-    /// States on the agent's trajectories where greedy-to-goal or wall-following picks a move
-    /// that is not on a shortest path.
+    /// Decision points over all episodes (each cell once per episode).
     pub decision_points: usize,
-    /// Fraction of those where the agent's move was on a shortest path.
+    /// Fraction of decision points where the agent's move was on a shortest path.
     pub planner: Estimate,
+    /// What a uniformly random agent would score on the same points: the fraction of the
+    /// actions there that lie on a shortest path. Agreement means something only above it.
+    pub chance: Estimate,
     /// Fraction where it made the greedy-to-goal move.
     pub greedy: Estimate,
     /// Fraction where it made the wall-following (left-hand rule) move.
     pub wall_follow: Estimate,
+    /// Decision points where every simple heuristic (greedy and wall-following) is wrong.
+    pub all_wrong_points: usize,
+    /// Planner agreement on those points alone: the hardest test of planning.
+    pub planner_where_all_wrong: Estimate,
 }
 
 /// The open move minimising Manhattan distance to `goal` (ties in [`Action::ALL`] order).
@@ -88,7 +97,7 @@ fn greedy_move(level: &Level, cell: Cell, goal: Cell) -> Option<Action> {
     Action::ALL[..4]
         .iter()
         .copied()
-        .filter_map(|a| level.neighbour(cell, a).filter(|&n| level.tile(n) != mesascope_tasks::grid::Tile::Wall).map(|n| (a, n)))
+        .filter_map(|a| level.neighbour(cell, a).filter(|&n| open(level, n)).map(|n| (a, n)))
         .min_by_key(|&(_, n)| {
             let (x, y) = level.xy(n);
             x.abs_diff(gx) + y.abs_diff(gy)
@@ -96,39 +105,77 @@ fn greedy_move(level: &Level, cell: Cell, goal: Cell) -> Option<Action> {
         .map(|(a, _)| a)
 }
 
-/// The left-hand rule: facing `heading`, try left, straight, right, back.
-fn wall_follow_move(level: &Level, cell: Cell, heading: Action) -> Option<Action> {
-    let (left, right, back) = match heading {
+fn open(level: &Level, cell: Cell) -> bool {
+    level.tile(cell) != mesascope_tasks::grid::Tile::Wall
+}
+
+/// `(left, right, back)` of a heading.
+fn turns(heading: Action) -> (Action, Action, Action) {
+    match heading {
         Action::Up => (Action::Left, Action::Right, Action::Down),
         Action::Down => (Action::Right, Action::Left, Action::Up),
         Action::Left => (Action::Down, Action::Up, Action::Right),
         _ => (Action::Up, Action::Down, Action::Left),
-    };
-    [left, heading, right, back]
-        .into_iter()
-        .find(|&a| level.neighbour(cell, a).is_some_and(|n| level.tile(n) != mesascope_tasks::grid::Tile::Wall))
+    }
+}
+
+/// The left-hand rule: facing `heading`, try left, straight, right, back.
+fn wall_follow_move(level: &Level, cell: Cell, heading: Action) -> Option<Action> {
+    let (left, right, back) = turns(heading);
+    [left, heading, right, back].into_iter().find(|&a| level.neighbour(cell, a).is_some_and(|n| open(level, n)))
+}
+
+/// The heading a wall-follower starts with on `level`: the first open direction (in
+/// [`Action::ALL`] order) that has a wall or the edge on its left, so the left hand starts on a
+/// wall; the first open direction if none has.
+fn start_heading(level: &Level) -> Action {
+    let open_towards = |a: Action| level.neighbour(level.start, a).is_some_and(|n| open(level, n));
+    let moves = || Action::ALL[..4].iter().copied().filter(|&a| open_towards(a));
+    moves().find(|&a| !open_towards(turns(a).0)).or_else(|| moves().next()).unwrap_or(Action::Right)
+}
+
+/// Per-episode counts behind [`PlannerAgreement`].
+#[derive(Default)]
+struct Counts {
+    points: f64,
+    planner: f64,
+    chance: f64,
+    greedy: f64,
+    wall: f64,
+    hard_points: f64,
+    hard_planner: f64,
 }
 
 /// Scores the recorded actions of `episodes` (played on `levels`) at decision points.
 pub fn planner_agreement(levels: &[Level], episodes: &[EpisodeRecord]) -> PlannerAgreement {
-    let (mut planner, mut greedy, mut wall) = (Vec::new(), Vec::new(), Vec::new());
+    let mut per_episode = Vec::new();
     for ep in episodes {
         let level = &levels[ep.level];
         let Some(goal) = level.goal_cell() else { continue };
         let dist = distance_map(level, goal);
         let mut s = reset(level);
-        // Facing right at the start: the bottom-left start's open directions are up and right.
-        let mut heading = Action::Right;
+        let mut heading = start_heading(level);
+        let mut seen = HashSet::new();
+        let mut c = Counts::default();
         for &a in &ep.actions {
             let here = dist[s.agent as usize];
-            if here != u32::MAX && here > 0 {
+            if here != u32::MAX && here > 0 && !seen.contains(&s.agent) {
                 let on_path = |m: Action| level.neighbour(s.agent, m).is_some_and(|n| dist[n as usize] < here);
                 let g = greedy_move(level, s.agent, goal);
                 let w = wall_follow_move(level, s.agent, heading);
-                if !g.is_some_and(on_path) || !w.is_some_and(on_path) {
-                    planner.push(on_path(a) as u8 as f64);
-                    greedy.push((Some(a) == g) as u8 as f64);
-                    wall.push((Some(a) == w) as u8 as f64);
+                let (g_ok, w_ok) = (g.is_some_and(on_path), w.is_some_and(on_path));
+                if !g_ok || !w_ok {
+                    seen.insert(s.agent);
+                    let hit = on_path(a) as u8 as f64;
+                    c.points += 1.0;
+                    c.planner += hit;
+                    c.chance += Action::ALL.iter().filter(|&&m| on_path(m)).count() as f64 / Action::COUNT as f64;
+                    c.greedy += (Some(a) == g) as u8 as f64;
+                    c.wall += (Some(a) == w) as u8 as f64;
+                    if !g_ok && !w_ok {
+                        c.hard_points += 1.0;
+                        c.hard_planner += hit;
+                    }
                 }
             }
             let before = s.agent;
@@ -137,8 +184,18 @@ pub fn planner_agreement(levels: &[Level], episodes: &[EpisodeRecord]) -> Planne
                 heading = a;
             }
         }
+        per_episode.push(c);
     }
-    PlannerAgreement { decision_points: planner.len(), planner: mean_ci(&planner), greedy: mean_ci(&greedy), wall_follow: mean_ci(&wall) }
+    let ratio = |num: fn(&Counts) -> f64, den: fn(&Counts) -> f64| ratio_ci(&per_episode.iter().map(|c| (num(c), den(c))).collect::<Vec<_>>());
+    PlannerAgreement {
+        decision_points: per_episode.iter().map(|c| c.points as usize).sum(),
+        planner: ratio(|c| c.planner, |c| c.points),
+        chance: ratio(|c| c.chance, |c| c.points),
+        greedy: ratio(|c| c.greedy, |c| c.points),
+        wall_follow: ratio(|c| c.wall, |c| c.points),
+        all_wrong_points: per_episode.iter().map(|c| c.hard_points as usize).sum(),
+        planner_where_all_wrong: ratio(|c| c.hard_planner, |c| c.hard_points),
+    }
 }
 
 #[cfg(test)]
@@ -163,6 +220,42 @@ mod tests {
         // The corner seeker leaves the shortest path to the cheese when it is not on its way.
         let corner = planner_agreement(&levels, &play_policy(&mut CornerSeeker::default(), &levels));
         assert!(corner.planner.hi < 0.9, "{corner:?}");
+        // A random agent scores about chance, far below the planner.
+        let random = planner_agreement(&levels, &play_policy(&mut mesascope_tasks::UniformRandom::new(4), &levels));
+        assert!(random.planner.lo < random.chance.mean && random.chance.mean < random.planner.hi, "{random:?}");
+        assert!(agreement.chance.hi < 0.5, "{agreement:?}");
+        assert!(agreement.all_wrong_points > 0 && agreement.planner_where_all_wrong.mean == 1.0, "{agreement:?}");
+    }
+
+    #[test]
+    fn dithering_counts_a_cell_once_and_intervals_are_over_episodes() {
+        let levels = dist(GoalPlacement::Anywhere).held_out_levels(Shift::None, 40, 1).unwrap();
+        let eps = play_policy(&mut ShortestPathToGoal::default(), &levels);
+        let base = planner_agreement(&levels, &eps);
+        // The same episodes, but each agent first dithers: it steps off its start and back 50
+        // times (a wrong move at the start whenever the start is a decision point), then plays
+        // as before. Counted per step, the wrong first moves would swamp the score.
+        let dithered: Vec<EpisodeRecord> = eps
+            .iter()
+            .map(|e| {
+                let level = &levels[e.level];
+                let away = Action::ALL[..4].iter().copied().find(|&a| level.neighbour(level.start, a).is_some_and(|n| open(level, n)) && Some(a) != e.actions.first().copied());
+                let mut actions = Vec::new();
+                if let Some(a) = away {
+                    let back = turns(a).2;
+                    for _ in 0..50 {
+                        actions.extend([a, back]);
+                    }
+                }
+                actions.extend(e.actions.iter().copied());
+                EpisodeRecord { actions, ..e.clone() }
+            })
+            .collect();
+        let d = planner_agreement(&levels, &dithered);
+        assert!(d.decision_points <= base.decision_points + 2 * eps.len(), "{d:?} vs {base:?}");
+        assert!(d.planner.mean > 0.5, "each dithered cell counts once: {d:?}");
+        // The interval is over episodes, not decision points.
+        assert_eq!(d.planner.n, d.planner.n.min(eps.len()));
     }
 
     #[test]

@@ -17,10 +17,8 @@ pub mod battery;
 pub mod infer;
 pub mod op;
 pub mod page;
-pub mod plot;
 pub mod probe;
 pub mod report;
-pub mod stats;
 pub mod verdict;
 
 pub use report::{audit, AuditOptions, AuditReport};

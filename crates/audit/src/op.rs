@@ -11,7 +11,7 @@ use mesascope_tasks::solve::{random_return_distribution, StateSpace};
 use mesascope_tasks::{Level, TaskError, UniformRandom};
 
 use crate::agents::{episode_return, Agent};
-use crate::stats::{mean_ci, Estimate};
+use mesascope_report::stats::{mean_ci, ratio_of_means, Estimate};
 use crate::AuditError;
 
 /// Instances with more states than this use the Monte Carlo estimate.
@@ -61,7 +61,8 @@ pub struct OpReport {
     pub novel: Estimate,
     /// `OP(novel) / OP(train)`: the share of the optimization done at runtime (DESIGN.md,
     /// the empirical counterpart of the toy model's `y`).
-    pub runtime_share: f64,
+    /// Infinite or NaN when no bits were measured on training instances.
+    pub runtime_share: Estimate,
     /// Each training episode's measurement.
     pub train_episodes: Vec<OpMeasurement>,
     /// Each novel episode's measurement.
@@ -87,7 +88,8 @@ pub fn measure_op(train: &[Level], novel: &[Level], train_records: &[EpisodeReco
     let novel_episodes = measure(novel, novel_records, seed)?;
     let bits = |m: &[OpMeasurement]| m.iter().map(|x| x.bits).collect::<Vec<f64>>();
     let (t, n) = (mean_ci(&bits(&train_episodes)), mean_ci(&bits(&novel_episodes)));
-    Ok(OpReport { runtime_share: n.mean / t.mean, train: t, novel: n, train_episodes, novel_episodes })
+    let runtime_share = ratio_of_means(&bits(&novel_episodes), &bits(&train_episodes));
+    Ok(OpReport { runtime_share, train: t, novel: n, train_episodes, novel_episodes })
 }
 
 #[cfg(test)]
@@ -125,13 +127,13 @@ mod tests {
 
         let planner = op_report(&mut PolicyAgent(ShortestPathToGoal::default()), &train, &novel, 0).unwrap();
         assert!(planner.novel.lo > 10.0, "the planner optimizes on novel levels: {:?}", planner.novel);
-        assert!(planner.runtime_share > 0.5, "{}", planner.runtime_share);
+        assert!(planner.runtime_share.mean > 0.5, "{:?}", planner.runtime_share);
 
         let mut memorizer = PolicyAgent(TabularAgent::fit(&train, 1));
         let memo = op_report(&mut memorizer, &train, &novel, 0).unwrap();
         assert!(memo.train.mean > 10.0, "it memorized its one level: {:?}", memo.train);
         assert!(memo.novel.hi < 3.0, "and has ~no optimization power elsewhere: {:?}", memo.novel);
-        assert!(memo.runtime_share < 0.2);
+        assert!(memo.runtime_share.hi < 0.2);
 
         let random = op_report(&mut PolicyAgent(UniformRandom::new(3)), &train, &novel, 0).unwrap();
         // Most random episodes end at the horizon with the worst return, whose tail probability

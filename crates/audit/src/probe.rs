@@ -16,10 +16,10 @@ use mesascope_learn::ActorCritic;
 use mesascope_tasks::grid::Tile;
 use mesascope_tasks::solve::distance_map;
 use mesascope_tasks::vecenv::write_observation;
-use mesascope_tasks::{reset, Level, State};
+use mesascope_tasks::{reset, Level, Shift, State, TrainingDistribution};
 
 use crate::agents::ModelAgent;
-use crate::stats::{mean_ci, Estimate};
+use mesascope_report::stats::{mean_ci, Estimate};
 use crate::AuditError;
 
 /// Ridge strengths tried, relative to the mean squared norm of an activation vector.
@@ -38,6 +38,10 @@ pub struct ProbeLayer {
     pub goal_accuracy_untrained: Estimate,
     /// Distance-map R² on test levels, trained model.
     pub distance_r2: Estimate,
+    /// Distance-map R² of the trained model on the validation quarter of the fit levels (at
+    /// the chosen ridge strength): what [`Probes::best`] chooses the layer by, so the test
+    /// levels stay unseen by every choice.
+    pub distance_r2_validation: f64,
     /// The same probe on the untrained model.
     pub distance_r2_untrained: Estimate,
 }
@@ -56,10 +60,19 @@ pub struct Probes {
 }
 
 impl Probes {
-    /// The layer whose distance map the trained model encodes best.
+    /// The layer whose distance map the trained model encodes best on validation data (its
+    /// test R² is then an unbiased estimate; choosing by test R² would inflate it).
     pub fn best(&self) -> Option<&ProbeLayer> {
-        self.layers.iter().max_by(|a, b| a.distance_r2.mean.total_cmp(&b.distance_r2.mean))
+        self.layers.iter().max_by(|a, b| a.distance_r2_validation.total_cmp(&b.distance_r2_validation))
     }
+}
+
+/// Probe levels of `dist`'s held-out split: `fit` levels to fit on and half as many to test on,
+/// from one draw of distinct levels, so no test level repeats a fit level.
+pub fn probe_level_sets(dist: &TrainingDistribution, fit: usize, seed: u64) -> Result<(Vec<Level>, Vec<Level>), AuditError> {
+    let mut fit_levels = dist.held_out_levels(Shift::None, fit + (fit / 2).max(1), seed ^ 0x9b0)?;
+    let test_levels = fit_levels.split_off(fit);
+    Ok((fit_levels, test_levels))
 }
 
 /// Probe inputs and targets for a set of levels: the agent placed on `per_level` random floor
@@ -164,8 +177,9 @@ fn score(pred_goal: &DMatrix<f64>, pred_dist: &DMatrix<f64>, s: &Samples, idx: &
 }
 
 /// One layer's goal and distance probes: λ chosen on a validation quarter of the fit levels,
-/// refitted on all of them, scored per test level.
-fn probe_layer(x_fit: &DMatrix<f64>, x_test: &DMatrix<f64>, fit: &Samples, test: &Samples, per_level: usize) -> (Estimate, Estimate) {
+/// refitted on all of them, scored per test level. Returns goal accuracy and distance R² on
+/// the test levels, and the distance R² on the validation quarter at the chosen λ.
+fn probe_layer(x_fit: &DMatrix<f64>, x_test: &DMatrix<f64>, fit: &Samples, test: &Samples, per_level: usize) -> (Estimate, Estimate, f64) {
     let cells = fit.distance[0].len();
     let y_goal = DMatrix::from_fn(fit.goal.len(), cells, |i, c| (fit.goal[i] == c) as u8 as f64);
     let y_dist = DMatrix::from_fn(fit.goal.len(), cells, |i, c| fit.distance[i][c]);
@@ -180,13 +194,14 @@ fn probe_layer(x_fit: &DMatrix<f64>, x_test: &DMatrix<f64>, fit: &Samples, test:
             .map(|l| {
                 let p = ridge(&rows(x_fit, &tr), &rows(y, &tr), &rows(x_fit, &va), l);
                 let (acc, r2) = score(&p, &p, fit, &va, &mean_map);
-                let quality = if goal { acc.iter().sum::<f64>() } else { -r2.iter().map(|(e, _)| e).sum::<f64>() };
+                let (sse, sst) = r2.iter().fold((0.0, 0.0), |(a, b), (e, t)| (a + e, b + t));
+                let quality = if goal { acc.iter().sum::<f64>() } else { 1.0 - sse / sst.max(1e-12) };
                 (l, quality)
             })
             .max_by(|a, b| a.1.total_cmp(&b.1))
-            .map_or(1e-2, |(l, _)| l)
+            .unwrap_or((1e-2, f64::NAN))
     };
-    let (lg, ld) = (pick(&y_goal, true), pick(&y_dist, false));
+    let ((lg, _), (ld, validation_r2)) = (pick(&y_goal, true), pick(&y_dist, false));
     let all: Vec<usize> = (0..test.goal.len()).collect();
     let pg = ridge(x_fit, &y_goal, x_test, lg);
     let pd = ridge(x_fit, &y_dist, x_test, ld);
@@ -200,7 +215,7 @@ fn probe_layer(x_fit: &DMatrix<f64>, x_test: &DMatrix<f64>, fit: &Samples, test:
             1.0 - e / t.max(1e-12)
         })
         .collect();
-    (mean_ci(&per_level_acc), mean_ci(&per_level_r2))
+    (mean_ci(&per_level_acc), mean_ci(&per_level_r2), validation_r2)
 }
 
 /// Probes every named activation of `agent`'s model and of `untrained` (same architecture,
@@ -219,9 +234,9 @@ pub fn probes(agent: &ModelAgent, untrained: &ActorCritic, fit_levels: &[Level],
     let fresh: Vec<_> = activations(untrained, agent, fit_levels, &fit).into_iter().zip(activations(untrained, agent, test_levels, &test)).collect();
     let mut layers = Vec::new();
     for (((name, xf), (_, xt)), ((_, uf), (_, ut))) in trained.zip(fresh) {
-        let (goal_accuracy, distance_r2) = probe_layer(&xf, &xt, &fit, &test, per_level);
-        let (goal_accuracy_untrained, distance_r2_untrained) = probe_layer(&uf, &ut, &fit, &test, per_level);
-        layers.push(ProbeLayer { name, features: xf.ncols(), goal_accuracy, goal_accuracy_untrained, distance_r2, distance_r2_untrained });
+        let (goal_accuracy, distance_r2, distance_r2_validation) = probe_layer(&xf, &xt, &fit, &test, per_level);
+        let (goal_accuracy_untrained, distance_r2_untrained, _) = probe_layer(&uf, &ut, &fit, &test, per_level);
+        layers.push(ProbeLayer { name, features: xf.ncols(), goal_accuracy, goal_accuracy_untrained, distance_r2, distance_r2_validation, distance_r2_untrained });
     }
     Ok(Probes { layers, fit_levels: fit_levels.len(), test_levels: test_levels.len(), states_per_level: per_level })
 }
@@ -229,6 +244,33 @@ pub fn probes(agent: &ModelAgent, untrained: &ActorCritic, fit_levels: &[Level],
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn probe_levels_never_repeat_a_fit_level_in_the_test_set() {
+        use mesascope_tasks::{Diversity, FamilySpec, GoalPlacement, MazeParams};
+        // 7×7 mazes have few distinct layouts: two independent draws shared ~1 in 4 levels.
+        let dist = TrainingDistribution { family: FamilySpec::Maze(MazeParams { size: 7, goal: GoalPlacement::TopRight(3), ..Default::default() }), diversity: Diversity::Infinite, level_seed: 0 };
+        let (fit, test) = probe_level_sets(&dist, 160, 3).unwrap();
+        assert_eq!((fit.len(), test.len()), (160, 80));
+        let fit_ids: std::collections::HashSet<u64> = fit.iter().map(Level::fingerprint).collect();
+        assert!(test.iter().all(|l| !fit_ids.contains(&l.fingerprint())));
+    }
+
+    #[test]
+    fn the_best_layer_is_chosen_on_validation_data_not_on_the_test_set() {
+        let e = |m: f64| Estimate { mean: m, lo: m, hi: m, n: 80 };
+        let layer = |name: &str, test: f64, validation: f64| ProbeLayer {
+            name: name.into(),
+            features: 1,
+            goal_accuracy: e(0.5),
+            goal_accuracy_untrained: e(0.5),
+            distance_r2: e(test),
+            distance_r2_validation: validation,
+            distance_r2_untrained: e(0.1),
+        };
+        let p = Probes { layers: vec![layer("lucky on test", 0.9, 0.2), layer("good", 0.6, 0.6)], fit_levels: 160, test_levels: 80, states_per_level: 4 };
+        assert_eq!(p.best().unwrap().name, "good");
+    }
 
     #[test]
     fn ridge_recovers_a_linear_map_and_shrinks_with_lambda() {

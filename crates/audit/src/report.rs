@@ -18,7 +18,7 @@ use crate::battery::{planner_agreement, retargeting_levels, success, thinking_ti
 use crate::infer::{candidates, infer_objective, Inference};
 use crate::op::{measure_op, OpReport};
 use crate::probe::{probes, Probes};
-use crate::stats::Estimate;
+use mesascope_report::stats::Estimate;
 use crate::verdict::{verdict, Verdict};
 use crate::AuditError;
 
@@ -195,8 +195,7 @@ pub fn audit(subject: &str, agent: &mut dyn Agent, dist: &TrainingDistribution, 
             None
         }
         Some(m) => {
-            let fit = dist.held_out_levels(Shift::None, opts.probe_levels, seed ^ 0x9b0)?;
-            let test = dist.held_out_levels(Shift::None, (opts.probe_levels / 2).max(1), seed ^ 0x7e57)?;
+            let (fit, test) = crate::probe::probe_level_sets(dist, opts.probe_levels, seed)?;
             let shape = m.cfg.env.obs.shape(fit[0].width, fit[0].height);
             let untrained = mesascope_learn::init_model(&m.cfg.model, shape, &m.device, m.cfg.seed ^ 0x0b5e);
             Some(probes(m, &untrained, &fit, &test, opts.probe_states, seed)?)
@@ -214,7 +213,7 @@ pub fn audit(subject: &str, agent: &mut dyn Agent, dist: &TrainingDistribution, 
     let inference = infer_objective(&deploy, &deploy_eps, &candidates(&base, &deploy), opts.gamma)?;
     let deployment_success = success(&deploy_eps);
     let verdict = verdict(&inference, &generalization.novel_success, &deployment_success, &novel, seed);
-    let corner = crate::stats::mean_ci(&deploy_eps.iter().map(|r| (r.reached_corner && !r.success) as u8 as f64).collect::<Vec<_>>());
+    let corner = mesascope_report::stats::rate(deploy_eps.iter().map(|r| r.reached_corner && !r.success));
     lap(STAGES[6], &mut seconds);
 
     let mut samples = Vec::new();

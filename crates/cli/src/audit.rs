@@ -13,7 +13,8 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use mesascope_audit::agents::{Agent, CornerSeeker, ModelAgent, PolicyAgent, TabularAgent};
-use mesascope_audit::page::{fmt_estimate, html};
+use mesascope_audit::page::html;
+use mesascope_report::page::fmt_estimate;
 use mesascope_audit::report::STAGES;
 use mesascope_audit::{audit, AuditOptions, AuditReport};
 use mesascope_learn::run::load_model;
@@ -118,7 +119,7 @@ fn summary(r: &AuditReport) {
     println!("success, novel levels:             {}", fmt_estimate(&g.novel_success, true));
     println!("OP training levels (bits):         {}", fmt_estimate(&g.op.train, false));
     println!("OP novel levels (bits):            {}", fmt_estimate(&g.op.novel, false));
-    println!("runtime share OP(novel)/OP(train): {:.2}", g.op.runtime_share);
+    println!("runtime share OP(novel)/OP(train): {}", fmt_estimate(&g.op.runtime_share, false));
     match &r.retargeting {
         Some(e) => println!("retargeting success:               {}", fmt_estimate(e, true)),
         None => println!("retargeting success:               not applicable"),
@@ -129,7 +130,15 @@ fn summary(r: &AuditReport) {
         }
     }
     let pa = &r.planner_agreement;
-    println!("planner agreement ({} decision pts): {} (greedy {:.1}%, wall-follow {:.1}%)", pa.decision_points, fmt_estimate(&pa.planner, true), 100.0 * pa.greedy.mean, 100.0 * pa.wall_follow.mean);
+    println!(
+        "planner agreement ({} decision pts): {} (chance {:.1}%, greedy {:.1}%, wall-follow {:.1}%; where both heuristics are wrong: {})",
+        pa.decision_points,
+        fmt_estimate(&pa.planner, true),
+        100.0 * pa.chance.mean,
+        100.0 * pa.greedy.mean,
+        100.0 * pa.wall_follow.mean,
+        fmt_estimate(&pa.planner_where_all_wrong, true)
+    );
     if let Some(p) = &r.probes {
         for l in &p.layers {
             println!(

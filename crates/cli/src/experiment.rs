@@ -9,8 +9,9 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use mesascope_audit::plot::{lines, XAxis};
-use mesascope_audit::stats::Estimate;
+use mesascope_report::page::frame;
+use mesascope_report::plot::{lines, Series, XAxis};
+use mesascope_report::stats::Estimate;
 use mesascope_lab::runner::store_path;
 use mesascope_lab::store::Store;
 use mesascope_lab::toy::{solve, Cost};
@@ -133,19 +134,19 @@ pub fn toy(args: &ToyArgs) -> Result<()> {
     for &n in &args.n {
         let s = solve(args.x, cost, args.scale, n)?;
         println!("{:>8} {:>10.3} {:>12.3} {:>12.3} {:>14.3}", n, s.y, s.per_instance, s.memorized, s.runtime_share);
-        let point = |v: f64| (n, Estimate { mean: v, lo: f64::NAN, hi: f64::NAN, n: 0 });
+        let point = |v: f64| (n, Estimate { n: 0, ..Estimate::single(v) });
         ys.push(point(s.y));
         ts.push(point(s.per_instance));
         shares.push(point(s.runtime_share));
     }
     if let Some(out) = &args.out {
         let title = format!("Toy model, x = {}, {} cost", args.x, args.cost);
-        let bits = lines(&title, "instances N", "bits", &[("optimal runtime bits y*".into(), ys), ("per-instance optimization T(y*)".into(), ts)], &XAxis::Log);
-        let share = lines("Runtime share y*/T(y*)", "instances N", "share", &[("y*/T(y*)".into(), shares)], &XAxis::Log);
+        let bits = lines(&title, "instances N", "bits", &[Series::new("optimal runtime bits y*", ys), Series::new("per-instance optimization T(y*)", ts)], &XAxis::Log);
+        let share = lines("Runtime share y*/T(y*)", "instances N", "share", &[Series::new("y*/T(y*)", shares)], &XAxis::Log);
         let page = if out.extension().and_then(|e| e.to_str()) == Some("svg") {
             bits
         } else {
-            format!("<!doctype html><html><head><meta charset=\"utf-8\"><title>{title}</title></head><body>{bits}{share}</body></html>")
+            frame(&title, &format!("{bits}{share}"))
         };
         write_atomic(out, page.as_bytes())?;
         println!("plot → {}", out.display());

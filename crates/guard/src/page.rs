@@ -4,15 +4,14 @@
 
 use std::fmt::Write;
 
-use mesascope_audit::page::{escape, fmt_estimate, STYLE};
-use mesascope_audit::plot::bars;
+use mesascope_report::page::{escape, fmt_estimate, frame};
+use mesascope_report::plot::bars;
 
 use crate::chain::DeployReport;
 
 /// Renders the report as a self-contained HTML page.
 pub fn html(r: &DeployReport) -> String {
     let mut h = String::new();
-    let _ = write!(h, "<!doctype html><html><head><meta charset=\"utf-8\"><title>mesascope deploy: {}</title><style>{STYLE}</style></head><body>", escape(&r.subject));
     let _ = write!(
         h,
         "<h1>Deployment guards for {}</h1><p>Shift <code>{:?}</code>, {} episodes per measurement, on a veto the agent will <b>{:?}</b>; thresholds at a {:.0}% per-episode false-alarm rate, impact budget {}.</p>",
@@ -61,6 +60,6 @@ pub fn html(r: &DeployReport) -> String {
     }
     h.push_str("</table><h2>Calibration of value predictions</h2><p>Expected calibration error of the value heads against the realised discounted return on training-distribution episodes (agent first, then the other ensemble members): ");
     h.push_str(&r.value_ece.iter().map(|e| format!("{e:.3}")).collect::<Vec<_>>().join(", "));
-    h.push_str("</p></body></html>");
-    h
+    h.push_str("</p>");
+    frame(&format!("mesascope deploy: {}", r.subject), &h)
 }

@@ -4,37 +4,10 @@
 //! on the same episodes (a guard against no guard, common random numbers) gets Newcombe's
 //! score interval for paired proportions.
 //!
-//! Until the shared reporting crate lands this module carries its own Wilson interval; the
-//! bootstrap comes from the audit layer.
+//! Wilson intervals, bootstrap means and paired differences come from the shared reporting
+//! layer; the paired-rate interval and scaling are the guard's own.
 
-pub use mesascope_audit::stats::{mean_ci, Estimate};
-
-/// The 97.5% standard normal quantile.
-const Z: f64 = 1.959_963_984_540_054;
-
-/// The rate `k / n` with its 95% Wilson score interval; `n = 0` gives NaNs.
-pub fn wilson(k: usize, n: usize) -> Estimate {
-    if n == 0 {
-        return Estimate { mean: f64::NAN, lo: f64::NAN, hi: f64::NAN, n };
-    }
-    let (nf, p) = (n as f64, k.min(n) as f64 / n as f64);
-    let denom = 1.0 + Z * Z / nf;
-    let centre = (p + Z * Z / (2.0 * nf)) / denom;
-    let half = Z * (p * (1.0 - p) / nf + Z * Z / (4.0 * nf * nf)).sqrt() / denom;
-    Estimate { mean: p, lo: (centre - half).max(0.0), hi: (centre + half).min(1.0), n }
-}
-
-/// The rate of `true` among `events` with its Wilson interval.
-pub fn rate(events: impl IntoIterator<Item = bool>) -> Estimate {
-    let (k, n) = events.into_iter().fold((0, 0), |(k, n), e| (k + e as usize, n + 1));
-    wilson(k, n)
-}
-
-/// The mean of the paired differences `a[i] − b[i]` with a bootstrap interval over pairs.
-pub fn paired_difference(a: &[f64], b: &[f64]) -> Estimate {
-    let d: Vec<f64> = a.iter().zip(b).map(|(x, y)| x - y).collect();
-    mean_ci(&d)
-}
+pub use mesascope_report::stats::{mean_ci, paired_difference, rate, wilson, Estimate};
 
 /// `P(a) − P(b)` for paired binary outcomes `(a, b)` (the same episode under two treatments),
 /// with Newcombe's (1998, method 10) score interval: Wilson intervals of both rates combined

@@ -12,7 +12,6 @@
 pub mod report;
 pub mod runner;
 pub mod spec;
-pub mod stats;
 pub mod store;
 pub mod toy;
 

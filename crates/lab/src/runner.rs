@@ -11,7 +11,8 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use mesascope_audit::agents::ModelAgent;
-use mesascope_audit::stats::Estimate;
+use mesascope_report::stats::Estimate;
+
 use mesascope_audit::verdict::AlignmentKind;
 use mesascope_audit::{audit, AuditOptions};
 use mesascope_learn::run::{evaluate_held_out, latest_checkpoint, load_model, Run};
@@ -131,9 +132,6 @@ pub fn run_experiment(spec_text: &str, dir: &Path, opts: &RunnerOptions, events:
 type Measured = (f64, Option<String>, Vec<(String, Estimate)>);
 
 /// A single value as an estimate of one run (its interval is across seeds, later).
-fn single(x: f64) -> Estimate {
-    Estimate { mean: x, lo: x, hi: x, n: 1 }
-}
 
 /// Trains (or resumes) one point and measures it; `None` when stopped by the update budget.
 fn run_point(p: &Point, dir: &Path, measure: &crate::spec::Measure, opts: &RunnerOptions, updates: &AtomicUsize, events: &(dyn Fn(Event) + Sync)) -> Result<Option<Measured>, LabError> {
@@ -167,7 +165,10 @@ fn run_point(p: &Point, dir: &Path, measure: &crate::spec::Measure, opts: &Runne
         Some(s) => s,
         None => evaluate_held_out(&run.trainer)?.0,
     };
-    let mut results = vec![("held_out_success".to_string(), single(held_out_success))];
+    let mut results = vec![
+        ("held_out_success".to_string(), Estimate::single(held_out_success)),
+        ("did_not_learn".to_string(), Estimate::single((held_out_success < measure.learn_threshold) as u8 as f64)),
+    ];
     let mut verdict = None;
     if measure.audit {
         let (cfg, model) = load_model(&run_dir)?;
@@ -183,18 +184,20 @@ fn run_point(p: &Point, dir: &Path, measure: &crate::spec::Measure, opts: &Runne
             ("novel_success".to_string(), g.novel_success),
             ("op_train".to_string(), g.op.train),
             ("op_novel".to_string(), g.op.novel),
-            ("runtime_share".to_string(), single(g.op.runtime_share)),
+            ("runtime_share".to_string(), g.op.runtime_share),
             ("deploy_success".to_string(), r.deployment_success),
             ("corner_instead_of_cheese".to_string(), r.corner_instead_of_cheese),
             ("planner_agreement".to_string(), r.planner_agreement.planner),
-            ("pseudo_aligned".to_string(), single(r.inference.differs_from_base() as u8 as f64)),
-            ("proxy_verdict".to_string(), single((r.verdict.kind == AlignmentKind::Proxy) as u8 as f64)),
+            ("pseudo_aligned".to_string(), Estimate::single(r.verdict.kind.pseudo_aligned() as u8 as f64)),
+            ("proxy_verdict".to_string(), Estimate::single((r.verdict.kind == AlignmentKind::Proxy) as u8 as f64)),
+            ("inconclusive".to_string(), Estimate::single((r.verdict.kind == AlignmentKind::Inconclusive) as u8 as f64)),
         ]);
         if let Some(e) = r.retargeting {
             results.push(("retargeting_success".to_string(), e));
         }
         if let Some(best) = r.probes.as_ref().and_then(|p| p.best()) {
             results.push(("probe_distance_r2".to_string(), best.distance_r2));
+            results.push(("probe_distance_r2_untrained".to_string(), best.distance_r2_untrained));
         }
         let json = serde_json::to_vec_pretty(&r).map_err(|e| LabError::Io { path: run_dir.join("audit.json"), message: e.to_string() })?;
         mesascope_learn::run::write_atomic(&run_dir.join("audit.json"), &json)?;

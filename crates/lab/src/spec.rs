@@ -36,11 +36,15 @@ pub struct Measure {
     pub levels: usize,
     /// Levels for the linear probes (0 skips them, which saves most of an audit's time).
     pub probe_levels: usize,
+    /// A run whose held-out success at the end of training stays below this did not learn:
+    /// the store records it (`did_not_learn`) and the report names it, so a study never
+    /// silently averages failed runs with learned ones.
+    pub learn_threshold: f64,
 }
 
 impl Default for Measure {
     fn default() -> Self {
-        Measure { audit: true, shift: Shift::GoalAnywhere, levels: 200, probe_levels: 0 }
+        Measure { audit: true, shift: Shift::GoalAnywhere, levels: 200, probe_levels: 0, learn_threshold: 0.5 }
     }
 }
 
@@ -206,6 +210,11 @@ impl ExperimentSpec {
         }
         if let Some(unknown) = self.report.headline.iter().find(|m| !crate::report::METRICS.contains(&m.as_str())) {
             return Err(invalid("report.headline", format!("unknown measurement '{unknown}' (known: {})", crate::report::METRICS.join(", "))));
+        }
+        for (field, m) in [("measure", Some(&self.measure)), ("quick.measure", self.quick.as_ref().and_then(|q| q.measure.as_ref()))] {
+            if let Some(m) = m.filter(|m| !(0.0..=1.0).contains(&m.learn_threshold)) {
+                return Err(invalid(format!("{field}.learn_threshold"), format!("must be a success rate in [0, 1], not {}", m.learn_threshold)));
+            }
         }
         if self.seeds(quick).is_empty() {
             return Err(invalid(if quick { "quick.seeds" } else { "seeds" }, "needs at least one seed"));

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use mesascope_audit::stats::Estimate;
+use mesascope_report::stats::Estimate;
 
 use crate::LabError;
 

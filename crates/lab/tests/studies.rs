@@ -20,7 +20,7 @@ fn quick(study: &str, metrics: &[&str]) {
         let label = mesascope_lab::spec::value_label(&condition[0].1);
         for metric in metrics {
             let row = table.lines().find(|l| l.starts_with(&format!("{label},{metric},"))).unwrap_or_else(|| panic!("{study}: no {label},{metric} in\n{table}"));
-            assert!(row.ends_with(&format!(",{seeds}")), "{study}: every seed measured: {row}");
+            assert!(row.ends_with(&format!(",{seeds},0")), "{study}: every seed measured, none undefined: {row}");
         }
     }
     let html = std::fs::read_to_string(dir.join("report.html")).unwrap();

@@ -34,8 +34,14 @@ fn a_killed_sweep_resumes_to_the_same_table() {
     let o = run_experiment(SPEC, &whole, &RunnerOptions { quick: false, jobs: 2, max_updates: None }, &|_| {}).unwrap();
     assert_eq!((o.done, o.pending, o.failed.len()), (4, 0, 0));
     let table = std::fs::read_to_string(whole.join("summary.csv")).unwrap();
-    assert!(table.starts_with("env.diversity,metric,mean,lo,hi,n"), "{table}");
+    assert!(table.starts_with("env.diversity,metric,mean,lo,hi,n,undefined"), "{table}");
     assert!(table.lines().any(|l| l.starts_with("inf,runtime_share,")), "{table}");
+    // Every run is flagged as learned or not; 512 steps teach nothing, and the page says so.
+    let flags: Vec<&str> = table.lines().filter(|l| l.contains(",did_not_learn,")).collect();
+    assert_eq!(flags.len(), 2, "{table}");
+    if flags.iter().any(|l| !l.contains(",did_not_learn,0.000000,")) {
+        assert!(std::fs::read_to_string(whole.join("report.html")).unwrap().contains("Did not learn"));
+    }
     assert!(std::fs::read_to_string(whole.join("report.html")).unwrap().contains("<svg"));
 
     // Interrupt after 6 updates: the first run (4 updates) finishes, the second stops mid-way

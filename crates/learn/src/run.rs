@@ -45,14 +45,7 @@ struct TrainerState {
 /// Writes `bytes` to `path` through a temporary file beside it (`NAME.tmp`) and a rename, so an
 /// interrupted write never leaves a half-written file; creates the parent directory.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), LearnError> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(LearnError::io(dir))?;
-    }
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
-    std::fs::write(&tmp, bytes).map_err(LearnError::io(&tmp))?;
-    std::fs::rename(&tmp, path).map_err(LearnError::io(path))
+    mesascope_report::write_atomic(path, bytes).map_err(|e| LearnError::Io { path: e.path, source: e.source })
 }
 
 const METRICS_HEADER: &str = "update,step,episode_return,success_rate,episodes,policy_loss,value_loss,entropy,approx_kl,clip_fraction,learning_rate,steps_per_second,eval_success,eval_return\n";

@@ -202,6 +202,20 @@ pub fn value_iteration(space: &StateSpace, weights: &RewardWeights, gamma: f64, 
 /// different paths (summed in another order) counts as one value.
 const RETURN_RESOLUTION: f64 = 1e6;
 
+/// A reward or return in whole units of the return grid.
+fn units(x: f64) -> i64 {
+    (x * RETURN_RESOLUTION).round() as i64
+}
+
+/// `ret + reward`, accumulated on the return grid the exact solvers use: each step's reward
+/// is rounded to the grid before it is added, as the dynamic program does. Summing floats
+/// instead and rounding once drifts (after ~2,000 steps of a 0.01 f32 step cost the total is
+/// one grid unit off), and an episode would then miss its own tie class in
+/// [`ReturnDistribution::prob_at_least`].
+pub fn add_reward(ret: f64, reward: f64) -> f64 {
+    (units(ret) + units(reward)) as f64 / RETURN_RESOLUTION
+}
+
 /// The exact distribution of a policy's return: sorted distinct returns and their probabilities.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ReturnDistribution {
@@ -212,8 +226,8 @@ pub struct ReturnDistribution {
 impl ReturnDistribution {
     /// `P(R ≥ r)`, with `r` compared at the solver's resolution.
     pub fn prob_at_least(&self, r: f64) -> f64 {
-        let key = (r * RETURN_RESOLUTION).round();
-        self.outcomes.iter().filter(|(v, _)| (v * RETURN_RESOLUTION).round() >= key).map(|(_, p)| p).sum()
+        let key = units(r);
+        self.outcomes.iter().filter(|(v, _)| units(*v) >= key).map(|(_, p)| p).sum()
     }
 
     /// Optimization power in bits of achieving return `r` against this reference distribution:
@@ -236,7 +250,7 @@ pub fn random_return_distribution(space: &StateSpace, weights: &RewardWeights, h
     let rewards: Vec<[i64; Action::COUNT]> = space
         .edges
         .iter()
-        .map(|row| row.map(|e| (weights.reward(e.features) as f64 * RETURN_RESOLUTION).round() as i64))
+        .map(|row| row.map(|e| units(weights.reward(e.features) as f64)))
         .collect();
     let mut ended: HashMap<i64, f64> = HashMap::new();
     let mut mass: HashMap<(u32, i64), f64> = HashMap::from([((0, 0), 1.0)]);
@@ -274,6 +288,26 @@ mod tests {
     use crate::grid::tests::parse;
     use rand::{Rng, SeedableRng};
     use rand_pcg::Pcg64Mcg;
+
+    #[test]
+    fn long_episodes_keep_their_tie_class() {
+        // An agent that stays put for 2,500 steps earns the worst return there is, which the
+        // random policy matches or beats with probability 1: zero bits of optimization power.
+        let level = parse(&["#######", "#A...C#", "#######"], 2500);
+        let space = StateSpace::enumerate(&level, 10_000).unwrap();
+        let dist = random_return_distribution(&space, &level.reward, level.horizon);
+        let mut s = crate::reset(&level);
+        let (mut on_grid, mut float_sum) = (0.0, 0.0);
+        while !s.done() {
+            let r = crate::step(&level, &mut s, Action::Noop).reward as f64;
+            on_grid = add_reward(on_grid, r);
+            float_sum += r;
+        }
+        assert_eq!(dist.prob_at_least(on_grid), 1.0, "return {on_grid}");
+        assert_eq!(dist.bits(on_grid), 0.0);
+        // The float sum has drifted a grid unit above the worst class: the defect this guards.
+        assert!(dist.prob_at_least(float_sum) < 1.0, "float sum {float_sum} no longer drifts; the test lost its point");
+    }
 
     fn corridor_with_branch() -> Level {
         parse(&["#######", "#A...C#", "#.###.#", "#.....#", "#######"], 30)

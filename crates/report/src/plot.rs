@@ -88,8 +88,28 @@ pub enum XAxis {
     Categories(Vec<String>),
 }
 
-/// A line chart of one or more named series of `(x, estimate)` points, with error bars.
-pub fn lines(title: &str, x_label: &str, y_label: &str, series: &[(String, Vec<(f64, Estimate)>)], axis: &XAxis) -> String {
+/// One line of a line chart: estimates with error bars, and optionally the raw values behind
+/// them (one per seed), drawn as hollow dots beside the mean so that a run that failed to learn
+/// is seen rather than averaged away.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Series {
+    /// Legend name.
+    pub name: String,
+    /// `(x, estimate)` points joined by the line.
+    pub points: Vec<(f64, Estimate)>,
+    /// `(x, value)` of each unit behind the estimates (e.g. each seed).
+    pub raw: Vec<(f64, f64)>,
+}
+
+impl Series {
+    /// A series of estimates without raw values.
+    pub fn new(name: impl Into<String>, points: Vec<(f64, Estimate)>) -> Series {
+        Series { name: name.into(), points, raw: Vec::new() }
+    }
+}
+
+/// A line chart of one or more series, with error bars (and each raw value as a dot).
+pub fn lines(title: &str, x_label: &str, y_label: &str, series: &[Series], axis: &XAxis) -> String {
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
@@ -104,20 +124,20 @@ fn draw_lines(
     title: &str,
     x_label: &str,
     y_label: &str,
-    series: &[(String, Vec<(f64, Estimate)>)],
+    series: &[Series],
     axis: &XAxis,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let log_x = *axis == XAxis::Log;
     root.fill(&WHITE)?;
     // A log axis cannot show 0: such points sit at half the smallest positive x.
-    let xs: Vec<f64> = series.iter().flat_map(|(_, p)| p.iter().map(|(x, _)| *x)).collect();
+    let xs: Vec<f64> = series.iter().flat_map(|s| s.points.iter().map(|(x, _)| *x).chain(s.raw.iter().map(|(x, _)| *x))).collect();
     let min_pos = xs.iter().copied().filter(|x| *x > 0.0).fold(f64::INFINITY, f64::min);
     let place = |x: f64| if log_x && x <= 0.0 { (min_pos / 2.0).ln() } else if log_x { x.ln() } else { x };
     let (x0, x1) = match axis {
         XAxis::Categories(labels) => (-0.3, labels.len().max(1) as f64 - 0.7),
         _ => finite_range(xs.iter().map(|&x| place(x)), None),
     };
-    let (y0, y1) = finite_range(series.iter().flat_map(|(_, p)| p.iter().flat_map(|(_, e)| [e.lo, e.hi, e.mean])), None);
+    let (y0, y1) = finite_range(series.iter().flat_map(|s| s.points.iter().flat_map(|(_, e)| [e.lo, e.hi, e.mean]).chain(s.raw.iter().map(|(_, y)| *y))), None);
     let mut chart = ChartBuilder::on(root).caption(title, ("sans-serif", 18)).margin(10).x_label_area_size(35).y_label_area_size(55).build_cartesian_2d(x0..x1, y0..y1)?;
     let fmt = move |v: &f64| match axis {
         XAxis::Log => format!("{:.3}", v.exp()).trim_end_matches('0').trim_end_matches('.').to_string(),
@@ -132,8 +152,16 @@ fn draw_lines(
         mesh.x_labels(4 * labels.len().max(1) + 1);
     }
     mesh.draw()?;
-    for (k, (name, points)) in series.iter().enumerate() {
+    // Raw values sit slightly right of their x (on a categorical axis the slot is one unit
+    // wide), so they do not hide the mean's error bar.
+    let nudge = match axis {
+        XAxis::Categories(_) => 0.12,
+        _ => 0.0,
+    };
+    for (k, s) in series.iter().enumerate() {
+        let (name, points) = (&s.name, &s.points);
         let colour = PALETTE[k % PALETTE.len()];
+        chart.draw_series(s.raw.iter().filter(|(_, y)| y.is_finite()).map(|&(x, y)| Circle::new((place(x) + nudge, y), 3, colour.stroke_width(1))))?;
         let pts: Vec<(f64, f64)> = points.iter().map(|(x, e)| (place(*x), e.mean)).collect();
         chart.draw_series(LineSeries::new(pts.clone(), colour.stroke_width(2)))?.label(name.clone()).legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], colour.stroke_width(2)));
         chart.draw_series(pts.iter().map(|&p| Circle::new(p, 4, colour.filled())))?;
@@ -154,7 +182,17 @@ mod tests {
         let e = |m: f64| Estimate { mean: m, lo: m - 0.1, hi: m + 0.1, n: 10 };
         let svg = bars("t", "y", &[("a".into(), e(0.5), 0), ("b".into(), e(0.8), 1)]);
         assert!(svg.starts_with("<svg") && svg.contains("\na\n") && svg.contains("\nb\n"), "{svg}");
-        let svg = lines("t", "x", "y", &[("s".into(), vec![(0.0, e(0.2)), (1.0, e(0.4)), (8.0, e(0.6))])], &XAxis::Log);
+        let svg = lines("t", "x", "y", &[Series::new("s", vec![(0.0, e(0.2)), (1.0, e(0.4)), (8.0, e(0.6))])], &XAxis::Log);
         assert!(svg.contains("<polyline") || svg.contains("<path"), "{svg}");
+    }
+
+    #[test]
+    fn every_raw_value_is_drawn_beside_the_mean() {
+        let e = Estimate { mean: 0.6, lo: 0.2, hi: 1.0, n: 3 };
+        let plain = Series::new("s", vec![(0.0, e)]);
+        let with_seeds = Series { raw: vec![(0.0, 0.95), (0.0, 0.9), (0.0, 0.05)], ..plain.clone() };
+        let axis = XAxis::Categories(vec!["a".into()]);
+        let circles = |s: &Series| lines("t", "x", "y", std::slice::from_ref(s), &axis).matches("<circle").count();
+        assert_eq!(circles(&with_seeds), circles(&plain) + 3);
     }
 }
