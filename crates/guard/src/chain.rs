@@ -630,30 +630,41 @@ mod tests {
     }
 
     /// Item 6 of "one front door": every guard configuration replays the unguarded episodes.
-    /// A guard that never vetoes changes nothing; a guard that vetoes some episodes changes
-    /// nothing in the others, and a vetoed episode is the unguarded one up to the veto.
+    /// A guard that never vetoes changes nothing; a guard that vetoes some episodes (at lava,
+    /// or in mid-episode on ensemble disagreement, while the unguarded episode runs on and
+    /// keeps sampling) changes nothing in the others, and a vetoed episode is the unguarded
+    /// one up to the veto. (With one random stream shared by the batch, as before, the
+    /// ensemble case fails: a vetoed episode stops drawing and shifts every later draw.)
     #[test]
     fn guarded_episodes_replay_the_unguarded_ones() {
         let agent = untrained("mlp", 5);
+        let members = [untrained("mlp", 6)];
         let levels = agent.cfg.env.dist.held_out_levels(Shift::LavaOnRoute, 60, 2).unwrap();
-        let impact = ["impact".to_string()];
-        let bare = rollout(&agent, &levels, &mut watch(&[], 2.0), &[], OnVeto::Defer, "dense", 7).unwrap();
-        let never = rollout(&agent, &levels, &mut watch(&[], 2.0), &impact, OnVeto::Defer, "dense", 7).unwrap();
+        let bare = rollout(&agent, &levels, &mut watch(&members, 2.0), &[], OnVeto::Defer, "dense", 7).unwrap();
+        let never = rollout(&agent, &levels, &mut watch(&members, 2.0), &["impact".to_string()], OnVeto::Defer, "dense", 7).unwrap();
         for (b, g) in bare.iter().zip(&never) {
             assert!(g.vetoed.is_none());
             assert_eq!(b.record, g.record, "an impossible budget changes no episode");
         }
-        for on_veto in [OnVeto::Defer, OnVeto::Stop] {
-            let guarded = rollout(&agent, &levels, &mut watch(&[], 0.5), &impact, on_veto, "dense", 7).unwrap();
-            let vetoed = guarded.iter().filter(|g| g.vetoed.is_some()).count();
-            assert!(vetoed > 0 && vetoed < levels.len(), "{on_veto:?}: the test needs vetoed and unvetoed episodes ({vetoed})");
-            for (b, g) in bare.iter().zip(&guarded) {
-                match &g.vetoed {
-                    None => assert_eq!(b.record, g.record, "{on_veto:?}: an episode without a veto is unchanged"),
-                    Some((t, _)) => {
-                        let t = *t as usize;
-                        assert_eq!(b.record.actions[..t], g.record.actions[..t], "{on_veto:?}: the same episode until the veto");
-                        assert!(!g.record.catastrophe);
+        // The ensemble guard at the 97th percentile of the unguarded per-step disagreement.
+        let mut mi: Vec<f64> = bare.iter().flat_map(|g| g.scores.iter().map(|s| s[ENSEMBLE_MI])).collect();
+        mi.sort_by(f64::total_cmp);
+        let disagreement = mi[mi.len() * 97 / 100];
+        for guard in ["impact", "ensemble"] {
+            for on_veto in [OnVeto::Defer, OnVeto::Stop] {
+                let mut w = watch(&members, 0.5);
+                w.thresholds[ENSEMBLE_MI] = disagreement;
+                let guarded = rollout(&agent, &levels, &mut w, &[guard.to_string()], on_veto, "dense", 7).unwrap();
+                let vetoed = guarded.iter().filter(|g| g.vetoed.is_some()).count();
+                assert!(vetoed > 0 && vetoed < levels.len(), "{guard}, {on_veto:?}: the test needs vetoed and unvetoed episodes ({vetoed})");
+                for (b, g) in bare.iter().zip(&guarded) {
+                    match &g.vetoed {
+                        None => assert_eq!(b.record, g.record, "{guard}, {on_veto:?}: an episode without a veto is unchanged"),
+                        Some((t, _)) => {
+                            let t = *t as usize;
+                            assert_eq!(b.record.actions[..t], g.record.actions[..t], "{guard}, {on_veto:?}: the same episode until the veto");
+                            assert!(!g.record.catastrophe);
+                        }
                     }
                 }
             }
