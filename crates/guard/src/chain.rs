@@ -33,7 +33,7 @@ use mesascope_tasks::{reset, step, Action, Level, Policy, Shift, ShortestPathToG
 use crate::ensemble::{expected_calibration_error, mutual_information, softmax};
 use crate::impact::{Impact, ImpactGuard, ImpactMeasure};
 use crate::ood::{Detector, KNearest, Mahalanobis};
-use crate::stats::{mean_ci, paired_difference, paired_rate_difference, rate, scaled, Estimate};
+use mesascope_report::stats::{mean_ci, paired_difference, paired_rate_difference, rate, scaled, Estimate};
 use crate::{auroc_ci, threshold, GuardError};
 
 /// The guards `mesascope deploy --guard` accepts.
