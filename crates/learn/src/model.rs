@@ -345,7 +345,9 @@ mod tests {
         for kind in [ModelKind::Mlp, ModelKind::Cnn, ModelKind::Convgru] {
             let cfg = ModelConfig { kind, hidden: 16, channels: 4, ticks: 2 };
             let model = ActorCritic::new(&cfg, (8, 7, 7), &device, &mut Pcg64Mcg::seed_from_u64(0));
-            let obs = Tensor::<4>::zeros([3, 8, 7, 7], &device);
+            // Random inputs: with zero biases (the initialisation) an all-zero observation maps
+            // to all-zero activations and a recurrent state that never moves.
+            let obs = Tensor::<4>::random([3, 8, 7, 7], burn::tensor::Distribution::Uniform(0.0, 1.0), &device);
             let out = model.forward(obs.clone(), None, cfg.ticks, true);
             assert_eq!(out.logits.dims(), [3, 5]);
             assert_eq!(out.value.dims(), [3]);
@@ -406,12 +408,13 @@ mod tests {
         let obs = Tensor::<4>::random([6, 8, 7, 7], burn::tensor::Distribution::Uniform(0.0, 1.0), &device);
         // A huge positive bias keeps a unit firing on every input, a huge negative one kills it:
         // conv2's channel 1 and dense unit 3 die, every other unit of those layers lives.
-        let bias = |n: usize, dead: usize| {
-            let b: Vec<f32> = (0..n).map(|i| if i == dead { -1e6 } else { 1e6 }).collect();
+        // (conv2's ±1e3 make its outputs ~1e3, so dense needs ±1e9 to dominate what reaches it.)
+        let bias = |n: usize, dead: usize, size: f32| {
+            let b: Vec<f32> = (0..n).map(|i| if i == dead { -size } else { size }).collect();
             Some(Param::from_data(TensorData::new(b, [n]), &device))
         };
-        model.convs[1].bias = bias(4, 1);
-        model.dense.bias = bias(8, 3);
+        model.convs[1].bias = bias(4, 1, 1e3);
+        model.dense.bias = bias(8, 3, 1e9);
         let dead = model.dead_units(obs, 1);
         let get = |n: &str| dead.iter().find(|d| d.layer == n).cloned().unwrap();
         assert_eq!(get("conv2"), DeadUnits { layer: "conv2".into(), dead: 1, units: 4 });
