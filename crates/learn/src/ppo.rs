@@ -459,7 +459,7 @@ impl Trainer {
         self.global_step += (t_len * m) as u64;
         let obs = Tensor::<4>::from_data(TensorData::new(self.env.observations().to_vec(), [m, shape.0, shape.1, shape.2]), &infer);
         let h = (hsize > 0).then(|| hidden_tensor(self.hidden.clone(), m));
-        r.next_value = actor.forward(obs, h, ticks, false).value.into_data().to_vec::<f32>().expect("f32 values");
+        r.next_value = actor.forward(obs, h, ticks, false).value.into_data().try_to_vec::<f32>().expect("f32 values");
         Ok(r)
     }
 }
@@ -545,7 +545,7 @@ mod tests {
         impl ModuleVisitor for Collect<'_> {
             fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
                 if let Some(g) = self.0.get::<D>(param.id) {
-                    self.1.push(g.into_data().to_vec::<f32>().unwrap());
+                    self.1.push(g.into_data().try_to_vec::<f32>().unwrap());
                 }
             }
         }
