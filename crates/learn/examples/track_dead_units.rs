@@ -3,8 +3,11 @@
 //!
 //! ```sh
 //! cargo run --release -p mesascope-learn --example track_dead_units -- --out runs/probe \
-//!     --every 10 --set seed=1 --set total_steps=153600
+//!     --every 10 --set seed=1 --stop-after 75
 //! ```
+//!
+//! `--stop-after N` ends after N updates without changing the run's learning-rate schedule, so
+//! the first N updates are those of the whole run.
 //!
 //! Each report line: update, environment steps, rollout success, held-out success when the
 //! update was evaluated, and `layer dead/units` on 2,048 observations of the training
@@ -19,14 +22,15 @@ use mesascope_learn::TrainConfig;
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let (mut out, mut every, mut overrides) = (None, 10usize, Vec::new());
+    let (mut out, mut every, mut overrides, mut stop_after) = (None, 10usize, Vec::new(), usize::MAX);
     while let Some(a) = args.next() {
         let mut value = || args.next().unwrap_or_else(|| fail(&format!("{a} needs a value")));
         match a.as_str() {
             "--out" => out = Some(PathBuf::from(value())),
             "--every" => every = value().parse().unwrap_or_else(|_| fail("--every needs a whole number ≥ 1")),
             "--set" => overrides.push(value()),
-            _ => fail(&format!("unknown argument {a} (known: --out DIR, --every N, --set key=value)")),
+            "--stop-after" => stop_after = value().parse().unwrap_or_else(|_| fail("--stop-after needs a whole number")),
+            _ => fail(&format!("unknown argument {a} (known: --out DIR, --every N, --set key=value, --stop-after N)")),
         }
     }
     let out = out.unwrap_or_else(|| fail("--out DIR is required"));
@@ -35,9 +39,9 @@ fn main() {
     let obs = sample_observations(&cfg, 2048, 0xdead, &device).unwrap_or_else(|e| fail(&e.to_string()));
     let mut run = Run::create(&out, cfg).unwrap_or_else(|e| fail(&e.to_string()));
     let started = std::time::Instant::now();
-    while !run.trainer.finished() {
+    while !run.trainer.finished() && run.trainer.update < stop_after {
         let m = run.step().unwrap_or_else(|e| fail(&e.to_string()));
-        if m.update % every.max(1) == 0 || run.trainer.finished() {
+        if m.update % every.max(1) == 0 || run.trainer.finished() || m.update == stop_after {
             let dead = run.trainer.model.valid().dead_units(obs.clone(), run.trainer.cfg.model.ticks);
             let dead: Vec<String> = dead.iter().map(|d| format!("{} {}/{}", d.layer, d.dead, d.units)).collect();
             let held_out = if m.eval_success.is_nan() { String::new() } else { format!(" held-out {:.3}", m.eval_success) };
