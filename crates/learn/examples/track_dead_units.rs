@@ -39,20 +39,18 @@ fn main() {
     let obs = sample_observations(&cfg, 2048, 0xdead, &device).unwrap_or_else(|e| fail(&e.to_string()));
     let mut run = Run::create(&out, cfg).unwrap_or_else(|e| fail(&e.to_string()));
     let started = std::time::Instant::now();
+    let report = |run: &Run, head: String| {
+        let dead = run.trainer.model.valid().dead_units(obs.clone(), run.trainer.cfg.model.ticks);
+        let dead: Vec<String> = dead.iter().map(|d| format!("{} {}/{}", d.layer, d.dead, d.units)).collect();
+        println!("{head} dead: {}", dead.join(", "));
+    };
+    report(&run, "update 0 (initial weights)".into());
     while !run.trainer.finished() && run.trainer.update < stop_after {
         let m = run.step().unwrap_or_else(|e| fail(&e.to_string()));
         if m.update % every.max(1) == 0 || run.trainer.finished() || m.update == stop_after {
-            let dead = run.trainer.model.valid().dead_units(obs.clone(), run.trainer.cfg.model.ticks);
-            let dead: Vec<String> = dead.iter().map(|d| format!("{} {}/{}", d.layer, d.dead, d.units)).collect();
             let held_out = if m.eval_success.is_nan() { String::new() } else { format!(" held-out {:.3}", m.eval_success) };
-            println!(
-                "update {} step {} {:.0}s success {:.3}{held_out} dead: {}",
-                m.update,
-                m.step,
-                started.elapsed().as_secs_f64(),
-                m.success_rate,
-                dead.join(", ")
-            );
+            let head = format!("update {} step {} {:.0}s success {:.3}{held_out}", m.update, m.step, started.elapsed().as_secs_f64(), m.success_rate);
+            report(&run, head);
         }
     }
 }
