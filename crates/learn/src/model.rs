@@ -9,8 +9,11 @@
 //! Initialisation follows CleanRL's `layer_init`: orthogonal weights with gain √2 for layers
 //! followed by a ReLU, 1 for the GRU's gates and candidate (sigmoid/tanh) and the value head,
 //! 0.01 for the policy head (so the first policy is almost uniform), and zero biases. burn's
-//! default (Kaiming-uniform weights *and* biases) left most ReLU units of the CNN dead early in
-//! training on some seeds (see [`ActorCritic::dead_units`]).
+//! default (Kaiming-uniform weights *and* biases) let the CNN's ReLUs die: on seed 1 of the
+//! default config 13 of 16 conv2 channels were dead after the first update and all 16 after 15
+//! (held-out success 23% at 153,600 steps, 21% at the end); with this initialisation 1–3 of 16
+//! (70–86%, 99.5% at the end). Measured with [`ActorCritic::dead_units`] on 2,048 observations
+//! (`examples/track_dead_units.rs`); global gradient clipping alone did not change it.
 
 use burn::module::Param;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
