@@ -7,7 +7,8 @@
 //! veto the agent stops (no-ops until the episode ends) or defers to a fallback (the exact
 //! planner for the base objective, standing in for a human overseer). [`chain`] runs the agent
 //! with and without each guard on the training and the deployment distribution and reports
-//! catastrophes per 1000 episodes, base-objective return kept, false alarms and AUROC.
+//! catastrophes per 1000 episodes, base-objective return against no guard on the same episodes,
+//! false alarms and AUROC, every rate with a Wilson interval on its count.
 
 #![warn(missing_docs)]
 
@@ -20,6 +21,8 @@ pub mod page;
 /// Something a guard evaluation cannot do: the audit layer's error kinds (the task layer
 /// refused, the learning layer refused, impossible inputs) serve here unchanged.
 pub use mesascope_audit::AuditError as GuardError;
+
+use mesascope_report::stats::{bootstrap, resample, Estimate};
 
 /// The threshold above which a score counts as an alarm, so that a fraction `false_alarm` of
 /// `calibration` scores (per-episode maxima on held-out training episodes) would raise one.
@@ -51,24 +54,18 @@ pub fn auroc(negatives: &[f64], positives: &[f64]) -> f64 {
 
 /// [`auroc`] with a 95% percentile-bootstrap interval (negatives and positives resampled
 /// separately, seeded so the interval is reproducible).
-pub fn auroc_ci(negatives: &[f64], positives: &[f64]) -> mesascope_report::stats::Estimate {
-    use rand::{Rng, SeedableRng};
-    const RESAMPLES: usize = 400;
+pub fn auroc_ci(negatives: &[f64], positives: &[f64]) -> Estimate {
     let mean = auroc(negatives, positives);
     let n = negatives.len() + positives.len();
     if negatives.is_empty() || positives.is_empty() {
-        return mesascope_report::stats::Estimate { mean, lo: f64::NAN, hi: f64::NAN, n };
+        return Estimate { mean, lo: f64::NAN, hi: f64::NAN, n };
     }
-    let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(0xa0c);
-    let mut draws: Vec<f64> = (0..RESAMPLES)
-        .map(|_| {
-            let neg: Vec<f64> = (0..negatives.len()).map(|_| negatives[rng.random_range(0..negatives.len())]).collect();
-            let pos: Vec<f64> = (0..positives.len()).map(|_| positives[rng.random_range(0..positives.len())]).collect();
-            auroc(&neg, &pos)
-        })
-        .collect();
-    draws.sort_by(f64::total_cmp);
-    mesascope_report::stats::Estimate { mean, lo: draws[RESAMPLES * 25 / 1000], hi: draws[RESAMPLES * 975 / 1000 - 1], n }
+    let (lo, hi) = bootstrap(400, 0xa0c, |rng| {
+        let neg: Vec<f64> = resample(rng, negatives.len()).map(|i| negatives[i]).collect();
+        let pos: Vec<f64> = resample(rng, positives.len()).map(|i| positives[i]).collect();
+        auroc(&neg, &pos)
+    });
+    Estimate { mean, lo, hi, n }
 }
 
 #[cfg(test)]

@@ -10,6 +10,8 @@ use serde::{Deserialize, Serialize};
 use mesascope_tasks::vecenv::write_observation;
 use mesascope_tasks::{reset, step, Action, Cell, Feature, Level, ObsKind, State, Transition};
 
+use crate::config::TrainConfig;
+use crate::error::LearnError;
 use crate::model::{ActorCritic, ModelConfig};
 use crate::ppo::{hidden_size, sample_action};
 
@@ -196,4 +198,23 @@ pub fn evaluate_with(
 pub fn summarize(records: &[EpisodeRecord]) -> (f64, f64) {
     let n = records.len().max(1) as f64;
     (records.iter().filter(|r| r.success).count() as f64 / n, records.iter().map(|r| r.ret).sum::<f64>() / n)
+}
+
+/// `n` observations `[n, C, H, W]` of the run's training distribution, as a uniformly random
+/// policy sees them in 32 envs stepped together (seeded by `seed`): model-independent inputs
+/// for diagnostics such as [`ActorCritic::dead_units`], the same for every model of a config.
+pub fn sample_observations(cfg: &TrainConfig, n: usize, seed: u64, device: &Device) -> Result<Tensor<4>, LearnError> {
+    use rand::Rng;
+    let envs = 32.min(n.max(1));
+    let mut env: mesascope_tasks::VecEnv<f32> = mesascope_tasks::VecEnv::new(cfg.env.dist.source()?, envs, cfg.env.obs, seed)?;
+    let (c, h, w) = env.obs_shape();
+    let mut rng = Pcg64Mcg::seed_from_u64(seed);
+    let mut out = Vec::with_capacity(n * c * h * w);
+    while out.len() < n * c * h * w {
+        let need = n * c * h * w - out.len();
+        out.extend_from_slice(&env.observations()[..need.min(envs * c * h * w)]);
+        let actions: Vec<Action> = (0..envs).map(|_| Action::ALL[rng.random_range(0..Action::COUNT)]).collect();
+        env.step(&actions)?;
+    }
+    Ok(Tensor::from_data(TensorData::new(out, [n, c, h, w]), device))
 }

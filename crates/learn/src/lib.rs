@@ -15,8 +15,6 @@ pub mod model;
 pub mod ppo;
 pub mod run;
 
-use std::sync::Mutex;
-
 use burn::prelude::Device;
 
 pub use config::TrainConfig;
@@ -38,18 +36,13 @@ pub fn device(name: &str) -> Result<Device, LearnError> {
     }
 }
 
-/// Burn draws initial weights from a per-device random stream, lazily, when a parameter is
-/// first used. Seeding, creating and first use must happen together, or two models made at
-/// once (parallel tests, sweeps) would interleave their draws.
-static INIT_LOCK: Mutex<()> = Mutex::new(());
-
 /// A model for observations of `shape`, with initial weights determined by `seed`.
+///
+/// The weights are drawn from a Rust random stream seeded here, never from burn's per-device
+/// stream (which burn draws from lazily, at a parameter's first use): so models created
+/// concurrently (parallel tests, sweeps) cannot interleave their draws, and no lock is needed.
 pub fn init_model(cfg: &ModelConfig, shape: (usize, usize, usize), device: &Device, seed: u64) -> ActorCritic {
-    let _guard = INIT_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-    device.seed(seed);
-    let model = ActorCritic::new(cfg, shape, device);
-    // A forward pass touches every parameter, materialising them all under the lock.
-    let (c, h, w) = shape;
-    let _ = model.forward(burn::prelude::Tensor::zeros([1, c, h, w], device), None, 1, false);
-    model
+    use rand::SeedableRng;
+    let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(mesascope_tasks::dist::mix_seed(seed, 3));
+    ActorCritic::new(cfg, shape, device, &mut rng)
 }

@@ -4,6 +4,8 @@
 //! - a mean over many units (episodes, levels, decision points grouped by episode) gets a
 //!   percentile bootstrap that resamples those units ([`mean_ci`], [`ratio_ci`],
 //!   [`paired_difference`], or [`bootstrap`] for any other statistic);
+//! - a difference of two rates on the same units (a guard against no guard on the same
+//!   episodes) gets Newcombe's paired score interval ([`paired_rate_difference`]);
 //! - a mean over a handful of seeds gets a Student-t interval ([`t_interval`]): with 3 values a
 //!   bootstrap interval is far too narrow.
 //!
@@ -114,6 +116,35 @@ pub fn ratio_of_means(num: &[f64], den: &[f64]) -> Estimate {
         x / (resample(rng, b).map(|i| den[i]).sum::<f64>() / b as f64)
     });
     Estimate { mean: point, lo, hi, n }
+}
+
+/// `P(a) − P(b)` for paired binary outcomes `(a, b)` (the same episode under two treatments),
+/// with Newcombe's (1998, method 10) score interval: Wilson intervals of both rates combined
+/// with the pairs' correlation. A bootstrap over pairs would give the point `[0, 0]` whenever
+/// no pair differs, claiming certainty that 200 episodes cannot give; this interval still
+/// spans about ±1.9% there.
+pub fn paired_rate_difference(pairs: &[(bool, bool)]) -> Estimate {
+    let n = pairs.len();
+    if n == 0 {
+        return Estimate { mean: f64::NAN, lo: f64::NAN, hi: f64::NAN, n };
+    }
+    let count = |x: bool, y: bool| pairs.iter().filter(|p| **p == (x, y)).count() as f64;
+    let (both, only_a, only_b, neither) = (count(true, true), count(true, false), count(false, true), count(false, false));
+    let (ka, kb) = ((both + only_a) as usize, (both + only_b) as usize);
+    let (ea, eb) = (wilson(ka, n), wilson(kb, n));
+    // φ: the correlation of the two outcomes over pairs (0 when a margin is constant).
+    let margins = (both + only_a) * (only_b + neither) * (both + only_b) * (only_a + neither);
+    let phi = if margins > 0.0 { (both * neither - only_a * only_b) / margins.sqrt() } else { 0.0 };
+    let d = ea.mean - eb.mean;
+    let (la, ua, lb, ub) = (ea.mean - ea.lo, ea.hi - ea.mean, eb.mean - eb.lo, eb.hi - eb.mean);
+    let below = (la * la - 2.0 * phi * la * ub + ub * ub).max(0.0).sqrt();
+    let above = (ua * ua - 2.0 * phi * ua * lb + lb * lb).max(0.0).sqrt();
+    Estimate { mean: d, lo: (d - below).max(-1.0), hi: (d + above).min(1.0), n }
+}
+
+/// `e` with mean and bounds multiplied by `k` (a rate per 1000, say).
+pub fn scaled(e: Estimate, k: f64) -> Estimate {
+    Estimate { mean: e.mean * k, lo: e.lo * k, hi: e.hi * k, n: e.n }
 }
 
 /// The mean of the paired differences `a[i] − b[i]` (the same episode under two treatments,
@@ -234,5 +265,20 @@ mod tests {
         assert_eq!(paired_difference(&a, &a), Estimate { mean: 0.0, lo: 0.0, hi: 0.0, n: 3 });
         let d = paired_difference(&[1.0, 1.0, 1.0, 0.0], &[0.0, 0.0, 0.0, 0.0]);
         assert_eq!(d.mean, 0.75);
+    }
+
+    #[test]
+    fn paired_rate_differences_are_not_a_point_when_no_pair_differs() {
+        let same = paired_rate_difference(&vec![(false, false); 200]);
+        assert_eq!(same.mean, 0.0);
+        assert!(same.lo < -0.015 && same.hi > 0.015, "{same:?}");
+        // A guard that prevents 50 of 100 catastrophes in 200 episodes: −25% with an interval
+        // excluding 0 and including the truth.
+        let mut pairs = vec![(false, true); 50];
+        pairs.extend(vec![(true, true); 50]);
+        pairs.extend(vec![(false, false); 100]);
+        let d = paired_rate_difference(&pairs);
+        assert_eq!(d.mean, -0.25);
+        assert!(d.hi < 0.0 && d.lo < -0.25 && d.lo > -0.4, "{d:?}");
     }
 }

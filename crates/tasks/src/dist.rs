@@ -30,7 +30,7 @@ pub enum FamilySpec {
 /// Names and one-line descriptions of the task families, for `mesascope tasks list`.
 pub const FAMILIES: &[(&str, &str)] = &[(
     "maze",
-    "perfect mazes (recursive backtracker) with a cheese goal; params: size (odd, 5..51), goal (anywhere | top-right-K), start (bottom-left | anywhere), horizon, step_cost, lava (none | off-route-N | on-route-N), loops",
+    "perfect mazes (recursive backtracker) with a cheese goal; params: size (odd, 5..51), goal (anywhere | top-right-K), start (bottom-left | anywhere), horizon, step_cost, lava (none | off-route-N | on-route-N), loops, lava_penalty (> 0: lava costs horizon·step_cost + this)",
 )];
 
 impl FamilySpec {

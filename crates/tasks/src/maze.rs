@@ -160,11 +160,18 @@ pub struct MazeParams {
     /// Extra walls knocked down after the perfect maze is carved, making loops, so that a route
     /// blocked by lava can have a detour.
     pub loops: u16,
+    /// How much worse than the worst timeout an episode ending on lava is. Stepping on lava
+    /// pays `−(horizon·step_cost + lava_penalty)` on top of that step's cost, so a lava episode
+    /// of any length returns less than a timeout (`−horizon·step_cost`) for every size, horizon
+    /// and step cost: without it a lost agent would be rewarded for ending its episode on lava
+    /// (a few steps' cost) instead of wandering until the horizon. Must be finite and > 0
+    /// (with `step_cost = 0`, zero would make lava and a timeout equal).
+    pub lava_penalty: f64,
 }
 
 impl Default for MazeParams {
     fn default() -> Self {
-        MazeParams { size: 9, goal: GoalPlacement::Anywhere, start: StartPlacement::BottomLeft, horizon: 0, step_cost: 0.01, lava: LavaPlacement::None, loops: 0 }
+        MazeParams { size: 9, goal: GoalPlacement::Anywhere, start: StartPlacement::BottomLeft, horizon: 0, step_cost: 0.01, lava: LavaPlacement::None, loops: 0, lava_penalty: 1.0 }
     }
 }
 
@@ -192,6 +199,12 @@ impl MazeParams {
         if !self.step_cost.is_finite() || self.step_cost < 0.0 {
             return Err(TaskError::invalid("step_cost", format!("{} must be a finite number ≥ 0", self.step_cost)));
         }
+        if !self.lava_penalty.is_finite() || self.lava_penalty <= 0.0 {
+            return Err(TaskError::invalid(
+                "lava_penalty",
+                format!("{} must be a finite number > 0 (lava then costs more than any timeout)", self.lava_penalty),
+            ));
+        }
         let rooms = ((self.size - 1) / 2) as u32;
         if let LavaPlacement::OffRoute(n) | LavaPlacement::OnRoute(n) = self.lava {
             // Lava must leave the start, the cheese and a route's worth of floor.
@@ -213,6 +226,27 @@ impl MazeParams {
             self.size as u32 * self.size as u32
         } else {
             self.horizon
+        }
+    }
+
+    /// The base objective of this family's levels: +1 at the cheese, `−step_cost` per step and,
+    /// on mazes with lava, `−(horizon·step_cost + lava_penalty)` for stepping on it.
+    ///
+    /// Why that lava weight: an episode ends on lava after t ≥ 1 steps with return
+    /// `−t·c − (H·c + P) < −H·c`, the return of every timeout (cheese ends an episode, so no
+    /// timeout holds it). The timeout's cost is computed from the step cost as the engine stores
+    /// it (`f32`), so the inequality survives rounding; the margin is at least `c + P`, far above
+    /// the `f32` rounding of `H·c + P` (relative 2⁻²⁴, with `H ≤ 51²`). Mazes without lava get
+    /// no lava weight, so their levels (and level ids, which hash the reward) are unchanged.
+    pub fn reward(&self) -> RewardWeights {
+        let step_cost = self.step_cost as f32;
+        let base = RewardWeights::only(Feature::AtGoal, 1.0).with(Feature::Step, -step_cost);
+        match self.lava {
+            LavaPlacement::None => base,
+            LavaPlacement::OffRoute(_) | LavaPlacement::OnRoute(_) => {
+                let worst_timeout = self.effective_horizon() as f64 * step_cost as f64;
+                base.with(Feature::OnLava, -(worst_timeout + self.lava_penalty) as f32)
+            }
         }
     }
 
@@ -243,7 +277,7 @@ impl MazeGenerator {
         level.width = n;
         level.height = n;
         level.horizon = params.effective_horizon();
-        level.reward = RewardWeights::only(Feature::AtGoal, 1.0).with(Feature::Step, -params.step_cost as f32);
+        level.reward = params.reward();
         level.tiles.clear();
         level.tiles.resize(n as usize * n as usize, Tile::Wall);
         level.objects.clear();
@@ -483,8 +517,70 @@ mod tests {
         }
     }
 
+    /// The return of the shortest episode that ends on lava (the best a lava episode can do)
+    /// against the return of a timeout, for every size, horizon and step cost tried.
+    fn best_lava_and_timeout_returns(params: &MazeParams, seed: u64) -> (f64, f64) {
+        use crate::{reset, step, Action};
+        let mut rng = Pcg64Mcg::seed_from_u64(seed);
+        let mut gen = MazeGenerator::default();
+        // (A small maze can leave no off-route tile for lava: draw until one has lava.)
+        let level = (0..100).map(|_| gen.generate(params, &mut rng)).find(|l| l.tiles.contains(&Tile::Lava)).expect("a level with lava");
+        // Without the cheese, so the walk to lava cannot end at the cheese first (the reward
+        // weights, which are what is tested, stay the family's).
+        let level = Level { objects: Vec::new(), ..level };
+        // Plan into the nearest lava tile by treating lava as floor.
+        let lava: Vec<Cell> = (0..level.tiles.len() as Cell).filter(|&c| level.tile(c) == Tile::Lava).collect();
+        let open = Level { tiles: level.tiles.iter().map(|t| if *t == Tile::Lava { Tile::Floor } else { *t }).collect(), ..level.clone() };
+        let target = *lava.iter().min_by_key(|&&c| distance_map(&open, c)[level.start as usize]).expect("a lava tile");
+        let dist = distance_map(&open, target);
+        let (mut s, mut lava_return) = (reset(&level), 0.0);
+        while !s.done() {
+            let a = crate::solve::descend(&open, &dist, s.agent);
+            let tr = step(&level, &mut s, a);
+            lava_return += tr.reward as f64;
+            if s.done() {
+                assert!(tr.catastrophe, "the walk ends on lava");
+            }
+        }
+        // A timeout: no-ops until the horizon.
+        let (mut s, mut timeout_return) = (reset(&level), 0.0);
+        while !s.done() {
+            timeout_return += step(&level, &mut s, Action::Noop).reward as f64;
+        }
+        assert_eq!(s.t, params.effective_horizon());
+        (lava_return, timeout_return)
+    }
+
+    /// Item 5 of the numbers issue: with lava costing only the steps taken, a lost agent did
+    /// better ending its episode on lava than timing out. Every episode ending on lava must
+    /// return less than every timeout.
+    #[test]
+    fn an_episode_ending_on_lava_returns_less_than_any_timeout() {
+        for size in [5u16, 7, 9, 15, 31, 51] {
+            for horizon in [0u32, 1_000, 5_000] {
+                for step_cost in [0.0, 0.01, 0.1, 1.0] {
+                    for lava_penalty in [1.0, 1e-6] {
+                        let params = MazeParams { size, horizon, step_cost, lava: LavaPlacement::OffRoute(1), lava_penalty, ..Default::default() };
+                        params.validate().unwrap();
+                        let (lava, timeout) = best_lava_and_timeout_returns(&params, size as u64 + horizon as u64);
+                        assert!(lava < timeout, "{params:?}: lava {lava} ≥ timeout {timeout}");
+                    }
+                }
+            }
+        }
+        // The default's reward, written out: 9×9, horizon 81, step cost 0.01, penalty 1.
+        let d = MazeParams { lava: LavaPlacement::OffRoute(2), ..Default::default() };
+        assert!((d.reward().weight(Feature::OnLava) as f64 + 1.81).abs() < 1e-6);
+        // No lava, no lava weight: mazes without lava keep their level ids.
+        assert_eq!(MazeParams::default().reward().weight(Feature::OnLava), 0.0);
+    }
+
     #[test]
     fn bad_parameters_are_named() {
+        for bad in [-1.0, 0.0, f64::NAN, f64::INFINITY] {
+            let e = MazeParams { lava_penalty: bad, ..Default::default() }.validate().unwrap_err();
+            assert!(e.to_string().contains("lava_penalty"), "{e}");
+        }
         let even = MazeParams { size: 8, ..Default::default() }.validate().unwrap_err();
         assert!(even.to_string().contains("size"), "{even}");
         let small = MazeParams { size: 3, ..Default::default() }.validate().unwrap_err();

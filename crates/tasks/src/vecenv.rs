@@ -8,7 +8,9 @@
 //! Auto-reset semantics (as in CleanRL/envpool): when an episode ends on a step, that step's
 //! reward, `terminated` and `truncated` belong to the ended episode, its return and length are
 //! reported in `episode_returns`/`episode_lengths`, and the observation is already the first
-//! observation of the next episode.
+//! observation of the next episode. The ended episode's last observation stays available from
+//! [`VecEnv::final_observation`] until the next step, so a learner can bootstrap a truncated
+//! episode from the value of where it was cut off (Gymnasium's `final_observation`).
 
 use std::str::FromStr;
 
@@ -178,6 +180,8 @@ pub struct VecEnv<T: ObsScalar> {
     states: Vec<State>,
     rngs: Vec<Pcg64Mcg>,
     obs: Vec<T>,
+    /// The last observation of each env whose episode ended on the last step (stale elsewhere).
+    final_obs: Vec<T>,
     rewards: Vec<f32>,
     terminated: Vec<bool>,
     truncated: Vec<bool>,
@@ -210,6 +214,7 @@ impl<T: ObsScalar> VecEnv<T> {
             states: Vec::with_capacity(num_envs),
             rngs: (0..num_envs as u64).map(|i| Pcg64Mcg::seed_from_u64(mix_seed(seed, i))).collect(),
             obs: vec![T::ZERO; num_envs * size],
+            final_obs: vec![T::ZERO; num_envs * size],
             rewards: vec![0.0; num_envs],
             terminated: vec![false; num_envs],
             truncated: vec![false; num_envs],
@@ -244,6 +249,14 @@ impl<T: ObsScalar> VecEnv<T> {
     /// All observations, `[M, C, H, W]` row-major.
     pub fn observations(&self) -> &[T] {
         &self.obs
+    }
+
+    /// The observation env `i` ended its episode on, if its episode ended (terminated or
+    /// truncated) on the last step; `None` otherwise. [`VecEnv::observations`] already shows
+    /// the next episode's first observation there.
+    pub fn final_observation(&self, i: usize) -> Option<&[T]> {
+        let size = self.shape.0 * self.shape.1 * self.shape.2;
+        (self.terminated[i] || self.truncated[i]).then(|| &self.final_obs[i * size..(i + 1) * size])
     }
 
     /// Rewards of the last step.
@@ -340,6 +353,9 @@ impl<T: ObsScalar> VecEnv<T> {
                 self.episode_returns[i] = self.running_returns[i];
                 self.episode_lengths[i] = state.t;
                 self.running_returns[i] = 0.0;
+                // Written in full before the reset replaces the level: ends are rare, so this
+                // costs little next to the incremental path.
+                write_observation(self.kind, level, state, &mut self.final_obs[i * size..(i + 1) * size]);
                 self.source.sample_into(&mut self.rngs[i], &mut self.generator, &mut self.levels[i]);
                 self.states[i] = reset(&self.levels[i]);
                 write_observation(self.kind, &self.levels[i], &self.states[i], obs);
@@ -424,6 +440,27 @@ mod tests {
         assert_eq!(agent_plane[env.states()[0].agent as usize], 1.0, "observation is the reset observation");
         assert_eq!(c, NUM_CHANNELS);
         assert_eq!(env.states()[1].t, steps, "env 1 was not reset");
+    }
+
+    #[test]
+    fn the_final_observation_of_an_ended_episode_is_kept() {
+        // Horizon 2 on 7x7 mazes: waiting truncates every episode at step 2, long before the
+        // cheese; the final observation must show the old level with the agent where it stood.
+        let params = MazeParams { size: 7, goal: GoalPlacement::TopRight(3), horizon: 2, ..Default::default() };
+        let src = TrainingDistribution { family: FamilySpec::Maze(params), diversity: Diversity::Infinite, level_seed: 3 }.source().unwrap();
+        let mut env: VecEnv<f32> = VecEnv::new(src, 2, ObsKind::FullGrid, 4).unwrap();
+        let size = env.obs_shape().0 * env.obs_shape().1 * env.obs_shape().2;
+        let (old_level, mut old_state) = (env.levels()[0].clone(), env.states()[0].clone());
+        env.step(&[Action::Noop, Action::Noop]).unwrap();
+        assert!(env.final_observation(0).is_none(), "no episode ended yet");
+        step(&old_level, &mut old_state, Action::Noop);
+        let tr = step(&old_level, &mut old_state, Action::Noop);
+        env.step(&[Action::Noop, Action::Noop]).unwrap();
+        assert!(tr.truncated && env.truncated()[0] && !env.terminated()[0]);
+        let mut expected = vec![0.0f32; size];
+        write_observation(ObsKind::FullGrid, &old_level, &old_state, &mut expected);
+        assert_eq!(env.final_observation(0).unwrap(), &expected[..]);
+        assert_ne!(env.final_observation(0).unwrap(), &env.observations()[..size], "the env already shows the next episode");
     }
 
     #[test]
