@@ -214,7 +214,7 @@ fn audit_writes_json_and_html_for_trained_runs_and_known_agents() {
     let o = mesascope(&["deploy", r, "--shift", "goal-anywhere", "--guard", "ood,impact", "--levels", "20"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains("ood + impact") && run.join("deploy.html").exists(), "{}", stdout(&o));
-    assert!(stderr(&o).lines().any(|l| l.contains("6/7 stages  guards: ood + impact")), "{}", stderr(&o));
+    assert!(stderr(&o).lines().any(|l| l.contains("7/8 stages  guards: ood + impact")), "{}", stderr(&o));
     let last = stdout(&o).lines().last().unwrap().to_string();
     assert!(last.contains("catastrophes per 1000 episodes: none ") && last.contains("deploy.json"), "{last}");
 

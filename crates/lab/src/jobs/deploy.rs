@@ -102,9 +102,10 @@ pub fn deploy(job: &DeployJob, progress: OnProgress) -> Result<DeployResult, Lab
         ..DeployOptions::default()
     };
     let out = job.out.clone().unwrap_or_else(|| default_out(&job.agent));
-    // Stages: levels, fitting, calibration, then the agent without guards, with each guard
-    // alone, and with all of them when there are several.
-    let stages = 3 + 1 + job.guards.len() + usize::from(job.guards.len() > 1);
+    // Stages of `evaluate_chain`: levels, fitting, calibration, random and optimal returns,
+    // then the agent without guards, with each guard alone, and with all of them when there
+    // are several.
+    let stages = 4 + 1 + job.guards.len() + usize::from(job.guards.len() > 1);
     progress(&Progress::Started { what: format!("deploying {} with guards {} → {}", job.agent.display(), job.guards.join(", "), out.display()), total: stages as u64, done: 0, unit: "stages" });
     let mut done = 0;
     let dist = agent.cfg.env.dist;
