@@ -2,7 +2,12 @@
 //! for any linear reward over [`Feature`]s, and the exact distribution of the return of the
 //! uniform-random policy (the reference distribution of optimization power in bits).
 
+use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashMap, VecDeque};
+use std::hash::BuildHasherDefault;
+
+/// A hash map whose iteration order depends only on what was inserted, in which order.
+type FixedMap<K, V> = HashMap<K, V, BuildHasherDefault<DefaultHasher>>;
 
 use crate::error::TaskError;
 use crate::grid::{reset, step, Action, Cell, Feature, FeatureSet, Level, RewardWeights, State, Tile};
@@ -253,9 +258,13 @@ pub fn random_return_distribution(space: &StateSpace, weights: &RewardWeights, h
         .iter()
         .map(|row| row.map(|e| units(weights.reward(e.features) as f64)))
         .collect();
-    let mut ended: HashMap<i64, f64> = HashMap::new();
-    let mut mass: HashMap<(u32, i64), f64> = HashMap::from([((0, 0), 1.0)]);
-    let mut next: HashMap<(u32, i64), f64> = HashMap::new();
+    // Maps with a fixed hasher: the probabilities are float sums in iteration order, and a
+    // randomly seeded map would change their last bits from process to process (and with them
+    // the bytes of every report that prints them).
+    let mut ended: FixedMap<i64, f64> = FixedMap::default();
+    let mut mass: FixedMap<(u32, i64), f64> = FixedMap::default();
+    mass.insert((0, 0), 1.0);
+    let mut next: FixedMap<(u32, i64), f64> = FixedMap::default();
     for _ in 0..horizon {
         next.clear();
         for (&(s, ret), &m) in &mass {
