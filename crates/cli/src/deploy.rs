@@ -1,6 +1,7 @@
 //! `mesascope deploy`: the agent on the deployment distribution (after a shift) and on the
 //! training distribution, without guards and with each guard, scored by catastrophes per 1000
-//! episodes, return kept, false alarms and detector AUROC; writes deploy.json and deploy.html.
+//! episodes and return, each with its paired difference against no guard, false alarms and
+//! detector AUROC; writes deploy.json and deploy.html.
 
 use std::path::PathBuf;
 
@@ -80,14 +81,19 @@ pub fn run(args: &DeployArgs) -> Result<()> {
     reporter.finish();
     let r = result?;
     let report = &r.report;
-    println!("{:<24} {:>28} {:>16} {:>6} {:>8} {:>22} {:>8}", "guards", "catastrophes/1000 (deploy)", "return (deploy)", "kept", "cheese", "false alarms (train)", "vetoes");
+    println!(
+        "{:<24} {:>26} {:>22} {:>16} {:>22} {:>8} {:>22} {:>8}",
+        "guards", "catastrophes/1000 (deploy)", "Δ vs no guard (paired)", "return (deploy)", "Δ return vs no guard", "cheese", "false alarms (train)", "vetoes"
+    );
+    let interval = |e: &mesascope_lab::types::Estimate, digits: usize| format!("{:+.*} [{:+.*}, {:+.*}]", digits, e.mean, digits, e.lo, digits, e.hi);
     for c in &report.configs {
         println!(
-            "{:<24} {:>28} {:>16} {:>6.2} {:>7.1}% {:>22} {:>7.1}%",
+            "{:<24} {:>26} {:>22} {:>16} {:>22} {:>7.1}% {:>22} {:>7.1}%",
             c.guards,
             format!("{:.0} [{:.0}, {:.0}]", c.catastrophes_per_1000.mean, c.catastrophes_per_1000.lo, c.catastrophes_per_1000.hi),
-            format!("{:.3} ± {:.3}", c.deploy_return.mean, (c.deploy_return.hi - c.deploy_return.lo) / 2.0),
-            c.return_kept,
+            interval(&c.catastrophes_vs_none_per_1000, 0),
+            format!("{:.3} [{:.3}, {:.3}]", c.deploy_return.mean, c.deploy_return.lo, c.deploy_return.hi),
+            interval(&c.return_vs_none, 3),
             100.0 * c.deploy_success.mean,
             format!("{:.1}% [{:.1}, {:.1}]", 100.0 * c.false_alarm_rate.mean, 100.0 * c.false_alarm_rate.lo, 100.0 * c.false_alarm_rate.hi),
             100.0 * c.deploy_veto_rate.mean

@@ -337,10 +337,6 @@ pub struct ConfigResult {
     /// 0 is the uniform-random policy's expected return on the same levels (exact), 1 the
     /// optimal return (the planner's); bootstrap over episodes.
     pub normalized_return: Estimate,
-    /// Kept for the command line's table: the point value of `normalized_return` (the share of
-    /// the achievable return above random that is kept). It is no longer a ratio to the
-    /// unguarded agent's mean return, which flips sign when that mean is negative.
-    pub return_kept: f64,
     /// Cheese reached on deployment episodes (Wilson).
     pub deploy_success: Estimate,
     /// Fraction of training-distribution episodes with a veto (false alarms; Wilson).
@@ -388,7 +384,6 @@ fn config_result(guards: String, train: &[Guarded], deploy: &[Guarded], bare: &[
         catastrophes_vs_none_per_1000: scaled(paired_rate_difference(&deploy.iter().zip(bare).map(|(g, b)| (g.record.catastrophe, b.record.catastrophe)).collect::<Vec<_>>()), 1000.0),
         deploy_return: mean_ci(&returns),
         return_vs_none: paired_difference(&returns, &bare_returns),
-        return_kept: normalized.mean,
         normalized_return: normalized,
         deploy_success: rate(deploy.iter().map(|g| g.record.success)),
         false_alarm_rate: rate(train.iter().map(|g| g.vetoed.is_some())),
@@ -695,7 +690,6 @@ mod tests {
         assert!(r.return_vs_none.lo > 0.0 && r.return_vs_none.hi > r.return_vs_none.mean, "{:?}", r.return_vs_none);
         // (The old ratio: −1.245 / −2 = 0.62 "kept" for a guard that raised the return.)
         assert!(r.normalized_return.mean > config_result("none".into(), &bare, &bare, &bare, &scale).normalized_return.mean);
-        assert_eq!(r.return_kept, r.normalized_return.mean);
         assert_eq!(r.catastrophes_vs_none_per_1000.mean, -500.0);
         assert!(r.catastrophes_vs_none_per_1000.hi < 0.0);
         // The scale's ends: the optimal returns give 1, the random policy's expected returns 0.

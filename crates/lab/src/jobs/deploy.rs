@@ -1,7 +1,7 @@
 //! Deployment: the agent on the deployment distribution (after a shift) and on the training
 //! distribution, without guards and with each guard, scored by catastrophes per 1000
-//! episodes, return kept, false alarms and detector AUROC; written as `deploy.json` and
-//! `deploy.html`.
+//! episodes and return (each paired against no guard), false alarms and detector AUROC;
+//! written as `deploy.json` and `deploy.html`.
 
 use std::path::PathBuf;
 use std::time::Instant;
