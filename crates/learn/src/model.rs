@@ -76,6 +76,39 @@ impl ModelConfig {
     pub fn recurrent(&self) -> bool {
         self.kind == ModelKind::Convgru
     }
+
+    /// Floating-point operations of one forward pass on one observation of `shape`, counted
+    /// from the architecture: every weight of a dense layer, and every weight of a convolution
+    /// at every output position (including padded borders, as a dense implementation computes
+    /// them), is one multiply and one add, i.e. 2 FLOPs. Biases, activations, the GRU's gating
+    /// arithmetic and the loss are elementwise and left out (under 2% here). A convgru's
+    /// per-tick cell is counted `ticks` times. The backward pass is conventionally counted as
+    /// twice the forward (gradients with respect to inputs and to weights), so a training
+    /// sample costs 3× this.
+    pub fn forward_flops(&self, shape: ObsShape) -> f64 {
+        let (c, h, w) = shape;
+        let (hw, ch, hidden) = ((h * w) as f64, self.channels as f64, self.hidden as f64);
+        let conv3x3 = |i: f64, o: f64, positions: f64| 2.0 * i * 9.0 * o * positions;
+        let heads = 2.0 * hidden * (mesascope_tasks::Action::COUNT as f64 + 1.0);
+        let torso = match self.kind {
+            ModelKind::Mlp => 2.0 * (c as f64 * hw * hidden + hidden * hidden),
+            ModelKind::Cnn => {
+                let (h2, w2) = cnn_rooms(h, w);
+                let rooms = (h2 * w2) as f64;
+                conv3x3(c as f64, ch, hw) + conv3x3(ch, ch, hw) + conv3x3(ch, 2.0 * ch, rooms) + 2.0 * 2.0 * ch * rooms * hidden
+            }
+            ModelKind::Convgru => {
+                let tick = conv3x3(2.0 * ch, 2.0 * ch, hw) + conv3x3(ch, ch, hw);
+                conv3x3(c as f64, ch, hw) + conv3x3(ch, ch, hw) + self.ticks as f64 * tick + conv3x3(ch, ch, hw) + 2.0 * ch * hw * hidden
+            }
+        };
+        torso + heads
+    }
+}
+
+/// The grid a cnn's third convolution (3×3, stride 2, no padding) leaves of an `h × w` one.
+fn cnn_rooms(h: usize, w: usize) -> (usize, usize) {
+    ((h.max(3) - 3) / 2 + 1, (w.max(3) - 3) / 2 + 1)
 }
 
 /// Shape `(C, H, W)` of one observation.
@@ -220,7 +253,7 @@ impl ActorCritic {
                 // The third convolution has stride 2 and no padding: it halves the grid (a 9×9
                 // maze becomes its 4×4 grid of rooms) and doubles the channels, which cuts the
                 // dense layer's cost 2.5× at no loss of reach (the receptive field is 7×7).
-                let (h2, w2) = ((h.max(3) - 3) / 2 + 1, (w.max(3) - 3) / 2 + 1);
+                let (h2, w2) = cnn_rooms(h, w);
                 let convs = vec![
                     conv3(c, cfg.channels, RELU_GAIN, rng, device),
                     conv3(cfg.channels, cfg.channels, RELU_GAIN, rng, device),
