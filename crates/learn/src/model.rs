@@ -205,13 +205,131 @@ impl ConvGruCell {
             candidate_h: conv3(channels, channels, 1.0, rng, device),
         }
     }
+}
 
-    /// One tick: `h' = (1 − z) ⊙ n + z ⊙ h`.
-    fn tick(&self, x: &Tensor<4>, x_part: &Tensor<4>, h: Tensor<4>) -> Tensor<4> {
-        let gates = sigmoid(self.gates.forward(Tensor::cat(vec![x.clone(), h.clone()], 1)));
+/// The cell's convolutions as matrices, prepared once per forward pass and used every tick.
+struct CellWeights {
+    gates: ConvMatrix,
+    candidate_h: ConvMatrix,
+}
+
+impl CellWeights {
+    /// One tick on channels-last rows: `h' = (1 − z) ⊙ n + z ⊙ h`, with `x_part` the
+    /// candidate's input term (computed once per step, it does not change between ticks).
+    fn tick(&self, x: &Tensor<2>, x_part: &Tensor<2>, h: Tensor<2>, same: &Taps) -> Tensor<2> {
+        let gates = sigmoid(self.gates.apply(Tensor::cat(vec![x.clone(), h.clone()], 1), same));
         let [z, r] = gates.chunk(2, 1).try_into().expect("two gate halves");
-        let n = tanh(x_part.clone() + self.candidate_h.forward(r * h.clone()));
+        let n = tanh(x_part.clone() + self.candidate_h.apply(r * h.clone(), same));
         (z.clone().neg() + 1.0) * n + z * h
+    }
+}
+
+/// Where a 3×3 convolution over an `h × w` grid reads: for each output position and each of
+/// its 9 taps (row-major over the kernel), the input position, or `None` on the zero padding.
+struct Taps {
+    inputs: usize,
+    outputs: usize,
+    taps: Vec<Option<usize>>,
+}
+
+impl Taps {
+    fn new(h: usize, w: usize, stride: usize, pad: usize) -> Taps {
+        let (ho, wo) = ((h + 2 * pad).saturating_sub(3) / stride + 1, (w + 2 * pad).saturating_sub(3) / stride + 1);
+        let mut taps = Vec::with_capacity(ho * wo * 9);
+        for oy in 0..ho {
+            for ox in 0..wo {
+                for ky in 0..3 {
+                    for kx in 0..3 {
+                        let (y, x) = ((oy * stride + ky).checked_sub(pad), (ox * stride + kx).checked_sub(pad));
+                        taps.push(match (y, x) {
+                            (Some(y), Some(x)) if y < h && x < w => Some(y * w + x),
+                            _ => None,
+                        });
+                    }
+                }
+            }
+        }
+        Taps { inputs: h * w, outputs: ho * wo, taps }
+    }
+
+    /// Row indices gathering every neighbourhood of a batch of `batch` inputs stored as
+    /// `[batch·inputs + 1, C]` rows, the last of which is the zero padding.
+    fn index(&self, batch: usize, device: &Device) -> Tensor<1, Int> {
+        let pad = (batch * self.inputs) as i64;
+        let mut v = Vec::with_capacity(batch * self.taps.len());
+        for b in 0..batch {
+            let base = (b * self.inputs) as i64;
+            v.extend(self.taps.iter().map(|t| t.map_or(pad, |q| base + q as i64)));
+        }
+        let n = v.len();
+        Tensor::from_data(TensorData::new(v, [n]), device)
+    }
+}
+
+/// A 3×3 convolution as one matrix product over gathered neighbourhoods (im2col) on
+/// channels-last rows `[batch·positions, channels]`. On 9×9 grids with 8–32 channels this is
+/// one well-shaped GEMM per layer, where burn's direct convolution and its transposed-
+/// convolution backward spend most of their time on small loops (`bench train` went from
+/// ~1,500–2,000 to ... env-steps/s for the cnn). The weights stay burn `Conv2d` parameters
+/// `[out, in, 3, 3]`, so checkpoints and initialisation are unchanged; only their
+/// arrangement for the product is made here, inside autodiff.
+struct ConvMatrix {
+    /// `[9·in, out]`, row `(ky·3 + kx)·in + c`.
+    weight: Tensor<2>,
+    bias: Option<Tensor<1>>,
+}
+
+impl ConvMatrix {
+    fn new(conv: &Conv2d) -> ConvMatrix {
+        let [o, i, kh, kw] = conv.weight.dims();
+        ConvMatrix { weight: conv.weight.val().permute([2, 3, 1, 0]).reshape([kh * kw * i, o]), bias: conv.bias.as_ref().map(|b| b.val()) }
+    }
+
+    /// `x` `[batch·taps.inputs, in]` → `[batch·taps.outputs, out]`.
+    fn apply(&self, x: Tensor<2>, taps: &Taps) -> Tensor<2> {
+        let [rows, channels] = x.dims();
+        let batch = rows / taps.inputs;
+        let device = x.device();
+        let padded = Tensor::cat(vec![x, Tensor::zeros([1, channels], &device)], 0);
+        let cols = padded.select(0, taps.index(batch, &device)).reshape([batch * taps.outputs, 9 * channels]);
+        let y = cols.matmul(self.weight.clone());
+        match &self.bias {
+            Some(b) => y + b.clone().unsqueeze_dim(0),
+            None => y,
+        }
+    }
+}
+
+/// `[B, C, H, W]` → channels-last rows `[B·H·W, C]`.
+fn to_rows(x: Tensor<4>) -> Tensor<2> {
+    let [b, c, h, w] = x.dims();
+    x.permute([0, 2, 3, 1]).reshape([b * h * w, c])
+}
+
+/// Channels-last rows of `batch` grids of `h × w` → `[B, C, H, W]`.
+fn from_rows(x: Tensor<2>, batch: usize, h: usize, w: usize) -> Tensor<4> {
+    let [_, c] = x.dims();
+    x.reshape([batch, h, w, c]).permute([0, 3, 1, 2])
+}
+
+/// Channels-last rows of `batch` grids → `[B, C·positions]` flattened channel-major, as
+/// burn's `[B, C, H, W]` activations flatten (what probes and [`ActorCritic::dead_units`] read).
+fn rows_flat_channel_major(x: &Tensor<2>, batch: usize) -> Tensor<2> {
+    let [rows, c] = x.dims();
+    x.clone().reshape([batch, rows / batch, c]).swap_dims(1, 2).flatten(1, 2)
+}
+
+/// A dense layer on channels-last features `[B, positions·C]`, whose weight rows are stored
+/// channel-major (`c·positions + p`, burn's flattening of `[B, C, H, W]`): the rows are
+/// rearranged to match instead of the features.
+fn dense_on_rows(dense: &Linear, x: Tensor<2>, channels: usize) -> Tensor<2> {
+    let [features, hidden] = dense.weight.dims();
+    let positions = features / channels;
+    let w = dense.weight.val().reshape([channels, positions, hidden]).swap_dims(0, 1).reshape([features, hidden]);
+    let y = x.matmul(w);
+    match &dense.bias {
+        Some(b) => y + b.val().unsqueeze_dim(0),
+        None => y,
     }
 }
 
@@ -283,40 +401,45 @@ impl ActorCritic {
     /// the named activations are returned too.
     pub fn forward(&self, obs: Tensor<4>, hidden: Option<Tensor<4>>, ticks: usize, record: bool) -> ForwardOutput {
         let mut activations = Vec::new();
-        let mut keep = |name: &str, t: &Tensor<4>| {
+        let [batch, _, h, w] = obs.dims();
+        let mut keep = |name: &str, t: &Tensor<2>| {
             if record {
-                activations.push((name.to_string(), t.clone().flatten(1, 3)));
+                activations.push((name.to_string(), rows_flat_channel_major(t, batch)));
             }
         };
         let mut new_hidden = None;
-        let features: Tensor<2> = if let Some(mlp) = &self.mlp {
+        let same = Taps::new(h, w, 1, 1);
+        let z = if let Some(mlp) = &self.mlp {
             let x = relu(mlp.forward(obs.flatten(1, 3)));
             if record {
                 activations.push(("mlp.0".to_string(), x.clone()));
             }
-            x
+            relu(self.dense.forward(x))
         } else if let Some(cell) = &self.cell {
-            let x = relu(self.convs[0].forward(obs));
+            let x = relu(ConvMatrix::new(&self.convs[0]).apply(to_rows(obs), &same));
             keep("encoder", &x);
-            let mut h = hidden.unwrap_or_else(|| x.zeros_like());
-            let x_part = cell.candidate_x.forward(x.clone());
+            let mut hh = hidden.map(to_rows).unwrap_or_else(|| x.zeros_like());
+            let x_part = ConvMatrix::new(&cell.candidate_x).apply(x.clone(), &same);
+            let weights = CellWeights { gates: ConvMatrix::new(&cell.gates), candidate_h: ConvMatrix::new(&cell.candidate_h) };
             for _ in 0..ticks {
-                h = cell.tick(&x, &x_part, h);
+                hh = weights.tick(&x, &x_part, hh, &same);
             }
-            keep("gru.hidden", &h);
-            let out = relu(self.convs[1].forward(h.clone()));
+            keep("gru.hidden", &hh);
+            let out = relu(ConvMatrix::new(&self.convs[1]).apply(hh.clone(), &same));
             keep("gru.readout", &out);
-            new_hidden = Some(h);
-            out.flatten(1, 3)
+            let channels = out.dims()[1];
+            new_hidden = Some(from_rows(hh, batch, h, w));
+            relu(dense_on_rows(&self.dense, out.reshape([batch as i64, -1]), channels))
         } else {
-            let mut x = obs;
+            let rooms = Taps::new(h, w, 2, 0);
+            let mut x = to_rows(obs);
             for (i, conv) in self.convs.iter().enumerate() {
-                x = relu(conv.forward(x));
+                x = relu(ConvMatrix::new(conv).apply(x, if i < 2 { &same } else { &rooms }));
                 keep(&format!("conv{}", i + 1), &x);
             }
-            x.flatten(1, 3)
+            let channels = x.dims()[1];
+            relu(dense_on_rows(&self.dense, x.reshape([batch as i64, -1]), channels))
         };
-        let z = relu(self.dense.forward(features));
         if record {
             activations.push(("dense".to_string(), z.clone()));
         }
@@ -434,6 +557,43 @@ mod tests {
         let other = ActorCritic::new(&cfg, (8, 9, 9), &device, &mut Pcg64Mcg::seed_from_u64(8));
         let diff: f32 = (other.dense.weight.val() - model.dense.weight.val()).abs().sum().into_scalar();
         assert!(diff > 1.0);
+    }
+
+    /// The im2col convolution on channels-last rows gives burn's `Conv2d` answer, and the same
+    /// gradients for the input, the weights and the bias, for each geometry the models use.
+    #[test]
+    fn im2col_convolution_matches_burn_conv2d_values_and_gradients() {
+        let device = Device::flex().autodiff();
+        let mut rng = Pcg64Mcg::seed_from_u64(5);
+        let dist = burn::tensor::Distribution::Normal(0.0, 1.0);
+        // (in, out, stride, pad, h, w): the cnn's same-padded and strided layers on 9×9 and on
+        // a non-square grid, and a convgru gate layer.
+        for (i, o, stride, pad, h, w) in [(8, 16, 1, 1, 9, 9), (16, 32, 2, 0, 9, 9), (3, 5, 1, 1, 5, 7), (4, 6, 2, 0, 7, 5), (8, 8, 1, 1, 3, 3)] {
+            let mut c = conv(i, o, 3, stride, pad, 1.0, &mut rng, &device);
+            c.bias = Some(Param::from_tensor(Tensor::<1>::random([o], dist, &device)));
+            let batch = 3;
+            let x = Tensor::<4>::random([batch, i, h, w], dist, &device).require_grad();
+            let taps = Taps::new(h, w, stride, pad);
+            let reference = c.forward(x.clone());
+            let [_, _, ho, wo] = reference.dims();
+            assert_eq!(taps.outputs, ho * wo);
+            let ours = from_rows(ConvMatrix::new(&c).apply(to_rows(x.clone()), &taps), batch, ho, wo);
+            let err: f32 = (ours.clone() - reference.clone()).abs().max().into_scalar();
+            assert!(err < 1e-4, "values differ by {err} for {i}→{o} stride {stride} pad {pad} on {h}×{w}");
+            // A loss that weighs every output differently, so every gradient entry is tested.
+            let weights = Tensor::<4>::random([batch, o, ho, wo], dist, &device);
+            let grads_of = |y: Tensor<4>| {
+                let g = (y * weights.clone()).sum().backward();
+                let get = |t: Tensor<4>| t.grad(&g).unwrap().into_data().try_to_vec::<f32>().unwrap();
+                (get(x.clone()), get(c.weight.val()), c.bias.as_ref().unwrap().val().grad(&g).unwrap().into_data().try_to_vec::<f32>().unwrap())
+            };
+            let (a, b) = (grads_of(ours), grads_of(reference));
+            for (name, ours, reference) in [("input", a.0, b.0), ("weight", a.1, b.1), ("bias", a.2, b.2)] {
+                let err = ours.iter().zip(&reference).map(|(p, q)| (p - q).abs()).fold(0.0f32, f32::max);
+                let scale = reference.iter().map(|q| q.abs()).fold(1.0f32, f32::max);
+                assert!(err < 1e-4 * scale, "{name} gradient differs by {err} (scale {scale}) for {i}→{o} stride {stride} pad {pad} on {h}×{w}");
+            }
+        }
     }
 
     #[test]
