@@ -82,7 +82,7 @@ impl ModelConfig {
     /// at every output position (including padded borders, as a dense implementation computes
     /// them), is one multiply and one add, i.e. 2 FLOPs. Biases, activations, the GRU's gating
     /// arithmetic and the loss are elementwise and left out (under 2% here). A convgru's
-    /// per-tick cell is counted `ticks` times. The backward pass is conventionally counted as
+    /// per-tick part of the cell is counted `ticks` times. The backward pass is conventionally counted as
     /// twice the forward (gradients with respect to inputs and to weights), so a training
     /// sample costs 3× this.
     pub fn forward_flops(&self, shape: ObsShape) -> f64 {
@@ -98,8 +98,11 @@ impl ModelConfig {
                 conv3x3(c as f64, ch, hw) + conv3x3(ch, ch, hw) + conv3x3(ch, 2.0 * ch, rooms) + 2.0 * 2.0 * ch * rooms * hidden
             }
             ModelKind::Convgru => {
-                let tick = conv3x3(2.0 * ch, 2.0 * ch, hw) + conv3x3(ch, ch, hw);
-                conv3x3(c as f64, ch, hw) + conv3x3(ch, ch, hw) + self.ticks as f64 * tick + conv3x3(ch, ch, hw) + 2.0 * ch * hw * hidden
+                // Per step: the encoder, the gates' and the candidate's `x` parts, the readout;
+                // per tick: the gates' and the candidate's `h` parts (see `CellStep`).
+                let step = conv3x3(c as f64, ch, hw) + conv3x3(ch, 2.0 * ch, hw) + conv3x3(ch, ch, hw) + conv3x3(ch, ch, hw);
+                let tick = conv3x3(ch, 2.0 * ch, hw) + conv3x3(ch, ch, hw);
+                step + self.ticks as f64 * tick + 2.0 * ch * hw * hidden
             }
         };
         torso + heads
@@ -207,19 +210,38 @@ impl ConvGruCell {
     }
 }
 
-/// The cell's convolutions as matrices, prepared once per forward pass and used every tick.
-struct CellWeights {
-    gates: ConvMatrix,
+/// The cell's convolutions prepared for one forward pass. The gate convolution reads `[x, h]`;
+/// being linear, it splits into a part on `x` and a part on `h`, and since `x` does not change
+/// between ticks its part (with the bias) is computed once per step, with the candidate's `x`
+/// term: each tick then convolves only `h` (16 → 32 channels instead of 32 → 32 by default).
+struct CellStep {
+    /// Gate pre-activations from `x` and the bias, `[rows, 2·channels]`.
+    gates_x: Tensor<2>,
+    /// The candidate's `x` term, `[rows, channels]`.
+    candidate_x: Tensor<2>,
+    gates_h: ConvMatrix,
     candidate_h: ConvMatrix,
 }
 
-impl CellWeights {
-    /// One tick on channels-last rows: `h' = (1 − z) ⊙ n + z ⊙ h`, with `x_part` the
-    /// candidate's input term (computed once per step, it does not change between ticks).
-    fn tick(&self, x: &Tensor<2>, x_part: &Tensor<2>, h: Tensor<2>, same: &Taps) -> Tensor<2> {
-        let gates = sigmoid(self.gates.apply(Tensor::cat(vec![x.clone(), h.clone()], 1), same));
+impl CellStep {
+    fn new(cell: &ConvGruCell, x: &Tensor<2>, same: &Taps) -> CellStep {
+        let channels = x.dims()[1];
+        let gates = cell.gates.weight.val();
+        let half = |from: usize| gates.clone().narrow(1, from, channels);
+        let gates_x = ConvMatrix::from_weight(half(0), cell.gates.bias.as_ref().map(|b| b.val()));
+        CellStep {
+            gates_x: gates_x.apply(x.clone(), same),
+            candidate_x: ConvMatrix::new(&cell.candidate_x).apply(x.clone(), same),
+            gates_h: ConvMatrix::from_weight(half(channels), None),
+            candidate_h: ConvMatrix::new(&cell.candidate_h),
+        }
+    }
+
+    /// One tick on channels-last rows: `h' = (1 − z) ⊙ n + z ⊙ h`.
+    fn tick(&self, h: Tensor<2>, same: &Taps) -> Tensor<2> {
+        let gates = sigmoid(self.gates_x.clone() + self.gates_h.apply(h.clone(), same));
         let [z, r] = gates.chunk(2, 1).try_into().expect("two gate halves");
-        let n = tanh(x_part.clone() + self.candidate_h.apply(r * h.clone(), same));
+        let n = tanh(self.candidate_x.clone() + self.candidate_h.apply(r * h.clone(), same));
         (z.clone().neg() + 1.0) * n + z * h
     }
 }
@@ -281,8 +303,13 @@ struct ConvMatrix {
 
 impl ConvMatrix {
     fn new(conv: &Conv2d) -> ConvMatrix {
-        let [o, i, kh, kw] = conv.weight.dims();
-        ConvMatrix { weight: conv.weight.val().permute([2, 3, 1, 0]).reshape([kh * kw * i, o]), bias: conv.bias.as_ref().map(|b| b.val()) }
+        ConvMatrix::from_weight(conv.weight.val(), conv.bias.as_ref().map(|b| b.val()))
+    }
+
+    /// From a weight `[out, in, 3, 3]` and a bias `[out]`.
+    fn from_weight(weight: Tensor<4>, bias: Option<Tensor<1>>) -> ConvMatrix {
+        let [o, i, kh, kw] = weight.dims();
+        ConvMatrix { weight: weight.permute([2, 3, 1, 0]).reshape([kh * kw * i, o]), bias }
     }
 
     /// `x` `[batch·taps.inputs, in]` → `[batch·taps.outputs, out]`.
@@ -419,10 +446,9 @@ impl ActorCritic {
             let x = relu(ConvMatrix::new(&self.convs[0]).apply(to_rows(obs), &same));
             keep("encoder", &x);
             let mut hh = hidden.map(to_rows).unwrap_or_else(|| x.zeros_like());
-            let x_part = ConvMatrix::new(&cell.candidate_x).apply(x.clone(), &same);
-            let weights = CellWeights { gates: ConvMatrix::new(&cell.gates), candidate_h: ConvMatrix::new(&cell.candidate_h) };
+            let step = CellStep::new(cell, &x, &same);
             for _ in 0..ticks {
-                hh = weights.tick(&x, &x_part, hh, &same);
+                hh = step.tick(hh, &same);
             }
             keep("gru.hidden", &hh);
             let out = relu(ConvMatrix::new(&self.convs[1]).apply(hh.clone(), &same));
@@ -592,6 +618,71 @@ mod tests {
                 let err = ours.iter().zip(&reference).map(|(p, q)| (p - q).abs()).fold(0.0f32, f32::max);
                 let scale = reference.iter().map(|q| q.abs()).fold(1.0f32, f32::max);
                 assert!(err < 1e-4 * scale, "{name} gradient differs by {err} (scale {scale}) for {i}→{o} stride {stride} pad {pad} on {h}×{w}");
+            }
+        }
+    }
+
+    /// The whole forward pass of every convolutional kind equals the same network written with
+    /// burn's `Conv2d` on `[B, C, H, W]` tensors (the gates convolving `[x, h]` every tick):
+    /// logits, values, the recurrent state and every named activation.
+    #[test]
+    fn forward_matches_a_reference_written_with_burn_conv2d() {
+        let device = Device::flex();
+        let reference = |m: &ActorCritic, obs: Tensor<4>, hidden: Option<Tensor<4>>, ticks: usize| -> (Tensor<2>, Tensor<1>, Option<Tensor<4>>, Vec<Tensor<2>>) {
+            let mut acts = Vec::new();
+            let mut new_hidden = None;
+            let features = if let Some(cell) = &m.cell {
+                let x = relu(m.convs[0].forward(obs));
+                acts.push(x.clone().flatten(1, 3));
+                let mut h = hidden.unwrap_or_else(|| x.zeros_like());
+                let x_part = cell.candidate_x.forward(x.clone());
+                for _ in 0..ticks {
+                    let gates = sigmoid(cell.gates.forward(Tensor::cat(vec![x.clone(), h.clone()], 1)));
+                    let [z, r] = gates.chunk(2, 1).try_into().unwrap();
+                    let n = tanh(x_part.clone() + cell.candidate_h.forward(r * h.clone()));
+                    h = (z.clone().neg() + 1.0) * n + z * h;
+                }
+                acts.push(h.clone().flatten(1, 3));
+                let out = relu(m.convs[1].forward(h.clone()));
+                acts.push(out.clone().flatten(1, 3));
+                new_hidden = Some(h);
+                out.flatten(1, 3)
+            } else {
+                let mut x = obs;
+                for c in &m.convs {
+                    x = relu(c.forward(x));
+                    acts.push(x.clone().flatten(1, 3));
+                }
+                x.flatten(1, 3)
+            };
+            let z = relu(m.dense.forward(features));
+            acts.push(z.clone());
+            (m.policy.forward(z.clone()), m.value.forward(z).squeeze_dim(1), new_hidden, acts)
+        };
+        let max_diff = |a: Tensor<2>, b: Tensor<2>| -> f32 { (a - b).abs().max().into_scalar() };
+        for (kind, shape) in [(ModelKind::Cnn, (8, 9, 9)), (ModelKind::Cnn, (8, 7, 5)), (ModelKind::Convgru, (8, 7, 7))] {
+            let cfg = ModelConfig { kind, hidden: 16, channels: 4, ticks: 3 };
+            let mut model = ActorCritic::new(&cfg, shape, &device, &mut Pcg64Mcg::seed_from_u64(2));
+            // Non-zero biases, so their placement is tested too.
+            let mut rng = Pcg64Mcg::seed_from_u64(3);
+            for c in model.convs.iter_mut().chain(model.cell.iter_mut().flat_map(|cell| [&mut cell.gates, &mut cell.candidate_x, &mut cell.candidate_h])) {
+                let o = c.weight.dims()[0];
+                c.bias = Some(Param::from_data(TensorData::new((0..o).map(|_| rng.random::<f32>() - 0.5).collect::<Vec<f32>>(), [o]), &device));
+            }
+            let (c, h, w) = shape;
+            let obs = Tensor::<4>::random([3, c, h, w], burn::tensor::Distribution::Uniform(0.0, 1.0), &device);
+            let hidden = (kind == ModelKind::Convgru).then(|| Tensor::<4>::random([3, 4, h, w], burn::tensor::Distribution::Uniform(-1.0, 1.0), &device));
+            let ours = model.forward(obs.clone(), hidden.clone(), cfg.ticks, true);
+            let (logits, value, new_hidden, acts) = reference(&model, obs, hidden, cfg.ticks);
+            assert!(max_diff(ours.logits, logits) < 1e-5, "{kind:?} logits");
+            assert!(max_diff(ours.value.unsqueeze_dim(1), value.unsqueeze_dim(1)) < 1e-5, "{kind:?} values");
+            if let (Some(a), Some(b)) = (ours.hidden, new_hidden) {
+                assert!(max_diff(a.flatten(1, 3), b.flatten(1, 3)) < 1e-5, "recurrent state");
+            }
+            assert_eq!(ours.activations.len(), acts.len());
+            for ((name, a), b) in ours.activations.into_iter().zip(acts) {
+                assert_eq!(a.dims(), b.dims(), "{name}");
+                assert!(max_diff(a, b) < 1e-5, "{kind:?} activation {name}");
             }
         }
     }
