@@ -1,7 +1,7 @@
 //! Learned models: actor-critics over the batched grid observations of `mesascope-tasks`.
 //!
-//! Three families share one interface: `mlp` (a flat perceptron), `cnn` (three same-padded
-//! 3×3 convolutions) and `convgru` (a recurrent convolutional GRU whose number of internal
+//! Three families share one interface: `mlp` (a flat perceptron), `cnn` (three 3×3
+//! convolutions, the last with stride 2) and `convgru` (a recurrent convolutional GRU whose number of internal
 //! ticks per environment step is a parameter, so it can be given extra "thinking" ticks at
 //! evaluation time). Every forward pass can also return its intermediate activations by name,
 //! flattened to `[batch, features]`, for the audit layer's probes.
@@ -14,6 +14,14 @@
 //! (held-out success 23% at 153,600 steps, 21% at the end); with this initialisation 1–3 of 16
 //! (70–86%, 99.5% at the end). Measured with [`ActorCritic::dead_units`] on 2,048 observations
 //! (`examples/track_dead_units.rs`); global gradient clipping alone did not change it.
+//!
+//! Convolutions run on channels-last rows `[batch·positions, channels]`: each is one gather of
+//! the 3×3 neighbourhoods (padding reads a zero row) and one matrix product, both burn ops, so
+//! autodiff derives the backward pass. Profiled on the default cnn update, burn's `Conv2d`
+//! (flex backend) spent most of its time in a direct-convolution loop and a transposed-
+//! convolution backward rather than in GEMM; the gathered form does its arithmetic in GEMM and
+//! made whole cnn updates about 1.5–2× faster (`mesascope bench train`). Both forms are tested
+//! to agree, values and gradients.
 
 use burn::module::Param;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
@@ -289,12 +297,9 @@ impl Taps {
 }
 
 /// A 3×3 convolution as one matrix product over gathered neighbourhoods (im2col) on
-/// channels-last rows `[batch·positions, channels]`. On 9×9 grids with 8–32 channels this is
-/// one well-shaped GEMM per layer, where burn's direct convolution and its transposed-
-/// convolution backward spend most of their time on small loops (`bench train` went from
-/// ~1,500–2,000 to ... env-steps/s for the cnn). The weights stay burn `Conv2d` parameters
-/// `[out, in, 3, 3]`, so checkpoints and initialisation are unchanged; only their
-/// arrangement for the product is made here, inside autodiff.
+/// channels-last rows `[batch·positions, channels]` (see the module docs for why). The weights
+/// stay burn `Conv2d` parameters `[out, in, 3, 3]`, so checkpoints and initialisation are
+/// unchanged; only their arrangement for the product is made here, inside autodiff.
 struct ConvMatrix {
     /// `[9·in, out]`, row `(ky·3 + kx)·in + c`.
     weight: Tensor<2>,
