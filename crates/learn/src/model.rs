@@ -692,6 +692,23 @@ mod tests {
         }
     }
 
+    /// The FLOP counts `bench train` reports, by hand for the default sizes on 9×9 grids with
+    /// 8 channels (heads: 2·128·(5 + 1) = 1,536).
+    #[test]
+    fn forward_flops_count_every_weight_at_every_output_position() {
+        let cfg = |kind| ModelConfig { kind, hidden: 128, channels: 16, ticks: 2 };
+        // conv1 2·8·9·16·81 + conv2 2·16·9·16·81 + conv3 (stride 2, 4×4 out) 2·16·9·32·16
+        // + dense 2·512·128 + heads.
+        assert_eq!(cfg(ModelKind::Cnn).forward_flops((8, 9, 9)), (186_624 + 373_248 + 147_456 + 131_072 + 1_536) as f64);
+        // 2·(648·128 + 128·128) + heads.
+        assert_eq!(cfg(ModelKind::Mlp).forward_flops((8, 9, 9)), (165_888 + 32_768 + 1_536) as f64);
+        // encoder 2·8·9·16·81, gates' x part 2·16·9·32·81, candidate's x part and readout
+        // 2·16·9·16·81 each; per tick gates' h part 2·16·9·32·81 + candidate's h part
+        // 2·16·9·16·81; dense 2·(16·81)·128; heads.
+        let tick = 746_496 + 373_248;
+        assert_eq!(cfg(ModelKind::Convgru).forward_flops((8, 9, 9)), (186_624 + 746_496 + 2 * 373_248 + 2 * tick + 331_776 + 1_536) as f64);
+    }
+
     #[test]
     fn dead_units_counts_units_that_never_fire() {
         let device = Device::flex();

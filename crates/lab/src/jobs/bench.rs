@@ -186,3 +186,25 @@ pub fn bench_train(job: &TrainBenchJob, on_row: &mut dyn FnMut(&TrainBenchRow)) 
     }
     Ok(rows)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A row's parts add up: acting and learning are measured and together make up (almost all
+    /// of) the update, and GFLOP/s is the update's FLOPs over its time.
+    #[test]
+    fn train_bench_splits_the_update_and_reports_its_flop_rate() {
+        let overrides = ["ppo.num_envs=4", "ppo.num_steps=8", "ppo.num_minibatches=2", "ppo.update_epochs=2", "model.hidden=8", "model.channels=2", "env.size=5", "eval.levels=1"];
+        let job = TrainBenchJob { models: vec!["cnn".into()], updates: 2, overrides: overrides.iter().map(|s| s.to_string()).collect() };
+        let rows = bench_train(&job, &mut |_| {}).unwrap();
+        let r = &rows[0];
+        assert_eq!(r.batch, 32);
+        assert!(r.acting_seconds > 0.0 && r.learning_seconds > 0.0, "{r:?}");
+        assert!(r.acting_seconds + r.learning_seconds <= r.seconds_per_update * 1.0001, "{r:?}");
+        let cfg = TrainConfig::from_toml_with("", &job.overrides.iter().cloned().chain(["model.kind=\"cnn\"".to_string()]).collect::<Vec<_>>()).unwrap();
+        assert_eq!(r.flops_per_update, update_flops(&cfg, (8, 5, 5)));
+        assert!((r.gflops - r.flops_per_update / r.seconds_per_update / 1e9).abs() <= 1e-9 * r.gflops, "{r:?}");
+        assert!(bench_train(&TrainBenchJob { updates: 0, ..job }, &mut |_| {}).is_err());
+    }
+}
