@@ -254,17 +254,21 @@ impl CellStep {
     }
 }
 
-/// Where a 3×3 convolution over an `h × w` grid reads: for each output position and each of
-/// its 9 taps (row-major over the kernel), the input position, or `None` on the zero padding.
+/// Where a 3×3 convolution over a batch of `h × w` grids reads: the row indices that gather
+/// every output position's 9 taps (row-major over the kernel) from the inputs stored as
+/// `[batch·inputs + 1, C]` channels-last rows, the last row being the zero padding. Built once
+/// per forward pass and geometry, and shared by the layers (and ticks) that use it.
 struct Taps {
+    batch: usize,
     inputs: usize,
     outputs: usize,
-    taps: Vec<Option<usize>>,
+    index: Tensor<1, Int>,
 }
 
 impl Taps {
-    fn new(h: usize, w: usize, stride: usize, pad: usize) -> Taps {
+    fn new(batch: usize, (h, w): (usize, usize), stride: usize, pad: usize, device: &Device) -> Taps {
         let (ho, wo) = ((h + 2 * pad).saturating_sub(3) / stride + 1, (w + 2 * pad).saturating_sub(3) / stride + 1);
+        // One grid's taps: the input position, or None on the padding.
         let mut taps = Vec::with_capacity(ho * wo * 9);
         for oy in 0..ho {
             for ox in 0..wo {
@@ -279,20 +283,15 @@ impl Taps {
                 }
             }
         }
-        Taps { inputs: h * w, outputs: ho * wo, taps }
-    }
-
-    /// Row indices gathering every neighbourhood of a batch of `batch` inputs stored as
-    /// `[batch·inputs + 1, C]` rows, the last of which is the zero padding.
-    fn index(&self, batch: usize, device: &Device) -> Tensor<1, Int> {
-        let pad = (batch * self.inputs) as i64;
-        let mut v = Vec::with_capacity(batch * self.taps.len());
+        let inputs = h * w;
+        let padding = (batch * inputs) as i64;
+        let mut index = Vec::with_capacity(batch * taps.len());
         for b in 0..batch {
-            let base = (b * self.inputs) as i64;
-            v.extend(self.taps.iter().map(|t| t.map_or(pad, |q| base + q as i64)));
+            let base = (b * inputs) as i64;
+            index.extend(taps.iter().map(|t| t.map_or(padding, |q| base + q as i64)));
         }
-        let n = v.len();
-        Tensor::from_data(TensorData::new(v, [n]), device)
+        let n = index.len();
+        Taps { batch, inputs, outputs: ho * wo, index: Tensor::from_data(TensorData::new(index, [n]), device) }
     }
 }
 
@@ -317,13 +316,12 @@ impl ConvMatrix {
         ConvMatrix { weight: weight.permute([2, 3, 1, 0]).reshape([kh * kw * i, o]), bias }
     }
 
-    /// `x` `[batch·taps.inputs, in]` → `[batch·taps.outputs, out]`.
+    /// `x` `[taps.batch·taps.inputs, in]` → `[taps.batch·taps.outputs, out]`.
     fn apply(&self, x: Tensor<2>, taps: &Taps) -> Tensor<2> {
         let [rows, channels] = x.dims();
-        let batch = rows / taps.inputs;
-        let device = x.device();
-        let padded = Tensor::cat(vec![x, Tensor::zeros([1, channels], &device)], 0);
-        let cols = padded.select(0, taps.index(batch, &device)).reshape([batch * taps.outputs, 9 * channels]);
+        debug_assert_eq!(rows, taps.batch * taps.inputs);
+        let padded = Tensor::cat(vec![x, Tensor::zeros([1, channels], &taps.index.device())], 0);
+        let cols = padded.select(0, taps.index.clone()).reshape([taps.batch * taps.outputs, 9 * channels]);
         let y = cols.matmul(self.weight.clone());
         match &self.bias {
             Some(b) => y + b.clone().unsqueeze_dim(0),
@@ -440,7 +438,8 @@ impl ActorCritic {
             }
         };
         let mut new_hidden = None;
-        let same = Taps::new(h, w, 1, 1);
+        let device = obs.device();
+        let same = Taps::new(batch, (h, w), 1, 1, &device);
         let z = if let Some(mlp) = &self.mlp {
             let x = relu(mlp.forward(obs.flatten(1, 3)));
             if record {
@@ -462,7 +461,7 @@ impl ActorCritic {
             new_hidden = Some(from_rows(hh, batch, h, w));
             relu(dense_on_rows(&self.dense, out.reshape([batch as i64, -1]), channels))
         } else {
-            let rooms = Taps::new(h, w, 2, 0);
+            let rooms = Taps::new(batch, (h, w), 2, 0, &device);
             let mut x = to_rows(obs);
             for (i, conv) in self.convs.iter().enumerate() {
                 x = relu(ConvMatrix::new(conv).apply(x, if i < 2 { &same } else { &rooms }));
@@ -604,7 +603,7 @@ mod tests {
             c.bias = Some(Param::from_tensor(Tensor::<1>::random([o], dist, &device)));
             let batch = 3;
             let x = Tensor::<4>::random([batch, i, h, w], dist, &device).require_grad();
-            let taps = Taps::new(h, w, stride, pad);
+            let taps = Taps::new(batch, (h, w), stride, pad, &device);
             let reference = c.forward(x.clone());
             let [_, _, ho, wo] = reference.dims();
             assert_eq!(taps.outputs, ho * wo);
