@@ -1,7 +1,8 @@
 //! Benchmarks that print numbers. `mesascope bench env`: environment steps per second on one
 //! core for the batched env with uniform-random actions, for each observation kind, element
 //! type and batch size asked for. `mesascope bench train`: environment steps per second of
-//! whole PPO training (acting and learning) for each model family.
+//! whole PPO training for each model family, the milliseconds of an update spent acting and
+//! learning, and the model GFLOP/s achieved.
 
 use anyhow::{anyhow, Result};
 use clap::Args;
@@ -77,8 +78,21 @@ pub struct TrainBenchArgs {
 
 /// Runs `mesascope bench train`.
 pub fn run_train(args: &TrainBenchArgs) -> Result<()> {
-    println!("{:<10} {:>8} {:>14} {:>12}", "model", "batch", "steps/s", "s/update");
+    println!("ms/update = acting (rollout) + learning; GFLOP/s = the model's analytic FLOPs (forward per env step, forward + 2x backward per trained sample) / wall time\n");
+    println!("{:<10} {:>8} {:>10} {:>10} {:>10} {:>10} {:>10} {:>9}", "model", "batch", "steps/s", "ms/update", "acting", "learning", "GFLOP/upd", "GFLOP/s");
     let job = TrainBenchJob { models: args.models.clone(), updates: args.updates, overrides: args.overrides.clone() };
-    bench_train(&job, &mut |r| println!("{:<10} {:>8} {:>14.0} {:>12.2}", r.model, r.batch, r.steps_per_second, r.seconds_per_update))?;
+    bench_train(&job, &mut |r| {
+        println!(
+            "{:<10} {:>8} {:>10.0} {:>10.1} {:>10.1} {:>10.1} {:>10.2} {:>9.1}",
+            r.model,
+            r.batch,
+            r.steps_per_second,
+            1e3 * r.seconds_per_update,
+            1e3 * r.acting_seconds,
+            1e3 * r.learning_seconds,
+            r.flops_per_update / 1e9,
+            r.gflops
+        )
+    })?;
     Ok(())
 }

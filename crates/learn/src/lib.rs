@@ -20,7 +20,7 @@ use burn::prelude::Device;
 pub use config::TrainConfig;
 pub use error::LearnError;
 pub use model::{ActorCritic, ModelConfig, ModelKind};
-pub use ppo::{PpoConfig, Trainer, UpdateMetrics};
+pub use ppo::{PpoConfig, Trainer, UpdateMetrics, UpdateTiming};
 
 /// The tensor device called `name`: `cpu` always; `cuda` and `wgpu` when built with the
 /// matching feature.

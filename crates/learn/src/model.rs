@@ -1,7 +1,7 @@
 //! Learned models: actor-critics over the batched grid observations of `mesascope-tasks`.
 //!
-//! Three families share one interface: `mlp` (a flat perceptron), `cnn` (three same-padded
-//! 3×3 convolutions) and `convgru` (a recurrent convolutional GRU whose number of internal
+//! Three families share one interface: `mlp` (a flat perceptron), `cnn` (three 3×3
+//! convolutions, the last with stride 2) and `convgru` (a recurrent convolutional GRU whose number of internal
 //! ticks per environment step is a parameter, so it can be given extra "thinking" ticks at
 //! evaluation time). Every forward pass can also return its intermediate activations by name,
 //! flattened to `[batch, features]`, for the audit layer's probes.
@@ -14,6 +14,14 @@
 //! (held-out success 23% at 153,600 steps, 21% at the end); with this initialisation 1–3 of 16
 //! (70–86%, 99.5% at the end). Measured with [`ActorCritic::dead_units`] on 2,048 observations
 //! (`examples/track_dead_units.rs`); global gradient clipping alone did not change it.
+//!
+//! Convolutions run on channels-last rows `[batch·positions, channels]`: each is one gather of
+//! the 3×3 neighbourhoods (padding reads a zero row) and one matrix product, both burn ops, so
+//! autodiff derives the backward pass. Profiled on the default cnn update, burn's `Conv2d`
+//! (flex backend) spent most of its time in a direct-convolution loop and a transposed-
+//! convolution backward rather than in GEMM; the gathered form does its arithmetic in GEMM and
+//! made whole cnn updates about 1.5–2× faster (`mesascope bench train`). Both forms are tested
+//! to agree, values and gradients.
 
 use burn::module::Param;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
@@ -76,6 +84,42 @@ impl ModelConfig {
     pub fn recurrent(&self) -> bool {
         self.kind == ModelKind::Convgru
     }
+
+    /// Floating-point operations of one forward pass on one observation of `shape`, counted
+    /// from the architecture: every weight of a dense layer, and every weight of a convolution
+    /// at every output position (including padded borders, as a dense implementation computes
+    /// them), is one multiply and one add, i.e. 2 FLOPs. Biases, activations, the GRU's gating
+    /// arithmetic and the loss are elementwise and left out (under 2% here). A convgru's
+    /// per-tick part of the cell is counted `ticks` times. The backward pass is conventionally counted as
+    /// twice the forward (gradients with respect to inputs and to weights), so a training
+    /// sample costs 3× this.
+    pub fn forward_flops(&self, shape: ObsShape) -> f64 {
+        let (c, h, w) = shape;
+        let (hw, ch, hidden) = ((h * w) as f64, self.channels as f64, self.hidden as f64);
+        let conv3x3 = |i: f64, o: f64, positions: f64| 2.0 * i * 9.0 * o * positions;
+        let heads = 2.0 * hidden * (mesascope_tasks::Action::COUNT as f64 + 1.0);
+        let torso = match self.kind {
+            ModelKind::Mlp => 2.0 * (c as f64 * hw * hidden + hidden * hidden),
+            ModelKind::Cnn => {
+                let (h2, w2) = cnn_rooms(h, w);
+                let rooms = (h2 * w2) as f64;
+                conv3x3(c as f64, ch, hw) + conv3x3(ch, ch, hw) + conv3x3(ch, 2.0 * ch, rooms) + 2.0 * 2.0 * ch * rooms * hidden
+            }
+            ModelKind::Convgru => {
+                // Per step: the encoder, the gates' and the candidate's `x` parts, the readout;
+                // per tick: the gates' and the candidate's `h` parts (see `CellStep`).
+                let step = conv3x3(c as f64, ch, hw) + conv3x3(ch, 2.0 * ch, hw) + conv3x3(ch, ch, hw) + conv3x3(ch, ch, hw);
+                let tick = conv3x3(ch, 2.0 * ch, hw) + conv3x3(ch, ch, hw);
+                step + self.ticks as f64 * tick + 2.0 * ch * hw * hidden
+            }
+        };
+        torso + heads
+    }
+}
+
+/// The grid a cnn's third convolution (3×3, stride 2, no padding) leaves of an `h × w` one.
+fn cnn_rooms(h: usize, w: usize) -> (usize, usize) {
+    ((h.max(3) - 3) / 2 + 1, (w.max(3) - 3) / 2 + 1)
 }
 
 /// Shape `(C, H, W)` of one observation.
@@ -172,13 +216,150 @@ impl ConvGruCell {
             candidate_h: conv3(channels, channels, 1.0, rng, device),
         }
     }
+}
 
-    /// One tick: `h' = (1 − z) ⊙ n + z ⊙ h`.
-    fn tick(&self, x: &Tensor<4>, x_part: &Tensor<4>, h: Tensor<4>) -> Tensor<4> {
-        let gates = sigmoid(self.gates.forward(Tensor::cat(vec![x.clone(), h.clone()], 1)));
+/// The cell's convolutions prepared for one forward pass. The gate convolution reads `[x, h]`;
+/// being linear, it splits into a part on `x` and a part on `h`, and since `x` does not change
+/// between ticks its part (with the bias) is computed once per step, with the candidate's `x`
+/// term: each tick then convolves only `h` (16 → 32 channels instead of 32 → 32 by default).
+struct CellStep {
+    /// Gate pre-activations from `x` and the bias, `[rows, 2·channels]`.
+    gates_x: Tensor<2>,
+    /// The candidate's `x` term, `[rows, channels]`.
+    candidate_x: Tensor<2>,
+    gates_h: ConvMatrix,
+    candidate_h: ConvMatrix,
+}
+
+impl CellStep {
+    fn new(cell: &ConvGruCell, x: &Tensor<2>, same: &Taps) -> CellStep {
+        let channels = x.dims()[1];
+        let gates = cell.gates.weight.val();
+        let half = |from: usize| gates.clone().narrow(1, from, channels);
+        let gates_x = ConvMatrix::from_weight(half(0), cell.gates.bias.as_ref().map(|b| b.val()));
+        CellStep {
+            gates_x: gates_x.apply(x.clone(), same),
+            candidate_x: ConvMatrix::new(&cell.candidate_x).apply(x.clone(), same),
+            gates_h: ConvMatrix::from_weight(half(channels), None),
+            candidate_h: ConvMatrix::new(&cell.candidate_h),
+        }
+    }
+
+    /// One tick on channels-last rows: `h' = (1 − z) ⊙ n + z ⊙ h`.
+    fn tick(&self, h: Tensor<2>, same: &Taps) -> Tensor<2> {
+        let gates = sigmoid(self.gates_x.clone() + self.gates_h.apply(h.clone(), same));
         let [z, r] = gates.chunk(2, 1).try_into().expect("two gate halves");
-        let n = tanh(x_part.clone() + self.candidate_h.forward(r * h.clone()));
+        let n = tanh(self.candidate_x.clone() + self.candidate_h.apply(r * h.clone(), same));
         (z.clone().neg() + 1.0) * n + z * h
+    }
+}
+
+/// Where a 3×3 convolution over a batch of `h × w` grids reads: the row indices that gather
+/// every output position's 9 taps (row-major over the kernel) from the inputs stored as
+/// `[batch·inputs + 1, C]` channels-last rows, the last row being the zero padding. Built once
+/// per forward pass and geometry, and shared by the layers (and ticks) that use it.
+struct Taps {
+    batch: usize,
+    inputs: usize,
+    outputs: usize,
+    index: Tensor<1, Int>,
+}
+
+impl Taps {
+    fn new(batch: usize, (h, w): (usize, usize), stride: usize, pad: usize, device: &Device) -> Taps {
+        let (ho, wo) = ((h + 2 * pad).saturating_sub(3) / stride + 1, (w + 2 * pad).saturating_sub(3) / stride + 1);
+        // One grid's taps: the input position, or None on the padding.
+        let mut taps = Vec::with_capacity(ho * wo * 9);
+        for oy in 0..ho {
+            for ox in 0..wo {
+                for ky in 0..3 {
+                    for kx in 0..3 {
+                        let (y, x) = ((oy * stride + ky).checked_sub(pad), (ox * stride + kx).checked_sub(pad));
+                        taps.push(match (y, x) {
+                            (Some(y), Some(x)) if y < h && x < w => Some(y * w + x),
+                            _ => None,
+                        });
+                    }
+                }
+            }
+        }
+        let inputs = h * w;
+        let padding = (batch * inputs) as i64;
+        let mut index = Vec::with_capacity(batch * taps.len());
+        for b in 0..batch {
+            let base = (b * inputs) as i64;
+            index.extend(taps.iter().map(|t| t.map_or(padding, |q| base + q as i64)));
+        }
+        let n = index.len();
+        Taps { batch, inputs, outputs: ho * wo, index: Tensor::from_data(TensorData::new(index, [n]), device) }
+    }
+}
+
+/// A 3×3 convolution as one matrix product over gathered neighbourhoods (im2col) on
+/// channels-last rows `[batch·positions, channels]` (see the module docs for why). The weights
+/// stay burn `Conv2d` parameters `[out, in, 3, 3]`, so checkpoints and initialisation are
+/// unchanged; only their arrangement for the product is made here, inside autodiff.
+struct ConvMatrix {
+    /// `[9·in, out]`, row `(ky·3 + kx)·in + c`.
+    weight: Tensor<2>,
+    bias: Option<Tensor<1>>,
+}
+
+impl ConvMatrix {
+    fn new(conv: &Conv2d) -> ConvMatrix {
+        ConvMatrix::from_weight(conv.weight.val(), conv.bias.as_ref().map(|b| b.val()))
+    }
+
+    /// From a weight `[out, in, 3, 3]` and a bias `[out]`.
+    fn from_weight(weight: Tensor<4>, bias: Option<Tensor<1>>) -> ConvMatrix {
+        let [o, i, kh, kw] = weight.dims();
+        ConvMatrix { weight: weight.permute([2, 3, 1, 0]).reshape([kh * kw * i, o]), bias }
+    }
+
+    /// `x` `[taps.batch·taps.inputs, in]` → `[taps.batch·taps.outputs, out]`.
+    fn apply(&self, x: Tensor<2>, taps: &Taps) -> Tensor<2> {
+        let [rows, channels] = x.dims();
+        debug_assert_eq!(rows, taps.batch * taps.inputs);
+        let padded = Tensor::cat(vec![x, Tensor::zeros([1, channels], &taps.index.device())], 0);
+        let cols = padded.select(0, taps.index.clone()).reshape([taps.batch * taps.outputs, 9 * channels]);
+        let y = cols.matmul(self.weight.clone());
+        match &self.bias {
+            Some(b) => y + b.clone().unsqueeze_dim(0),
+            None => y,
+        }
+    }
+}
+
+/// `[B, C, H, W]` → channels-last rows `[B·H·W, C]`.
+fn to_rows(x: Tensor<4>) -> Tensor<2> {
+    let [b, c, h, w] = x.dims();
+    x.permute([0, 2, 3, 1]).reshape([b * h * w, c])
+}
+
+/// Channels-last rows of `batch` grids of `h × w` → `[B, C, H, W]`.
+fn from_rows(x: Tensor<2>, batch: usize, h: usize, w: usize) -> Tensor<4> {
+    let [_, c] = x.dims();
+    x.reshape([batch, h, w, c]).permute([0, 3, 1, 2])
+}
+
+/// Channels-last rows of `batch` grids → `[B, C·positions]` flattened channel-major, as
+/// burn's `[B, C, H, W]` activations flatten (what probes and [`ActorCritic::dead_units`] read).
+fn rows_flat_channel_major(x: &Tensor<2>, batch: usize) -> Tensor<2> {
+    let [rows, c] = x.dims();
+    x.clone().reshape([batch, rows / batch, c]).swap_dims(1, 2).flatten(1, 2)
+}
+
+/// A dense layer on channels-last features `[B, positions·C]`, whose weight rows are stored
+/// channel-major (`c·positions + p`, burn's flattening of `[B, C, H, W]`): the rows are
+/// rearranged to match instead of the features.
+fn dense_on_rows(dense: &Linear, x: Tensor<2>, channels: usize) -> Tensor<2> {
+    let [features, hidden] = dense.weight.dims();
+    let positions = features / channels;
+    let w = dense.weight.val().reshape([channels, positions, hidden]).swap_dims(0, 1).reshape([features, hidden]);
+    let y = x.matmul(w);
+    match &dense.bias {
+        Some(b) => y + b.val().unsqueeze_dim(0),
+        None => y,
     }
 }
 
@@ -220,7 +401,7 @@ impl ActorCritic {
                 // The third convolution has stride 2 and no padding: it halves the grid (a 9×9
                 // maze becomes its 4×4 grid of rooms) and doubles the channels, which cuts the
                 // dense layer's cost 2.5× at no loss of reach (the receptive field is 7×7).
-                let (h2, w2) = ((h.max(3) - 3) / 2 + 1, (w.max(3) - 3) / 2 + 1);
+                let (h2, w2) = cnn_rooms(h, w);
                 let convs = vec![
                     conv3(c, cfg.channels, RELU_GAIN, rng, device),
                     conv3(cfg.channels, cfg.channels, RELU_GAIN, rng, device),
@@ -250,40 +431,45 @@ impl ActorCritic {
     /// the named activations are returned too.
     pub fn forward(&self, obs: Tensor<4>, hidden: Option<Tensor<4>>, ticks: usize, record: bool) -> ForwardOutput {
         let mut activations = Vec::new();
-        let mut keep = |name: &str, t: &Tensor<4>| {
+        let [batch, _, h, w] = obs.dims();
+        let mut keep = |name: &str, t: &Tensor<2>| {
             if record {
-                activations.push((name.to_string(), t.clone().flatten(1, 3)));
+                activations.push((name.to_string(), rows_flat_channel_major(t, batch)));
             }
         };
         let mut new_hidden = None;
-        let features: Tensor<2> = if let Some(mlp) = &self.mlp {
+        let device = obs.device();
+        let same = Taps::new(batch, (h, w), 1, 1, &device);
+        let z = if let Some(mlp) = &self.mlp {
             let x = relu(mlp.forward(obs.flatten(1, 3)));
             if record {
                 activations.push(("mlp.0".to_string(), x.clone()));
             }
-            x
+            relu(self.dense.forward(x))
         } else if let Some(cell) = &self.cell {
-            let x = relu(self.convs[0].forward(obs));
+            let x = relu(ConvMatrix::new(&self.convs[0]).apply(to_rows(obs), &same));
             keep("encoder", &x);
-            let mut h = hidden.unwrap_or_else(|| x.zeros_like());
-            let x_part = cell.candidate_x.forward(x.clone());
+            let mut hh = hidden.map(to_rows).unwrap_or_else(|| x.zeros_like());
+            let step = CellStep::new(cell, &x, &same);
             for _ in 0..ticks {
-                h = cell.tick(&x, &x_part, h);
+                hh = step.tick(hh, &same);
             }
-            keep("gru.hidden", &h);
-            let out = relu(self.convs[1].forward(h.clone()));
+            keep("gru.hidden", &hh);
+            let out = relu(ConvMatrix::new(&self.convs[1]).apply(hh.clone(), &same));
             keep("gru.readout", &out);
-            new_hidden = Some(h);
-            out.flatten(1, 3)
+            let channels = out.dims()[1];
+            new_hidden = Some(from_rows(hh, batch, h, w));
+            relu(dense_on_rows(&self.dense, out.reshape([batch as i64, -1]), channels))
         } else {
-            let mut x = obs;
+            let rooms = Taps::new(batch, (h, w), 2, 0, &device);
+            let mut x = to_rows(obs);
             for (i, conv) in self.convs.iter().enumerate() {
-                x = relu(conv.forward(x));
+                x = relu(ConvMatrix::new(conv).apply(x, if i < 2 { &same } else { &rooms }));
                 keep(&format!("conv{}", i + 1), &x);
             }
-            x.flatten(1, 3)
+            let channels = x.dims()[1];
+            relu(dense_on_rows(&self.dense, x.reshape([batch as i64, -1]), channels))
         };
-        let z = relu(self.dense.forward(features));
         if record {
             activations.push(("dense".to_string(), z.clone()));
         }
@@ -401,6 +587,125 @@ mod tests {
         let other = ActorCritic::new(&cfg, (8, 9, 9), &device, &mut Pcg64Mcg::seed_from_u64(8));
         let diff: f32 = (other.dense.weight.val() - model.dense.weight.val()).abs().sum().into_scalar();
         assert!(diff > 1.0);
+    }
+
+    /// The im2col convolution on channels-last rows gives burn's `Conv2d` answer, and the same
+    /// gradients for the input, the weights and the bias, for each geometry the models use.
+    #[test]
+    fn im2col_convolution_matches_burn_conv2d_values_and_gradients() {
+        let device = Device::flex().autodiff();
+        let mut rng = Pcg64Mcg::seed_from_u64(5);
+        let dist = burn::tensor::Distribution::Normal(0.0, 1.0);
+        // (in, out, stride, pad, h, w): the cnn's same-padded and strided layers on 9×9 and on
+        // a non-square grid, and a convgru gate layer.
+        for (i, o, stride, pad, h, w) in [(8, 16, 1, 1, 9, 9), (16, 32, 2, 0, 9, 9), (3, 5, 1, 1, 5, 7), (4, 6, 2, 0, 7, 5), (8, 8, 1, 1, 3, 3)] {
+            let mut c = conv(i, o, 3, stride, pad, 1.0, &mut rng, &device);
+            c.bias = Some(Param::from_tensor(Tensor::<1>::random([o], dist, &device)));
+            let batch = 3;
+            let x = Tensor::<4>::random([batch, i, h, w], dist, &device).require_grad();
+            let taps = Taps::new(batch, (h, w), stride, pad, &device);
+            let reference = c.forward(x.clone());
+            let [_, _, ho, wo] = reference.dims();
+            assert_eq!(taps.outputs, ho * wo);
+            let ours = from_rows(ConvMatrix::new(&c).apply(to_rows(x.clone()), &taps), batch, ho, wo);
+            let err: f32 = (ours.clone() - reference.clone()).abs().max().into_scalar();
+            assert!(err < 1e-4, "values differ by {err} for {i}→{o} stride {stride} pad {pad} on {h}×{w}");
+            // A loss that weighs every output differently, so every gradient entry is tested.
+            let weights = Tensor::<4>::random([batch, o, ho, wo], dist, &device);
+            let grads_of = |y: Tensor<4>| {
+                let g = (y * weights.clone()).sum().backward();
+                let get = |t: Tensor<4>| t.grad(&g).unwrap().into_data().try_to_vec::<f32>().unwrap();
+                (get(x.clone()), get(c.weight.val()), c.bias.as_ref().unwrap().val().grad(&g).unwrap().into_data().try_to_vec::<f32>().unwrap())
+            };
+            let (a, b) = (grads_of(ours), grads_of(reference));
+            for (name, ours, reference) in [("input", a.0, b.0), ("weight", a.1, b.1), ("bias", a.2, b.2)] {
+                let err = ours.iter().zip(&reference).map(|(p, q)| (p - q).abs()).fold(0.0f32, f32::max);
+                let scale = reference.iter().map(|q| q.abs()).fold(1.0f32, f32::max);
+                assert!(err < 1e-4 * scale, "{name} gradient differs by {err} (scale {scale}) for {i}→{o} stride {stride} pad {pad} on {h}×{w}");
+            }
+        }
+    }
+
+    /// The whole forward pass of every convolutional kind equals the same network written with
+    /// burn's `Conv2d` on `[B, C, H, W]` tensors (the gates convolving `[x, h]` every tick):
+    /// logits, values, the recurrent state and every named activation.
+    #[test]
+    fn forward_matches_a_reference_written_with_burn_conv2d() {
+        let device = Device::flex();
+        let reference = |m: &ActorCritic, obs: Tensor<4>, hidden: Option<Tensor<4>>, ticks: usize| -> (Tensor<2>, Tensor<1>, Option<Tensor<4>>, Vec<Tensor<2>>) {
+            let mut acts = Vec::new();
+            let mut new_hidden = None;
+            let features = if let Some(cell) = &m.cell {
+                let x = relu(m.convs[0].forward(obs));
+                acts.push(x.clone().flatten(1, 3));
+                let mut h = hidden.unwrap_or_else(|| x.zeros_like());
+                let x_part = cell.candidate_x.forward(x.clone());
+                for _ in 0..ticks {
+                    let gates = sigmoid(cell.gates.forward(Tensor::cat(vec![x.clone(), h.clone()], 1)));
+                    let [z, r] = gates.chunk(2, 1).try_into().unwrap();
+                    let n = tanh(x_part.clone() + cell.candidate_h.forward(r * h.clone()));
+                    h = (z.clone().neg() + 1.0) * n + z * h;
+                }
+                acts.push(h.clone().flatten(1, 3));
+                let out = relu(m.convs[1].forward(h.clone()));
+                acts.push(out.clone().flatten(1, 3));
+                new_hidden = Some(h);
+                out.flatten(1, 3)
+            } else {
+                let mut x = obs;
+                for c in &m.convs {
+                    x = relu(c.forward(x));
+                    acts.push(x.clone().flatten(1, 3));
+                }
+                x.flatten(1, 3)
+            };
+            let z = relu(m.dense.forward(features));
+            acts.push(z.clone());
+            (m.policy.forward(z.clone()), m.value.forward(z).squeeze_dim(1), new_hidden, acts)
+        };
+        let max_diff = |a: Tensor<2>, b: Tensor<2>| -> f32 { (a - b).abs().max().into_scalar() };
+        for (kind, shape) in [(ModelKind::Cnn, (8, 9, 9)), (ModelKind::Cnn, (8, 7, 5)), (ModelKind::Convgru, (8, 7, 7))] {
+            let cfg = ModelConfig { kind, hidden: 16, channels: 4, ticks: 3 };
+            let mut model = ActorCritic::new(&cfg, shape, &device, &mut Pcg64Mcg::seed_from_u64(2));
+            // Non-zero biases, so their placement is tested too.
+            let mut rng = Pcg64Mcg::seed_from_u64(3);
+            for c in model.convs.iter_mut().chain(model.cell.iter_mut().flat_map(|cell| [&mut cell.gates, &mut cell.candidate_x, &mut cell.candidate_h])) {
+                let o = c.weight.dims()[0];
+                c.bias = Some(Param::from_data(TensorData::new((0..o).map(|_| rng.random::<f32>() - 0.5).collect::<Vec<f32>>(), [o]), &device));
+            }
+            let (c, h, w) = shape;
+            let obs = Tensor::<4>::random([3, c, h, w], burn::tensor::Distribution::Uniform(0.0, 1.0), &device);
+            let hidden = (kind == ModelKind::Convgru).then(|| Tensor::<4>::random([3, 4, h, w], burn::tensor::Distribution::Uniform(-1.0, 1.0), &device));
+            let ours = model.forward(obs.clone(), hidden.clone(), cfg.ticks, true);
+            let (logits, value, new_hidden, acts) = reference(&model, obs, hidden, cfg.ticks);
+            assert!(max_diff(ours.logits, logits) < 1e-5, "{kind:?} logits");
+            assert!(max_diff(ours.value.unsqueeze_dim(1), value.unsqueeze_dim(1)) < 1e-5, "{kind:?} values");
+            if let (Some(a), Some(b)) = (ours.hidden, new_hidden) {
+                assert!(max_diff(a.flatten(1, 3), b.flatten(1, 3)) < 1e-5, "recurrent state");
+            }
+            assert_eq!(ours.activations.len(), acts.len());
+            for ((name, a), b) in ours.activations.into_iter().zip(acts) {
+                assert_eq!(a.dims(), b.dims(), "{name}");
+                assert!(max_diff(a, b) < 1e-5, "{kind:?} activation {name}");
+            }
+        }
+    }
+
+    /// The FLOP counts `bench train` reports, by hand for the default sizes on 9×9 grids with
+    /// 8 channels (heads: 2·128·(5 + 1) = 1,536).
+    #[test]
+    fn forward_flops_count_every_weight_at_every_output_position() {
+        let cfg = |kind| ModelConfig { kind, hidden: 128, channels: 16, ticks: 2 };
+        // conv1 2·8·9·16·81 + conv2 2·16·9·16·81 + conv3 (stride 2, 4×4 out) 2·16·9·32·16
+        // + dense 2·512·128 + heads.
+        assert_eq!(cfg(ModelKind::Cnn).forward_flops((8, 9, 9)), (186_624 + 373_248 + 147_456 + 131_072 + 1_536) as f64);
+        // 2·(648·128 + 128·128) + heads.
+        assert_eq!(cfg(ModelKind::Mlp).forward_flops((8, 9, 9)), (165_888 + 32_768 + 1_536) as f64);
+        // encoder 2·8·9·16·81, gates' x part 2·16·9·32·81, candidate's x part and readout
+        // 2·16·9·16·81 each; per tick gates' h part 2·16·9·32·81 + candidate's h part
+        // 2·16·9·16·81; dense 2·(16·81)·128; heads.
+        let tick = 746_496 + 373_248;
+        assert_eq!(cfg(ModelKind::Convgru).forward_flops((8, 9, 9)), (186_624 + 746_496 + 2 * 373_248 + 2 * tick + 331_776 + 1_536) as f64);
     }
 
     #[test]

@@ -158,6 +158,19 @@ pub struct Trainer {
     pub global_step: u64,
     /// Samples the last update's learning phase trained on, counted once per epoch.
     pub(crate) trained_samples: usize,
+    /// Wall time of the last update's two phases.
+    pub last_timing: UpdateTiming,
+}
+
+/// Where one update's wall time went: acting (the rollout: forward passes at batch `num_envs`,
+/// sampling and env steps) and learning (advantages and every minibatch's forward, backward and
+/// optimizer step).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct UpdateTiming {
+    /// Seconds spent in the rollout.
+    pub acting_seconds: f64,
+    /// Seconds spent learning from it.
+    pub learning_seconds: f64,
 }
 
 /// The number of floats in one env's recurrent state.
@@ -198,7 +211,12 @@ impl Trainer {
         // No built-in clipping: `clip_grad_norm` below clips globally before each step.
         let optim = AdamConfig::new().with_epsilon(1e-5).init();
         let hidden = vec![0.0; cfg.ppo.num_envs * hidden_size(&cfg.model, env.obs_shape())];
-        Ok(Trainer { rng: Pcg64Mcg::seed_from_u64(mix_seed(cfg.seed, 2)), cfg, device, model, optim, env, hidden, update: 0, global_step: 0, trained_samples: 0 })
+        Ok(Trainer { rng: Pcg64Mcg::seed_from_u64(mix_seed(cfg.seed, 2)), cfg, device, model, optim, env, hidden, update: 0, global_step: 0, trained_samples: 0, last_timing: UpdateTiming::default() })
+    }
+
+    /// Shape `(C, H, W)` of the observations the model sees.
+    pub fn obs_shape(&self) -> (usize, usize, usize) {
+        self.env.obs_shape()
     }
 
     /// Updates in the whole run.
@@ -225,6 +243,7 @@ impl Trainer {
 
         // ---- Rollout ------------------------------------------------------------------
         let r = self.rollout()?;
+        let acted = Instant::now();
         let Rollout { obs_buf, hidden_buf, starts, actions, logprobs, values, rewards, dones, next_value, .. } = &r;
 
         // ---- Advantages (GAE) ----------------------------------------------------------
@@ -353,6 +372,7 @@ impl Trainer {
             }
         }
         self.update += 1;
+        self.last_timing = UpdateTiming { acting_seconds: (acted - started).as_secs_f64(), learning_seconds: acted.elapsed().as_secs_f64() };
         let nmb = n_mb.max(1) as f64;
         Ok(UpdateMetrics {
             update: self.update,

@@ -127,6 +127,25 @@ pub struct TrainBenchRow {
     pub steps_per_second: f64,
     /// Seconds per PPO update.
     pub seconds_per_update: f64,
+    /// Of which acting (the rollout), seconds per update.
+    pub acting_seconds: f64,
+    /// Of which learning (minibatch forward, backward, optimizer), seconds per update.
+    pub learning_seconds: f64,
+    /// Model FLOPs of one update (see [`update_flops`]).
+    pub flops_per_update: f64,
+    /// Achieved model GFLOP/s over the whole update.
+    pub gflops: f64,
+}
+
+/// Model FLOPs of one PPO update of `cfg`, counted from the architecture
+/// ([`mesascope_learn::ModelConfig::forward_flops`]): acting is one forward pass per
+/// environment step; learning is `update_epochs` passes over the batch, each sample a forward
+/// and a backward (twice the forward) pass. The extra forward passes that bootstrap truncated
+/// episodes and the rollout's last value are a fraction of a percent and left out.
+pub fn update_flops(cfg: &TrainConfig, obs_shape: (usize, usize, usize)) -> f64 {
+    let batch = (cfg.ppo.num_envs * cfg.ppo.num_steps) as f64;
+    let forward = cfg.model.forward_flops(obs_shape);
+    batch * forward * (1.0 + 3.0 * cfg.ppo.update_epochs as f64)
 }
 
 /// Times whole PPO updates of each model in `job`, calling `on_row` as each is done.
@@ -141,15 +160,51 @@ pub fn bench_train(job: &TrainBenchJob, on_row: &mut dyn FnMut(&TrainBenchRow)) 
         let cfg = TrainConfig::from_toml_with("", &overrides)?;
         let batch = cfg.ppo.num_envs * cfg.ppo.num_steps;
         let mut trainer = Trainer::new(cfg)?;
+        let flops_per_update = update_flops(&trainer.cfg, trainer.obs_shape());
         trainer.step_update()?;
+        let (mut acting, mut learning) = (0.0, 0.0);
         let start = Instant::now();
         for _ in 0..job.updates {
             trainer.step_update()?;
+            acting += trainer.last_timing.acting_seconds;
+            learning += trainer.last_timing.learning_seconds;
         }
         let secs = start.elapsed().as_secs_f64();
-        let row = TrainBenchRow { model: model.clone(), batch, steps_per_second: (batch * job.updates) as f64 / secs, seconds_per_update: secs / job.updates as f64 };
+        let n = job.updates as f64;
+        let row = TrainBenchRow {
+            model: model.clone(),
+            batch,
+            steps_per_second: (batch * job.updates) as f64 / secs,
+            seconds_per_update: secs / n,
+            acting_seconds: acting / n,
+            learning_seconds: learning / n,
+            flops_per_update,
+            gflops: flops_per_update * n / secs / 1e9,
+        };
         on_row(&row);
         rows.push(row);
     }
     Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A row's parts add up: acting and learning are measured and together make up (almost all
+    /// of) the update, and GFLOP/s is the update's FLOPs over its time.
+    #[test]
+    fn train_bench_splits_the_update_and_reports_its_flop_rate() {
+        let overrides = ["ppo.num_envs=4", "ppo.num_steps=8", "ppo.num_minibatches=2", "ppo.update_epochs=2", "model.hidden=8", "model.channels=2", "env.size=5", "eval.levels=1"];
+        let job = TrainBenchJob { models: vec!["cnn".into()], updates: 2, overrides: overrides.iter().map(|s| s.to_string()).collect() };
+        let rows = bench_train(&job, &mut |_| {}).unwrap();
+        let r = &rows[0];
+        assert_eq!(r.batch, 32);
+        assert!(r.acting_seconds > 0.0 && r.learning_seconds > 0.0, "{r:?}");
+        assert!(r.acting_seconds + r.learning_seconds <= r.seconds_per_update * 1.0001, "{r:?}");
+        let cfg = TrainConfig::from_toml_with("", &job.overrides.iter().cloned().chain(["model.kind=\"cnn\"".to_string()]).collect::<Vec<_>>()).unwrap();
+        assert_eq!(r.flops_per_update, update_flops(&cfg, (8, 5, 5)));
+        assert!((r.gflops - r.flops_per_update / r.seconds_per_update / 1e9).abs() <= 1e-9 * r.gflops, "{r:?}");
+        assert!(bench_train(&TrainBenchJob { updates: 0, ..job }, &mut |_| {}).is_err());
+    }
 }
