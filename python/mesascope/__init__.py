@@ -1,0 +1,29 @@
+"""mesascope from Python: the maze tasks as Gymnasium environments (single and batched, over
+the Rust task layer) and the audit of any policy, trained in Rust or in Python.
+
+    import gymnasium, mesascope
+    env = gymnasium.make("mesascope/Maze-v0", size=9, goal="top-right-3", diversity=64)
+    envs = gymnasium.make_vec("mesascope/Maze-v0", num_envs=256, size=9)
+    result = mesascope.audit(my_policy, size=9, goal="top-right-3")   # → audit.json, audit.html
+    print(result.verdict["label"])
+
+Importing the package registers ``mesascope/Maze-v0`` with Gymnasium. torch and
+Stable-Baselines3 are optional (``mesascope.sb3`` needs them); nothing here imports them.
+"""
+
+from __future__ import annotations
+
+from ._native import ACTIONS, CHANNELS, MesascopeError
+from ._native import env_config as _env_config
+from .audit import AuditResult, audit
+from .envs import MazeEnv, MazeVectorEnv, register_envs
+
+__all__ = ["ACTIONS", "CHANNELS", "AuditResult", "MazeEnv", "MazeVectorEnv", "MesascopeError", "audit", "env_config", "register_envs"]
+
+
+def env_config(**env) -> str:
+    """The task settings ``env`` gives (every ``[env]`` field with its value), as TOML."""
+    return _env_config(env)
+
+
+register_envs()
