@@ -6,6 +6,9 @@ the Rust task layer) and the audit of any policy, trained in Rust or in Python.
     envs = gymnasium.make_vec("mesascope/Maze-v0", num_envs=256, size=9)
     result = mesascope.audit(my_policy, size=9, goal="top-right-3")   # → audit.json, audit.html
     print(result.verdict["label"])
+    run = mesascope.train("runs/n16", {"env.diversity": 16})          # PPO in Rust
+    weights = mesascope.load_weights("runs/n16")                       # {name: numpy array}
+    mesascope.deploy("runs/n16", guards=["ood", "impact"])             # → deploy.json, deploy.html
 
 Importing the package registers ``mesascope/Maze-v0`` with Gymnasium. torch and
 Stable-Baselines3 are optional (``mesascope.sb3`` needs them); nothing here imports them.
@@ -17,8 +20,12 @@ from ._native import ACTIONS, CHANNELS, MesascopeError
 from ._native import env_config as _env_config
 from .audit import AuditResult, audit
 from .envs import MazeEnv, MazeVectorEnv, register_envs
+from .runs import DeployResult, Model, TrainResult, deploy, load_weights, train
 
-__all__ = ["ACTIONS", "CHANNELS", "AuditResult", "MazeEnv", "MazeVectorEnv", "MesascopeError", "audit", "env_config", "register_envs"]
+__all__ = [
+    "ACTIONS", "CHANNELS", "AuditResult", "DeployResult", "MazeEnv", "MazeVectorEnv", "MesascopeError", "Model", "TrainResult",
+    "audit", "deploy", "env_config", "load_weights", "register_envs", "train",
+]
 
 
 def env_config(**env) -> str:

@@ -78,3 +78,36 @@ def audit_job(
     out: Optional[str | PathLike[str]] = None,
     progress: Optional[Callable[[str], None]] = None,
 ) -> str: ...
+
+class Model:
+    def __init__(self, path: str | PathLike[str]) -> None: ...
+    @property
+    def config(self) -> str: ...
+    @property
+    def obs_shape(self) -> tuple[int, int, int]: ...
+    def __call__(self, obs: np.ndarray) -> np.ndarray: ...
+
+def train(
+    out: str | PathLike[str],
+    settings: Optional[dict[str, Any]] = None,
+    *,
+    config: Optional[str | PathLike[str]] = None,
+    stop_after: Optional[int] = None,
+    tensorboard: bool = False,
+    progress: Optional[Callable[[str], None]] = None,
+) -> str: ...
+def load_weights(path: str | PathLike[str]) -> dict[str, np.ndarray]: ...
+def deploy(
+    agent: str | PathLike[str],
+    *,
+    ensemble: Optional[list[str | PathLike[str]]] = None,
+    shift: str = "goal-anywhere",
+    guards: Optional[list[str]] = None,
+    on_veto: str = "stop",
+    levels: Optional[int] = None,
+    false_alarm: Optional[float] = None,
+    impact_budget: Optional[float] = None,
+    seed: int = 0,
+    out: Optional[str | PathLike[str]] = None,
+    progress: Optional[Callable[[str], None]] = None,
+) -> str: ...

@@ -260,7 +260,7 @@ def test_bad_calls_raise_instead_of_crashing():
         gym.make_vec("mesascope/Maze-v0", num_envs=0)
     with pytest.raises(MesascopeError, match="one int"):
         envs.reset(seed=[1, 2, 3])
-    with pytest.raises(TypeError, match="env option 'size' must be a bool, int, float or str, not list"):
+    with pytest.raises(TypeError, match="option 'env.size' must be a bool, int, float or str, not list"):
         gym.make("mesascope/Maze-v0", size=[9])
 
 

@@ -7,7 +7,6 @@
 //! with the GIL released and takes it back only to call the policy.
 
 use std::path::PathBuf;
-use std::sync::Mutex;
 
 use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray2, PyUntypedArrayMethods};
 use pyo3::prelude::*;
@@ -23,6 +22,7 @@ use mesascope_tasks::{reset, step, Action, Level, ObsKind, Shift};
 
 use crate::config::{env_settings, overrides};
 use crate::err;
+use crate::progress::Progress;
 
 /// Episodes played together: one policy call per step of this many levels.
 const CHUNK: usize = 256;
@@ -147,25 +147,14 @@ impl Agent for PolicyAgent {
 }
 
 /// Runs `job` (with `agent` for an external subject) without the GIL, reporting progress to
-/// the Python callable `progress` as JSON text, and returns the result as JSON text.
+/// the Python callable `progress`, and returns the result as JSON text.
 fn run(py: Python<'_>, job: &AuditJob, agent: Option<&mut PolicyAgent>, progress: Option<Py<PyAny>>) -> PyResult<String> {
-    let progress_error: Mutex<Option<PyErr>> = Mutex::new(None);
-    let on_progress = |p: &mesascope_lab::Progress| {
-        if let Some(callback) = &progress {
-            let text = serde_json::to_string(p).unwrap_or_default();
-            if let Err(e) = Python::attach(|py| callback.call1(py, (text,))) {
-                progress_error.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(e);
-            }
-        }
-    };
+    let progress = Progress::new(progress);
     let result = py.detach(|| match agent {
-        Some(agent) => mesascope_lab::audit_external(job, agent, &on_progress),
-        None => mesascope_lab::audit(job, &on_progress),
+        Some(agent) => mesascope_lab::audit_external(job, agent, &|p| progress.report(p)),
+        None => mesascope_lab::audit(job, &|p| progress.report(p)),
     });
-    if let Some(e) = progress_error.into_inner().unwrap_or_else(|e| e.into_inner()) {
-        return Err(e);
-    }
-    serde_json::to_string(&result.map_err(err)?).map_err(err)
+    progress.finish(result)
 }
 
 /// The audit job's options from Python's arguments.

@@ -12,25 +12,29 @@ use mesascope_tasks::{LevelSource, ObsKind, Shift, TrainingDistribution};
 
 use crate::err;
 
+/// `v` written as a TOML value, for the override of `key`.
+pub(crate) fn toml_value(key: &str, v: &Bound<'_, PyAny>) -> PyResult<String> {
+    Ok(if v.is_instance_of::<PyBool>() {
+        v.extract::<bool>()?.to_string()
+    } else if v.is_instance_of::<PyInt>() {
+        v.extract::<i64>()?.to_string()
+    } else if v.is_instance_of::<PyFloat>() {
+        format!("{:?}", v.extract::<f64>()?)
+    } else if v.is_instance_of::<PyString>() {
+        toml::Value::String(v.extract()?).to_string()
+    } else {
+        return Err(PyTypeError::new_err(format!("option '{key}' must be a bool, int, float or str, not {}", v.get_type().name()?)));
+    })
+}
+
 /// `section.key=value` overrides, one per entry of `options`, with each value written as TOML.
 pub(crate) fn overrides(section: &str, options: Option<&Bound<'_, PyDict>>) -> PyResult<Vec<String>> {
     let Some(options) = options else { return Ok(Vec::new()) };
     options
         .iter()
         .map(|(k, v)| {
-            let key: String = k.extract()?;
-            let value = if v.is_instance_of::<PyBool>() {
-                v.extract::<bool>()?.to_string()
-            } else if v.is_instance_of::<PyInt>() {
-                v.extract::<i64>()?.to_string()
-            } else if v.is_instance_of::<PyFloat>() {
-                format!("{:?}", v.extract::<f64>()?)
-            } else if v.is_instance_of::<PyString>() {
-                toml::Value::String(v.extract()?).to_string()
-            } else {
-                return Err(PyTypeError::new_err(format!("{section} option '{key}' must be a bool, int, float or str, not {}", v.get_type().name()?)));
-            };
-            Ok(format!("{section}.{key}={value}"))
+            let key = format!("{section}.{}", k.extract::<String>()?);
+            Ok(format!("{key}={}", toml_value(&key, &v)?))
         })
         .collect()
 }

@@ -3,7 +3,9 @@
 //! [`mesascope_tasks::VecEnv`] for Gymnasium's `VectorEnv`) and lab's audit job with a Python
 //! callable as the agent. The pure-Python package in `python/mesascope` wraps these in the
 //! Gymnasium classes and gives them their documented signatures; this crate only converts
-//! arguments, copies arrays and releases the GIL around the work.
+//! arguments, copies arrays and releases the GIL around the work. Rust-trained runs load too:
+//! their weights as numpy arrays, a feed-forward model as a policy, and lab's train and deploy
+//! jobs.
 //!
 //! Every error of a lower layer reaches Python as `mesascope.MesascopeError` (a `ValueError`)
 //! carrying the Rust error's message.
@@ -11,6 +13,8 @@
 mod audit;
 mod config;
 mod env;
+mod progress;
+mod runs;
 mod vecenv;
 
 use pyo3::prelude::*;
@@ -32,6 +36,10 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(audit::audit_policy, m)?)?;
     m.add_function(wrap_pyfunction!(audit::audit_job, m)?)?;
     m.add_function(wrap_pyfunction!(config::env_config, m)?)?;
+    m.add_class::<runs::Model>()?;
+    m.add_function(wrap_pyfunction!(runs::train, m)?)?;
+    m.add_function(wrap_pyfunction!(runs::load_weights, m)?)?;
+    m.add_function(wrap_pyfunction!(runs::deploy, m)?)?;
     m.add("ACTIONS", mesascope_tasks::Action::ALL.iter().map(|a| format!("{a:?}").to_lowercase()).collect::<Vec<_>>())?;
     m.add("CHANNELS", mesascope_tasks::vecenv::CHANNELS.to_vec())?;
     Ok(())
