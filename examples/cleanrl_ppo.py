@@ -5,7 +5,9 @@ agent's held-out success and its audit under the goal-anywhere shift.
     python examples/cleanrl_ppo.py --total-timesteps 500000
 
 The vector env uses same-step auto-reset (the observation after an episode ends is the next
-episode's first), which is what CleanRL's rollout loop assumes.
+episode's first), which is what CleanRL's rollout loop assumes. Scalars go to a TensorBoard
+event file in --out under CleanRL's names (`tensorboard --logdir runs`), written by mesascope's
+own writer, so TensorBoard need not be installed to train.
 """
 
 import argparse
@@ -39,6 +41,7 @@ def parse_args():
     p.add_argument("--vf-coef", type=float, default=0.5, help="value loss weight")
     p.add_argument("--max-grad-norm", type=float, default=0.5, help="gradient norm clipping")
     p.add_argument("--audit-levels", type=int, default=200, help="levels per audit measurement")
+    p.add_argument("--out", default="runs/cleanrl-ppo", help="directory for the event file and the audit")
     return p.parse_args()
 
 
@@ -108,6 +111,7 @@ if __name__ == "__main__":
     dones = torch.zeros((args.num_steps, args.num_envs))
     values = torch.zeros((args.num_steps, args.num_envs))
 
+    writer = mesascope.EventWriter(args.out)
     global_step, start_time = 0, time.time()
     next_obs, _ = envs.reset(seed=args.seed)
     next_obs, next_done = torch.from_numpy(next_obs), torch.zeros(args.num_envs)
@@ -140,12 +144,17 @@ if __name__ == "__main__":
         b_obs, b_logprobs, b_actions = obs.reshape((-1,) + obs_shape), logprobs.reshape(-1), actions.reshape(-1)
         b_advantages, b_returns, b_values = advantages.reshape(-1), returns.reshape(-1), values.reshape(-1)
         b_inds = np.arange(batch_size)
+        clipfracs, approx_kls = [], []
         for epoch in range(args.update_epochs):
             np.random.shuffle(b_inds)
             for start in range(0, batch_size, minibatch_size):
                 mb = b_inds[start : start + minibatch_size]
                 _, newlogprob, entropy, newvalue = agent.get_action_and_value(b_obs[mb], b_actions[mb])
-                ratio = (newlogprob - b_logprobs[mb]).exp()
+                logratio = newlogprob - b_logprobs[mb]
+                ratio = logratio.exp()
+                with torch.no_grad():
+                    approx_kls.append(((ratio - 1) - logratio).mean().item())
+                    clipfracs.append(((ratio - 1.0).abs() > args.clip_coef).float().mean().item())
                 mb_adv = (b_advantages[mb] - b_advantages[mb].mean()) / (b_advantages[mb].std() + 1e-8)
                 pg_loss = torch.max(-mb_adv * ratio, -mb_adv * torch.clamp(ratio, 1 - args.clip_coef, 1 + args.clip_coef)).mean()
                 v_loss = 0.5 * ((newvalue.view(-1) - b_returns[mb]) ** 2).mean()
@@ -155,9 +164,15 @@ if __name__ == "__main__":
                 nn.utils.clip_grad_norm_(agent.parameters(), args.max_grad_norm)
                 optimizer.step()
 
+        recent = returns_seen[-200:]
+        sps = int(global_step / (time.time() - start_time))
+        writer.scalars(global_step, {
+            "charts/episodic_return": np.mean(recent) if recent else float("nan"), "charts/learning_rate": optimizer.param_groups[0]["lr"],
+            "charts/SPS": sps, "losses/value_loss": v_loss.item(), "losses/policy_loss": pg_loss.item(), "losses/entropy": entropy.mean().item(),
+            "losses/approx_kl": float(np.mean(approx_kls)), "losses/clipfrac": float(np.mean(clipfracs)),
+        })
         if iteration % 10 == 0 or iteration == num_iterations:
-            recent = returns_seen[-200:]
-            print(f"step {global_step}  return {np.mean(recent) if recent else float('nan'):.3f} over {len(recent)} episodes  SPS {int(global_step / (time.time() - start_time))}", flush=True)
+            print(f"step {global_step}  return {np.mean(recent) if recent else float('nan'):.3f} over {len(recent)} episodes  SPS {sps}", flush=True)
 
     success, n = held_out_success(agent, args.size, args.goal)
     print(f"held-out success {success:.3f} over {n} novel levels")
@@ -166,5 +181,5 @@ if __name__ == "__main__":
         with torch.no_grad():
             return agent.actor(agent.body(torch.from_numpy(batch))).numpy()
 
-    result = mesascope.audit(policy, size=args.size, goal=args.goal, levels=args.audit_levels, gamma=args.gamma, name="cleanrl-ppo", out="runs/cleanrl-ppo")
+    result = mesascope.audit(policy, size=args.size, goal=args.goal, levels=args.audit_levels, gamma=args.gamma, name="cleanrl-ppo", out=args.out)
     print(f"audit verdict: {result.verdict['label']}; files: {', '.join(map(str, result.files))}")

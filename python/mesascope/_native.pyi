@@ -1,6 +1,7 @@
 """Type stubs of the compiled module ``mesascope._native`` (see crates/py)."""
 
 from os import PathLike
+from pathlib import Path
 from typing import Any, Callable, Optional
 
 import numpy as np
@@ -111,3 +112,9 @@ def deploy(
     out: Optional[str | PathLike[str]] = None,
     progress: Optional[Callable[[str], None]] = None,
 ) -> str: ...
+
+class EventWriter:
+    def __init__(self, dir: str | PathLike[str]) -> None: ...
+    @property
+    def path(self) -> Path: ...
+    def scalars(self, step: int, scalars: dict[str, float]) -> None: ...

@@ -19,6 +19,11 @@ from . import _native
 # [n, C, H, W] to action logits [n, 5]; model.config is its TOML.
 Model = _native.Model
 
+# A TensorBoard event file for a Python training loop: EventWriter(dir) creates
+# dir/events.out.tfevents.*; writer.scalars(step, {"charts/episodic_return": r, ...}) appends
+# and flushes, as `mesascope train --tensorboard` does (no TensorBoard install needed).
+EventWriter = _native.EventWriter
+
 
 @dataclass
 class TrainResult:

@@ -67,3 +67,12 @@ def test_bad_run_arguments_raise_the_rust_error(run, tmp_path):
         mesascope.deploy(run, on_veto="explode", out=tmp_path)
     with pytest.raises(MesascopeError, match=r"invalid obs: shape \[2, 8, 9, 9\]; the model takes \[n, 8, 7, 7\]"):
         mesascope.Model(run)(np.zeros((2, 8, 9, 9), np.float32))
+
+
+def test_a_python_loop_writes_event_files_and_bad_values_are_refused(tmp_path):
+    writer = mesascope.EventWriter(tmp_path / "tb")
+    writer.scalars(10, {"charts/SPS": 1.0})
+    assert str(writer.path).startswith(str(tmp_path / "tb" / "events.out.tfevents."))
+    assert b"charts/SPS" in open(writer.path, "rb").read()
+    with pytest.raises(TypeError):
+        writer.scalars(11, {"charts/SPS": "fast"})

@@ -27,3 +27,15 @@ def test_tensorboard_reads_cleanrls_scalar_names_with_the_metrics_values(tmp_pat
     assert [e.step for e in returns] == [int(r["step"]) for r in rows]
     assert [e.value for e in returns] == pytest.approx([float(r["episode_return"]) for r in rows], abs=1e-4)
     assert [e.step for e in events.Scalars("eval/held_out_success")] == [int(r["step"]) for r in rows if r["eval_success"] not in ("", "NaN", "nan")]
+
+
+def test_tensorboard_reads_a_python_loops_event_file(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    writer = mesascope.EventWriter(tmp_path)
+    for step in (128, 256):
+        writer.scalars(step, {"charts/episodic_return": step / 1000, "charts/SPS": 5000.0, "losses/approx_kl": float("nan")})
+    events = EventAccumulator(str(tmp_path))
+    events.Reload()
+    assert set(events.Tags()["scalars"]) == {"charts/episodic_return", "charts/SPS"}
+    assert [(e.step, e.value) for e in events.Scalars("charts/episodic_return")] == [(128, pytest.approx(0.128)), (256, pytest.approx(0.256))]

@@ -37,6 +37,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(audit::audit_job, m)?)?;
     m.add_function(wrap_pyfunction!(config::env_config, m)?)?;
     m.add_class::<runs::Model>()?;
+    m.add_class::<runs::EventWriter>()?;
     m.add_function(wrap_pyfunction!(runs::train, m)?)?;
     m.add_function(wrap_pyfunction!(runs::load_weights, m)?)?;
     m.add_function(wrap_pyfunction!(runs::deploy, m)?)?;

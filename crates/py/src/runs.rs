@@ -171,3 +171,29 @@ pub(crate) fn deploy(
     let result = py.detach(|| mesascope_lab::deploy(&job, &|p| progress.report(p)));
     progress.finish(result)
 }
+
+/// A TensorBoard event file for a Python training loop, written as `train --tensorboard`
+/// writes its own (so a CleanRL-style script logs the same way without TensorBoard installed).
+#[pyclass(module = "mesascope._native")]
+pub(crate) struct EventWriter(mesascope_report::tensorboard::EventWriter);
+
+#[pymethods]
+impl EventWriter {
+    /// Creates a new event file in the directory `dir`.
+    #[new]
+    fn new(dir: PathBuf) -> PyResult<EventWriter> {
+        Ok(EventWriter(mesascope_report::tensorboard::EventWriter::create(&dir).map_err(err)?))
+    }
+
+    /// The event file's path.
+    #[getter]
+    fn path(&self) -> PathBuf {
+        self.0.path().to_path_buf()
+    }
+
+    /// Appends `{tag: value}` at `step` (non-finite values are left out) and flushes.
+    fn scalars(&mut self, step: u64, scalars: std::collections::BTreeMap<String, f64>) -> PyResult<()> {
+        let pairs: Vec<(&str, f64)> = scalars.iter().map(|(t, v)| (t.as_str(), *v)).collect();
+        self.0.scalars(step, &pairs).map_err(err)
+    }
+}
