@@ -118,7 +118,7 @@ fn train_rejects_bad_configs_naming_the_field() {
     let cases: &[(&str, &str)] = &[
         ("[ppo]\nlearnin_rate = 0.1\n", "ppo.learnin_rate"),
         ("[model]\nkind = \"transformer\"\n", "transformer"),
-        ("[env]\nsize = 10\n", "invalid size"),
+        ("[env]\nsize = 10\n", "env.size"),
         ("[env]\nfamily = \"sokoban\"\n", "sokoban"),
         ("[ppo]\nnum_envs = 0\n", "ppo.num_envs"),
         ("[[[", "config"),

@@ -124,7 +124,11 @@ impl TrainConfig {
 
     /// Checks every value, naming the first impossible one.
     pub fn validate(&self) -> Result<(), LearnError> {
-        self.env.dist.validate()?;
+        // The task layer names its own parameters (`size`); users write them under `[env]`.
+        self.env.dist.validate().map_err(|e| match e {
+            mesascope_tasks::TaskError::Invalid { param, message } => LearnError::config(format!("env.{param}"), message),
+            e => e.into(),
+        })?;
         self.model.validate()?;
         self.ppo.validate()?;
         if self.total_steps == 0 {
@@ -218,7 +222,8 @@ mod tests {
         let cases = [
             ("[ppo]\nlearning_rat = 0.1\n", "ppo.learning_rat"),
             ("[model]\nkind = \"transformer\"\n", "transformer"),
-            ("[env]\nsize = 8\n", "size"),
+            ("[env]\nsize = 8\n", "env.size"),
+            ("[env]\nlava_penalty = 0\n", "env.lava_penalty"),
             ("[env]\ndiversity = 0\n", "diversity"),
             ("[ppo]\nnum_envs = 0\n", "ppo.num_envs"),
             ("[ppo]\nlearning_rate = \"fast\"\n", "learning_rate"),
