@@ -95,7 +95,7 @@ def test_bad_audit_arguments_raise_the_rust_error(tmp_path):
         mesascope.audit(planner, shift="sideways", levels=5, out=tmp_path)
     with pytest.raises(MesascopeError, match="invalid levels"):
         mesascope.audit(planner, levels=0, out=tmp_path)
-    with pytest.raises(MesascopeError, match="invalid size"):
+    with pytest.raises(MesascopeError, match="env.size"):
         mesascope.audit(planner, size=4, levels=5, out=tmp_path)
     with pytest.raises(MesascopeError, match="invalid policy: it must be callable"):
         mesascope._native.audit_policy(42)

@@ -224,8 +224,8 @@ def test_training_levels_never_appear_in_held_out_or_deployment_splits(diversity
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        (dict(size=8), "invalid size: maze size 8 must be odd and between 5 and 51"),
-        (dict(goal="top-right-99"), "invalid goal: goal region k=99 must be between 1 and the maze interior (7) for size 9"),
+        (dict(size=8), "env.size': maze size 8 must be odd and between 5 and 51"),
+        (dict(goal="top-right-99"), "env.goal': goal region k=99 must be between 1 and the maze interior (7) for size 9"),
         (dict(diversity=0), "invalid diversity: N=0; it must be a whole number ≥ 1, or 'inf'"),
         (dict(obs="partial-4"), "partial view 4 must be odd"),
         (dict(wobble=1), "wobble"),

@@ -128,7 +128,7 @@ impl Model {
         let x = Tensor::<4>::from_data(TensorData::new(values, [shape[0], c, h, w]), &self.0.device);
         let logits = self.0.model.forward(x, None, self.0.cfg.model.ticks, false).logits.into_data();
         let logits = logits.as_slice::<f32>().map_err(|e| err(format!("{e:?}")))?.to_vec();
-        Ok(PyArray1::from_vec(py, logits).reshape([shape[0], mesascope_tasks::Action::COUNT])?)
+        PyArray1::from_vec(py, logits).reshape([shape[0], mesascope_tasks::Action::COUNT])
     }
 }
 
