@@ -83,14 +83,21 @@ pub struct EventWriter {
 }
 
 impl EventWriter {
-    /// Creates `events.out.tfevents.<seconds>.mesascope` in `dir` (TensorBoard reads every
-    /// file of that name pattern in a directory) and writes its header event.
+    /// Creates `events.out.tfevents.<seconds>.mesascope.<pid>.<n>` in `dir` (TensorBoard reads
+    /// every file of that name pattern in a directory; `n` counts up past files already there,
+    /// so a writer never truncates another's) and writes its header event.
     pub fn create(dir: &Path) -> Result<EventWriter, crate::WriteError> {
         let wall = now();
-        let path = dir.join(format!("events.out.tfevents.{}.mesascope", wall as u64));
-        let fail = |source| crate::WriteError { path: path.clone(), source };
         std::fs::create_dir_all(dir).map_err(|source| crate::WriteError { path: dir.to_path_buf(), source })?;
-        let file = File::create(&path).map_err(fail)?;
+        let mut n = 0;
+        let (path, file) = loop {
+            let path = dir.join(format!("events.out.tfevents.{}.mesascope.{}.{n}", wall as u64, std::process::id()));
+            match File::options().write(true).create_new(true).open(&path) {
+                Ok(file) => break (path, file),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => n += 1,
+                Err(source) => return Err(crate::WriteError { path, source }),
+            }
+        };
         let mut w = EventWriter { path, file: BufWriter::new(file) };
         w.write(&record(&event(wall, 0, Some("brain.Event:2"), &[])))?;
         Ok(w)
@@ -148,7 +155,6 @@ mod tests {
         let mut w = EventWriter::create(&dir).unwrap();
         w.scalars(2048, &[("charts/episodic_return", 0.5), ("losses/approx_kl", f64::NAN), ("charts/SPS", 1234.0)]).unwrap();
         let bytes = std::fs::read(w.path()).unwrap();
-        std::fs::remove_dir_all(&dir).unwrap();
         let mut events = Vec::new();
         let mut at = 0;
         while at < bytes.len() {
@@ -160,6 +166,8 @@ mod tests {
             at += 16 + len;
         }
         assert_eq!(events.len(), 2);
+        let again = EventWriter::create(&dir).unwrap();
+        assert_ne!(again.path(), w.path(), "a second writer in the same second gets its own file");
         assert!(events[0].windows(13).any(|w| w == b"brain.Event:2"));
         // The second event: wall time, step 2048, and a summary of the two finite scalars.
         let e = &events[1];
@@ -185,5 +193,6 @@ mod tests {
             s += vlen;
         }
         assert_eq!(found, vec![("charts/episodic_return".to_string(), 0.5), ("charts/SPS".to_string(), 1234.0)]);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
