@@ -35,6 +35,10 @@ pub struct TrainArgs {
     /// Print the built-in default config, with every field's help, and exit.
     #[arg(long)]
     print_default_config: bool,
+    /// Also write each update's numbers as a TensorBoard event file in the run directory
+    /// (CleanRL's scalar names: charts/episodic_return, charts/SPS, losses/value_loss, …).
+    #[arg(long)]
+    tensorboard: bool,
     /// Stop after this many updates (the run stays resumable); for tests and quick looks.
     #[arg(long, hide = true)]
     stop_after: Option<usize>,
@@ -49,12 +53,12 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     let reporter = Reporter::new();
     let on = |p: &Progress| reporter.on(p);
     let result = match &args.resume {
-        Some(dir) => resume(&ResumeJob { dir: dir.clone(), stop_after: args.stop_after }, &on),
+        Some(dir) => resume(&ResumeJob { dir: dir.clone(), stop_after: args.stop_after, tensorboard: args.tensorboard }, &on),
         None => {
             let mut overrides = args.overrides.clone();
             overrides.extend(args.steps.map(|s| format!("total_steps={s}")));
             overrides.extend(args.seed.map(|s| format!("seed={s}")));
-            train(&TrainJob { config: args.config.clone(), overrides, out: args.out.clone(), stop_after: args.stop_after }, &on)
+            train(&TrainJob { config: args.config.clone(), overrides, out: args.out.clone(), stop_after: args.stop_after, tensorboard: args.tensorboard }, &on)
         }
     };
     reporter.finish();

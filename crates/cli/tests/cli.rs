@@ -152,8 +152,14 @@ fn train_stops_and_resumes_through_the_cli() {
     assert!(run.join("checkpoints/latest").exists());
     let again = mesascope(&["train", "--out", run.to_str().unwrap()]);
     assert!(stderr(&again).contains("already holds a run"), "{}", stderr(&again));
-    let o = mesascope(&["train", "--resume", run.to_str().unwrap()]);
+    let o = mesascope(&["train", "--resume", run.to_str().unwrap(), "--tensorboard"]);
     assert!(o.status.success(), "{}", stderr(&o));
+    let events: Vec<_> = std::fs::read_dir(&run).unwrap().flatten().filter(|e| e.file_name().to_string_lossy().starts_with("events.out.tfevents.")).collect();
+    assert_eq!(events.len(), 1, "--tensorboard writes one event file");
+    let bytes = std::fs::read(events[0].path()).unwrap();
+    for tag in ["charts/episodic_return", "charts/SPS", "losses/value_loss", "losses/approx_kl"] {
+        assert!(bytes.windows(tag.len()).any(|w| w == tag.as_bytes()), "{tag} is logged");
+    }
     // stderr is a pipe here, as in a log: each of the 3 remaining updates is over 5% of the
     // work, so each gets a line; the last line gives the result and where the files are.
     let err = stderr(&o);

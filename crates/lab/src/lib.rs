@@ -28,7 +28,7 @@ use thiserror::Error;
 pub use runner::{run_experiment, Event, Outcome, RunnerOptions};
 pub use spec::ExperimentSpec;
 
-pub use jobs::audit::{audit, bench_audit, AuditJob, AuditResult, Subject, KNOWN_AGENTS};
+pub use jobs::audit::{audit, audit_external, bench_audit, AuditJob, AuditResult, Subject, KNOWN_AGENTS};
 pub use jobs::bench::{bench_env, bench_train, update_flops, Dtype, EnvBenchJob, EnvBenchRow, TrainBenchJob, TrainBenchRow};
 pub use jobs::demo::{demo, DemoJob, DemoResult, DemoRow};
 pub use jobs::deploy::{deploy, DeployJob, DeployResult};

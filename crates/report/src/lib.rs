@@ -2,8 +2,9 @@
 //! page of the lab is made the same way: [`stats`] gives every estimate its 95% interval and
 //! sample size (bootstrap over the right unit, Student-t over seeds, Wilson for rates), [`plot`]
 //! draws the chart kinds the pages use (bars and lines with error bars, each seed's own point
-//! beside the mean), [`page`] holds the HTML frame and formatting, and [`write_atomic`] /
-//! [`write_json`] write result files so an interrupted command never leaves half a file.
+//! beside the mean), [`page`] holds the HTML frame and formatting, [`write_atomic`] /
+//! [`write_json`] write result files so an interrupted command never leaves half a file, and
+//! [`tensorboard`] writes training scalars as TensorBoard event files.
 //! It depends on no other mesascope crate.
 
 #![warn(missing_docs)]
@@ -11,6 +12,7 @@
 pub mod page;
 pub mod plot;
 pub mod stats;
+pub mod tensorboard;
 
 use std::path::{Path, PathBuf};
 

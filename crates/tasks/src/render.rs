@@ -174,13 +174,28 @@ impl Painter for PngPainter {
     }
 }
 
-/// A PNG image (encoded bytes) of `level` in `state` with `trajectory` drawn on it.
-pub fn png(level: &Level, state: &State, trajectory: &[Cell]) -> Result<Vec<u8>, String> {
+fn pixmap(level: &Level, state: &State, trajectory: &[Cell]) -> Result<Pixmap, String> {
     let pixmap = Pixmap::new((level.width as f32 * TILE_PX) as u32, (level.height as f32 * TILE_PX) as u32)
         .ok_or_else(|| format!("cannot make a {}x{} image", level.width, level.height))?;
     let mut p = PngPainter(pixmap);
     paint(&mut p, level, state, trajectory);
-    p.0.encode_png().map_err(|e| format!("PNG encoding failed: {e}"))
+    Ok(p.0)
+}
+
+/// A PNG image (encoded bytes) of `level` in `state` with `trajectory` drawn on it.
+pub fn png(level: &Level, state: &State, trajectory: &[Cell]) -> Result<Vec<u8>, String> {
+    pixmap(level, state, trajectory)?.encode_png().map_err(|e| format!("PNG encoding failed: {e}"))
+}
+
+/// The picture [`png`] encodes, as raw pixels: `(height, width, rgb)` with `rgb` row-major,
+/// three bytes per pixel (what Gymnasium's `render_mode="rgb_array"` returns).
+pub fn rgb(level: &Level, state: &State, trajectory: &[Cell]) -> Result<(usize, usize, Vec<u8>), String> {
+    let pixmap = pixmap(level, state, trajectory)?;
+    let rgb = pixmap.pixels().iter().flat_map(|p| {
+        let c = p.demultiply();
+        [c.red(), c.green(), c.blue()]
+    });
+    Ok((pixmap.height() as usize, pixmap.width() as usize, rgb.collect()))
 }
 
 #[cfg(test)]
@@ -199,5 +214,11 @@ mod tests {
         assert!(svg.starts_with("<svg") && svg.contains("<polyline points=\"1.5,1.5 2.5,1.5 3.5,1.5\""));
         let png = png(&level, &s, &traj).unwrap();
         assert_eq!(&png[1..4], b"PNG");
+        let (h, w, rgb) = rgb(&level, &s, &[]).unwrap();
+        assert_eq!((h, w, rgb.len()), (3 * TILE_PX as usize, 5 * TILE_PX as usize, h * w * 3));
+        let px = |x: usize, y: usize| &rgb[(y * w + x) * 3..(y * w + x) * 3 + 3];
+        assert_eq!(px(2, 2), [WALL.0, WALL.1, WALL.2], "the top-left tile is wall");
+        let centre = |tx: usize| px(tx * TILE_PX as usize + TILE_PX as usize / 2, TILE_PX as usize + TILE_PX as usize / 2);
+        assert_eq!(centre(1), [AGENT.0, AGENT.1, AGENT.2], "the agent's tile shows the agent");
     }
 }

@@ -335,11 +335,36 @@ impl<T: ObsScalar> VecEnv<T> {
 
     /// Steps every env with its action. `actions.len()` must equal [`VecEnv::num_envs`].
     pub fn step(&mut self, actions: &[Action]) -> Result<(), TaskError> {
+        self.step_holding(actions, None)
+    }
+
+    /// Steps the envs whose `hold[i]` is false; the held ones stand still for this step (same
+    /// level, state and observation, reward 0, nothing ends) and their action is ignored. This
+    /// is how Gymnasium's next-step auto-reset spends the step after an episode's end on the
+    /// reset alone: the episode that [`VecEnv::step`] already started there begins on the next
+    /// step instead.
+    pub fn step_except(&mut self, actions: &[Action], hold: &[bool]) -> Result<(), TaskError> {
+        if hold.len() != self.num_envs() {
+            return Err(TaskError::invalid("hold", format!("got {} flags for {} envs", hold.len(), self.num_envs())));
+        }
+        self.step_holding(actions, Some(hold))
+    }
+
+    fn step_holding(&mut self, actions: &[Action], hold: Option<&[bool]>) -> Result<(), TaskError> {
         if actions.len() != self.num_envs() {
             return Err(TaskError::invalid("actions", format!("got {} actions for {} envs", actions.len(), self.num_envs())));
         }
         let size = self.shape.0 * self.shape.1 * self.shape.2;
         for (i, &action) in actions.iter().enumerate() {
+            if hold.is_some_and(|h| h[i]) {
+                self.rewards[i] = 0.0;
+                self.terminated[i] = false;
+                self.truncated[i] = false;
+                self.catastrophes[i] = false;
+                self.episode_returns[i] = f32::NAN;
+                self.episode_lengths[i] = 0;
+                continue;
+            }
             let level = &self.levels[i];
             let state = &mut self.states[i];
             let obs = &mut self.obs[i * size..(i + 1) * size];
@@ -498,6 +523,33 @@ mod tests {
         }
         let mut small: VecEnv<u8> = VecEnv::new(source(Diversity::Infinite, 7), 2, ObsKind::FullGrid, 0).unwrap();
         assert!(small.restore(a.snapshot()).is_err());
+    }
+
+    #[test]
+    fn held_envs_stand_still_and_the_others_step_as_usual() {
+        let mut a: VecEnv<u8> = VecEnv::new(source(Diversity::Infinite, 7), 3, ObsKind::FullGrid, 6).unwrap();
+        let mut b: VecEnv<u8> = VecEnv::new(source(Diversity::Infinite, 7), 3, ObsKind::FullGrid, 6).unwrap();
+        let size = a.obs_shape().0 * a.obs_shape().1 * a.obs_shape().2;
+        let mut rng = Pcg64Mcg::seed_from_u64(1);
+        for k in 0..200 {
+            let actions: Vec<Action> = (0..3).map(|_| Action::ALL[rng.random_range(0..5)]).collect();
+            // Env 1 is held on every third step; `b` never steps it then, `a` steps the others.
+            let hold = [false, k % 3 == 0, false];
+            let (before_state, before_obs) = (a.states()[1], a.observations()[size..2 * size].to_vec());
+            a.step_except(&actions, &hold).unwrap();
+            if hold[1] {
+                assert_eq!(a.states()[1], before_state);
+                assert_eq!(&a.observations()[size..2 * size], &before_obs[..]);
+                assert!(a.rewards()[1] == 0.0 && !a.terminated()[1] && !a.truncated()[1] && a.episode_returns()[1].is_nan());
+                b.step_except(&actions, &hold).unwrap();
+            } else {
+                b.step(&actions).unwrap();
+            }
+            assert_eq!(a.observations(), b.observations());
+            assert_eq!(a.rewards(), b.rewards());
+            assert_eq!(a.states(), b.states());
+        }
+        assert!(a.step_except(&[Action::Up; 3], &[false]).unwrap_err().to_string().contains("hold"));
     }
 
     #[test]

@@ -2,8 +2,9 @@
 //! objective inference under a shift, the alignment verdict), written as `audit.json` (every
 //! number with its interval and sample size), `audit.html` (verdict first, charts, sample
 //! episodes) and `audit-timing.json` (seconds per stage: kept apart so that `audit.json` is
-//! the same bytes on every rerun). The agent is a trained run or one of the known-answer
-//! agents on a training distribution, for calibration.
+//! the same bytes on every rerun). The agent is a trained run, one of the known-answer
+//! agents on a training distribution, for calibration, or an agent its caller plays (a
+//! Python policy, through [`audit_external`]).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -38,6 +39,14 @@ pub enum Subject {
         /// The agent's name.
         name: String,
         /// Config overrides that set its training distribution.
+        overrides: Vec<String>,
+    },
+    /// An agent the caller plays itself (a Python policy), audited by [`audit_external`] on
+    /// the default training distribution changed by `overrides`.
+    External {
+        /// What to call it in the report.
+        name: String,
+        /// Config overrides that set its training distribution (and the discount).
         overrides: Vec<String>,
     },
 }
@@ -85,16 +94,21 @@ pub struct AuditResult {
 }
 
 /// The agent, its training distribution, its discount, its name and the default output.
-struct Loaded {
-    agent: Box<dyn Agent>,
+struct Loaded<'a> {
+    agent: Box<dyn Agent + 'a>,
     dist: TrainingDistribution,
     gamma: f64,
     name: String,
     out: PathBuf,
 }
 
-fn load(job: &AuditJob) -> Result<Loaded, LabError> {
+fn load<'a>(job: &AuditJob, external: Option<Box<dyn Agent + 'a>>) -> Result<Loaded<'a>, LabError> {
     match &job.subject {
+        Subject::External { name, overrides } => {
+            let agent = external.ok_or_else(|| LabError::Refused(format!("the external agent '{name}' is played by its caller; audit it with audit_external")))?;
+            let cfg = TrainConfig::from_toml_with("", overrides)?;
+            Ok(Loaded { agent, dist: cfg.env.dist, gamma: cfg.ppo.gamma, name: name.clone(), out: PathBuf::from(format!("runs/audit-{name}")) })
+        }
         Subject::Known { name, overrides } => {
             let cfg = TrainConfig::from_toml_with("", overrides)?;
             let dist = cfg.env.dist;
@@ -121,9 +135,9 @@ fn load(job: &AuditJob) -> Result<Loaded, LabError> {
 }
 
 /// Runs the audit, reporting each stage as it starts.
-fn run(job: &AuditJob, progress: OnProgress) -> Result<(AuditResult, PathBuf), LabError> {
+fn run<'a>(job: &AuditJob, external: Option<Box<dyn Agent + 'a>>, progress: OnProgress) -> Result<(AuditResult, PathBuf), LabError> {
     let started = Instant::now();
-    let Loaded { mut agent, dist, gamma, name, out } = load(job)?;
+    let Loaded { mut agent, dist, gamma, name, out } = load(job, external)?;
     let out = job.out.clone().unwrap_or(out);
     let opts = AuditOptions { shift: job.shift, levels: job.levels, ticks: job.ticks.clone(), probe_levels: job.probe_levels, gamma, seed: job.seed, ..AuditOptions::default() };
     progress(&Progress::Started { what: format!("auditing {name} → {}", out.display()), total: STAGES.len() as u64, done: 0, unit: "stages" });
@@ -138,7 +152,34 @@ fn run(job: &AuditJob, progress: OnProgress) -> Result<(AuditResult, PathBuf), L
 
 /// Audits the agent and writes `audit.json`, `audit.html` and `audit-timing.json`.
 pub fn audit(job: &AuditJob, progress: OnProgress) -> Result<AuditResult, LabError> {
-    let (mut result, out) = run(job, progress)?;
+    write(run(job, None, progress)?)
+}
+
+/// Audits `agent`, which the caller plays (a Python policy), as [`audit`] audits a run: the
+/// job's subject must be [`Subject::External`], which names it and sets its training
+/// distribution.
+pub fn audit_external(job: &AuditJob, agent: &mut dyn Agent, progress: OnProgress) -> Result<AuditResult, LabError> {
+    if !matches!(job.subject, Subject::External { .. }) {
+        return Err(LabError::Refused("audit_external needs an external subject (a name and the overrides of its training distribution)".into()));
+    }
+    write(run(job, Some(Box::new(Borrowed(agent))), progress)?)
+}
+
+/// A borrowed agent where the audit wants an owned one.
+struct Borrowed<'a>(&'a mut dyn Agent);
+
+impl Agent for Borrowed<'_> {
+    fn play(&mut self, levels: &[mesascope_tasks::Level], seed: u64) -> Vec<mesascope_learn::eval::EpisodeRecord> {
+        self.0.play(levels, seed)
+    }
+
+    fn model(&self) -> Option<&mesascope_audit::agents::ModelAgent> {
+        self.0.model()
+    }
+}
+
+/// Writes what [`run`] found.
+fn write((mut result, out): (AuditResult, PathBuf)) -> Result<AuditResult, LabError> {
     let html = out.join("audit.html");
     write_atomic(&html, mesascope_audit::page::html(&result.report).as_bytes())?;
     let timing: BTreeMap<&str, f64> = result.stage_seconds.iter().map(|(s, t)| (s.as_str(), *t)).chain([("total", result.seconds)]).collect();
@@ -148,5 +189,5 @@ pub fn audit(job: &AuditJob, progress: OnProgress) -> Result<AuditResult, LabErr
 
 /// The same audit as [`audit`], timed per stage, with nothing written.
 pub fn bench_audit(job: &AuditJob) -> Result<AuditResult, LabError> {
-    Ok(run(job, &|_| {})?.0)
+    Ok(run(job, None, &|_| {})?.0)
 }

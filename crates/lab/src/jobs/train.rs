@@ -1,6 +1,7 @@
 //! Training: start a run from a config (the built-in default when none is given), or resume a
 //! killed run from its last checkpoint. Either way the run writes `config.toml`, `metrics.csv`
-//! (one row per update), atomic checkpoints and, when it finishes, `model.safetensors`.
+//! (one row per update), atomic checkpoints and, when it finishes, `model.safetensors`; with
+//! `tensorboard`, the same numbers as TensorBoard event files under CleanRL's scalar names.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -8,7 +9,8 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 
 use mesascope_learn::run::Run;
-use mesascope_learn::TrainConfig;
+use mesascope_learn::{TrainConfig, UpdateMetrics};
+use mesascope_report::tensorboard::EventWriter;
 use mesascope_tasks::FamilySpec;
 
 use super::progress::{OnProgress, Progress};
@@ -26,6 +28,9 @@ pub struct TrainJob {
     pub out: PathBuf,
     /// Stop after this many updates, with a checkpoint, leaving the run resumable.
     pub stop_after: Option<usize>,
+    /// Also write each update's numbers as a TensorBoard event file in the run directory.
+    #[serde(default)]
+    pub tensorboard: bool,
 }
 
 /// How to continue a killed or stopped run.
@@ -35,6 +40,10 @@ pub struct ResumeJob {
     pub dir: PathBuf,
     /// Stop after this many more updates, with a checkpoint.
     pub stop_after: Option<usize>,
+    /// Also write each update's numbers as a TensorBoard event file (a new file beside the
+    /// ones written before the resume).
+    #[serde(default)]
+    pub tensorboard: bool,
 }
 
 /// What a training job did.
@@ -63,12 +72,12 @@ pub fn train(job: &TrainJob, progress: OnProgress) -> Result<TrainResult, LabErr
         Some(path) => TrainConfig::load(path, &job.overrides)?,
         None => TrainConfig::from_toml_with("", &job.overrides)?,
     };
-    drive(Run::create(&job.out, cfg)?, job.stop_after, progress)
+    drive(Run::create(&job.out, cfg)?, job.stop_after, job.tensorboard, progress)
 }
 
 /// Continues the run in `job.dir` from its newest checkpoint.
 pub fn resume(job: &ResumeJob, progress: OnProgress) -> Result<TrainResult, LabError> {
-    drive(Run::resume(&job.dir)?, job.stop_after, progress)
+    drive(Run::resume(&job.dir)?, job.stop_after, job.tensorboard, progress)
 }
 
 /// One line saying what `cfg` trains and where.
@@ -87,8 +96,28 @@ fn describe(cfg: &TrainConfig, steps: u64, updates: usize, dir: &Path) -> String
     )
 }
 
+/// An update's numbers under the scalar names CleanRL's scripts log (so dashboards made for
+/// them work), plus this project's own.
+fn tensorboard_scalars(m: &UpdateMetrics) -> [(&'static str, f64); 11] {
+    [
+        ("charts/episodic_return", m.episode_return),
+        ("charts/success_rate", m.success_rate),
+        ("charts/learning_rate", m.learning_rate),
+        ("charts/SPS", m.steps_per_second),
+        ("losses/value_loss", m.value_loss),
+        ("losses/policy_loss", m.policy_loss),
+        ("losses/entropy", m.entropy),
+        ("losses/approx_kl", m.approx_kl),
+        ("losses/clipfrac", m.clip_fraction),
+        ("eval/held_out_success", m.eval_success),
+        ("eval/held_out_return", m.eval_return),
+    ]
+}
+
 /// Trains `run` until it finishes or has made `stop_after` updates.
-fn drive(mut run: Run, stop_after: Option<usize>, progress: OnProgress) -> Result<TrainResult, LabError> {
+fn drive(mut run: Run, stop_after: Option<usize>, tensorboard: bool, progress: OnProgress) -> Result<TrainResult, LabError> {
+    let tb_error = |e: mesascope_report::WriteError| LabError::Io { path: e.path, message: e.source.to_string() };
+    let mut events = if tensorboard { Some(EventWriter::create(&run.dir).map_err(tb_error)?) } else { None };
     let t = &run.trainer;
     let updates = t.num_updates();
     if t.finished() {
@@ -106,6 +135,9 @@ fn drive(mut run: Run, stop_after: Option<usize>, progress: OnProgress) -> Resul
         }
         let m = run.step()?;
         made += 1;
+        if let Some(events) = &mut events {
+            events.scalars(m.step, &tensorboard_scalars(&m)).map_err(tb_error)?;
+        }
         if !m.eval_success.is_nan() {
             (held_out_success, held_out_return) = (Some(m.eval_success), Some(m.eval_return));
         }
@@ -119,6 +151,7 @@ fn drive(mut run: Run, stop_after: Option<usize>, progress: OnProgress) -> Resul
     }
     let finished = run.trainer.finished();
     let mut files = vec![run.dir.join("config.toml"), run.dir.join("metrics.csv")];
+    files.extend(events.map(|e| e.path().to_path_buf()));
     files.extend(mesascope_learn::run::latest_checkpoint(&run.dir)?);
     if finished {
         files.push(run.dir.join("model.safetensors"));

@@ -1,0 +1,199 @@
+//! Rust-trained runs from Python: train one (lab's train job), read its weights into numpy
+//! arrays (from its safetensors file), use a feed-forward one as a policy, and deploy it with
+//! guards (lab's deploy job).
+
+use std::path::{Path, PathBuf};
+
+use burn::prelude::{Device, Tensor, TensorData};
+use numpy::{PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray4, PyUntypedArrayMethods};
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+use mesascope_lab::types::OnVeto;
+use mesascope_lab::{DeployJob, TrainJob};
+use mesascope_learn::{ActorCritic, TrainConfig};
+
+use crate::config::toml_value;
+use crate::err;
+use crate::progress::Progress;
+
+/// The `field=value` overrides of a `{"section.field": value}` mapping.
+fn dotted_overrides(settings: Option<&Bound<'_, PyDict>>) -> PyResult<Vec<String>> {
+    let Some(settings) = settings else { return Ok(Vec::new()) };
+    settings.iter().map(|(k, v)| Ok(format!("{}={}", k.extract::<String>()?, toml_value(&k.extract::<String>()?, &v)?))).collect()
+}
+
+/// Trains a run into `out` from the built-in default config (or the TOML file `config`) with
+/// `settings` (`{"section.field": value}`) applied (and TensorBoard event files with
+/// `tensorboard`); returns lab's `TrainResult` as JSON text.
+#[pyfunction]
+#[pyo3(signature = (out, settings=None, *, config=None, stop_after=None, tensorboard=false, progress=None))]
+pub(crate) fn train(
+    py: Python<'_>,
+    out: PathBuf,
+    settings: Option<&Bound<'_, PyDict>>,
+    config: Option<PathBuf>,
+    stop_after: Option<usize>,
+    tensorboard: bool,
+    progress: Option<Py<PyAny>>,
+) -> PyResult<String> {
+    let job = TrainJob { config, overrides: dotted_overrides(settings)?, out, stop_after, tensorboard };
+    let progress = Progress::new(progress);
+    let result = py.detach(|| mesascope_lab::train(&job, &|p| progress.report(p)));
+    progress.finish(result)
+}
+
+/// The weights file of a run directory, a checkpoint directory or a .safetensors file.
+fn weights_file(path: &Path) -> PyResult<PathBuf> {
+    if path.is_file() {
+        return Ok(path.to_path_buf());
+    }
+    if path.join("model.safetensors").exists() {
+        return Ok(path.join("model.safetensors"));
+    }
+    match mesascope_learn::run::latest_checkpoint(path).map_err(err)? {
+        Some(ckpt) => Ok(ckpt.join("model.safetensors")),
+        None => Err(err(format!("{}: holds no model.safetensors and no checkpoint", path.display()))),
+    }
+}
+
+/// A run's weights as `{name: float32 array}`, named and shaped as the run's safetensors file
+/// stores them (burn's layout: a linear layer's weight is `[in, out]`).
+#[pyfunction]
+pub(crate) fn load_weights<'py>(py: Python<'py>, path: PathBuf) -> PyResult<Bound<'py, PyDict>> {
+    let file = weights_file(&path)?;
+    let bytes = std::fs::read(&file).map_err(|e| err(format!("{}: {e}", file.display())))?;
+    let tensors = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| err(format!("{}: not a safetensors file: {e}", file.display())))?;
+    let out = PyDict::new(py);
+    let mut named = tensors.tensors();
+    named.sort_by(|a, b| a.0.cmp(&b.0));
+    for (name, view) in named {
+        if view.dtype() != safetensors::Dtype::F32 {
+            return Err(err(format!("{}: tensor '{name}' is {:?}, not float32", file.display(), view.dtype())));
+        }
+        let values: Vec<f32> = view.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+        out.set_item(name, PyArray1::from_vec(py, values).reshape(view.shape())?)?;
+    }
+    Ok(out)
+}
+
+/// A Rust-trained feed-forward model as a Python policy: called on a float32 batch
+/// `[n, C, H, W]`, it returns the action logits `[n, 5]`, as the Rust evaluation computes them.
+#[pyclass(module = "mesascope._native", unsendable)]
+pub(crate) struct Model(Box<Loaded>);
+
+/// The model with what it needs, boxed inside [`Model`]: burn's types ask for more alignment
+/// (64 bytes) than Python's allocator gives a Python object.
+struct Loaded {
+    cfg: TrainConfig,
+    model: ActorCritic,
+    device: Device,
+}
+
+#[pymethods]
+impl Model {
+    /// Loads the model at `path` (a run directory, a checkpoint directory, or a .safetensors
+    /// file with config.toml beside it).
+    #[new]
+    fn new(path: PathBuf) -> PyResult<Model> {
+        let (cfg, model) = mesascope_learn::run::load_model(&path).map_err(err)?;
+        if cfg.model.recurrent() {
+            return Err(err(format!("{}: a recurrent model needs its hidden state from step to step; audit it with mesascope.audit(path) instead", path.display())));
+        }
+        let device = mesascope_learn::device(&cfg.device).map_err(err)?;
+        Ok(Model(Box::new(Loaded { cfg, model, device })))
+    }
+
+    /// The run's configuration as TOML.
+    #[getter]
+    fn config(&self) -> String {
+        self.0.cfg.to_toml()
+    }
+
+    /// `(C, H, W)` of the observations the model takes.
+    #[getter]
+    fn obs_shape(&self) -> (usize, usize, usize) {
+        let (w, h) = self.0.cfg.env.dist.family.grid_size();
+        self.0.cfg.env.obs.shape(w, h)
+    }
+
+    /// Action logits `[n, 5]` of a float32 batch of observations `[n, C, H, W]`.
+    fn __call__<'py>(&self, py: Python<'py>, obs: PyReadonlyArray4<'_, f32>) -> PyResult<Bound<'py, PyArray2<f32>>> {
+        let shape = obs.shape().to_vec();
+        let (c, h, w) = self.obs_shape();
+        if shape[1..] != [c, h, w] {
+            return Err(err(format!("invalid obs: shape {shape:?}; the model takes [n, {c}, {h}, {w}]")));
+        }
+        let values = obs.as_array().iter().copied().collect::<Vec<f32>>();
+        let x = Tensor::<4>::from_data(TensorData::new(values, [shape[0], c, h, w]), &self.0.device);
+        let logits = self.0.model.forward(x, None, self.0.cfg.model.ticks, false).logits.into_data();
+        let logits = logits.as_slice::<f32>().map_err(|e| err(format!("{e:?}")))?.to_vec();
+        PyArray1::from_vec(py, logits).reshape([shape[0], mesascope_tasks::Action::COUNT])
+    }
+}
+
+/// Deploys the run at `agent` with `guards` (ood, ensemble, impact) under `shift` and writes
+/// `deploy.json` and `deploy.html`, as `mesascope deploy` does; returns lab's `DeployResult`
+/// as JSON text.
+#[pyfunction]
+#[pyo3(signature = (agent, *, ensemble=None, shift="goal-anywhere", guards=None, on_veto="stop", levels=None, false_alarm=None, impact_budget=None, seed=0, out=None, progress=None))]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn deploy(
+    py: Python<'_>,
+    agent: PathBuf,
+    ensemble: Option<Vec<PathBuf>>,
+    shift: &str,
+    guards: Option<Vec<String>>,
+    on_veto: &str,
+    levels: Option<usize>,
+    false_alarm: Option<f64>,
+    impact_budget: Option<f64>,
+    seed: u64,
+    out: Option<PathBuf>,
+    progress: Option<Py<PyAny>>,
+) -> PyResult<String> {
+    let defaults = DeployJob::default();
+    let on_veto: OnVeto = serde_json::from_value(serde_json::Value::String(on_veto.to_string())).map_err(|_| err(format!("unknown on_veto '{on_veto}' (known: stop, defer)")))?;
+    let job = DeployJob {
+        agent,
+        ensemble: ensemble.unwrap_or_default(),
+        shift: shift.parse().map_err(err)?,
+        guards: guards.unwrap_or(defaults.guards),
+        on_veto,
+        levels: levels.unwrap_or(defaults.levels),
+        false_alarm: false_alarm.unwrap_or(defaults.false_alarm),
+        impact_budget: impact_budget.unwrap_or(defaults.impact_budget),
+        impact_measure: defaults.impact_measure,
+        seed,
+        out,
+    };
+    let progress = Progress::new(progress);
+    let result = py.detach(|| mesascope_lab::deploy(&job, &|p| progress.report(p)));
+    progress.finish(result)
+}
+
+/// A TensorBoard event file for a Python training loop, written as `train --tensorboard`
+/// writes its own (so a CleanRL-style script logs the same way without TensorBoard installed).
+#[pyclass(module = "mesascope._native")]
+pub(crate) struct EventWriter(mesascope_report::tensorboard::EventWriter);
+
+#[pymethods]
+impl EventWriter {
+    /// Creates a new event file in the directory `dir`.
+    #[new]
+    fn new(dir: PathBuf) -> PyResult<EventWriter> {
+        Ok(EventWriter(mesascope_report::tensorboard::EventWriter::create(&dir).map_err(err)?))
+    }
+
+    /// The event file's path.
+    #[getter]
+    fn path(&self) -> PathBuf {
+        self.0.path().to_path_buf()
+    }
+
+    /// Appends `{tag: value}` at `step` (non-finite values are left out) and flushes.
+    fn scalars(&mut self, step: u64, scalars: std::collections::BTreeMap<String, f64>) -> PyResult<()> {
+        let pairs: Vec<(&str, f64)> = scalars.iter().map(|(t, v)| (t.as_str(), *v)).collect();
+        self.0.scalars(step, &pairs).map_err(err)
+    }
+}

@@ -1,0 +1,120 @@
+"""Type stubs of the compiled module ``mesascope._native`` (see crates/py)."""
+
+from os import PathLike
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import numpy as np
+
+ACTIONS: list[str]
+CHANNELS: list[str]
+
+class MesascopeError(ValueError): ...
+
+def env_config(env: Optional[dict[str, Any]] = None) -> str: ...
+
+class Env:
+    def __init__(self, env: Optional[dict[str, Any]] = None, split: str = "train", shift: Optional[str] = None, dtype: str = "uint8") -> None: ...
+    @property
+    def obs_shape(self) -> tuple[int, int, int]: ...
+    @property
+    def horizon(self) -> int: ...
+    @property
+    def fingerprint(self) -> int: ...
+    def reset(self, seed: Optional[int] = None) -> np.ndarray: ...
+    def step(self, action_index: int) -> tuple[np.ndarray, float, bool, bool, bool, bool]: ...
+    def ascii(self) -> str: ...
+    def rgb(self) -> np.ndarray: ...
+
+class VecEnv:
+    def __init__(
+        self,
+        env: Optional[dict[str, Any]] = None,
+        num_envs: int = 1,
+        split: str = "train",
+        shift: Optional[str] = None,
+        dtype: str = "uint8",
+        autoreset: str = "next-step",
+    ) -> None: ...
+    @property
+    def num_envs(self) -> int: ...
+    @property
+    def obs_shape(self) -> tuple[int, int, int]: ...
+    def reset(self, seed: int, obs: np.ndarray) -> None: ...
+    def step(self, actions: np.ndarray, obs: np.ndarray, rewards: np.ndarray, terminated: np.ndarray, truncated: np.ndarray) -> int: ...
+    def episode_stats(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...
+    def catastrophes(self) -> np.ndarray: ...
+    def final_observations(self) -> list[Optional[np.ndarray]]: ...
+    def level_fingerprints(self) -> np.ndarray: ...
+    def ascii(self, i: int) -> str: ...
+    def rgb(self, i: int) -> np.ndarray: ...
+
+def rollout(actions: np.ndarray, env: Optional[dict[str, Any]] = None, seed: int = 0, split: str = "train", shift: Optional[str] = None) -> dict[str, np.ndarray]: ...
+def audit_policy(
+    policy: Callable[[np.ndarray], Any],
+    env: Optional[dict[str, Any]] = None,
+    *,
+    output: str = "logits",
+    greedy: bool = False,
+    name: str = "python-policy",
+    shift: str = "goal-anywhere",
+    levels: int = 200,
+    probe_levels: int = 160,
+    ticks: Optional[list[int]] = None,
+    seed: int = 0,
+    out: Optional[str | PathLike[str]] = None,
+    gamma: Optional[float] = None,
+    progress: Optional[Callable[[str], None]] = None,
+) -> str: ...
+def audit_job(
+    run: Optional[str | PathLike[str]] = None,
+    known: Optional[str] = None,
+    env: Optional[dict[str, Any]] = None,
+    *,
+    shift: str = "goal-anywhere",
+    levels: int = 200,
+    probe_levels: int = 160,
+    ticks: Optional[list[int]] = None,
+    seed: int = 0,
+    out: Optional[str | PathLike[str]] = None,
+    progress: Optional[Callable[[str], None]] = None,
+) -> str: ...
+
+class Model:
+    def __init__(self, path: str | PathLike[str]) -> None: ...
+    @property
+    def config(self) -> str: ...
+    @property
+    def obs_shape(self) -> tuple[int, int, int]: ...
+    def __call__(self, obs: np.ndarray) -> np.ndarray: ...
+
+def train(
+    out: str | PathLike[str],
+    settings: Optional[dict[str, Any]] = None,
+    *,
+    config: Optional[str | PathLike[str]] = None,
+    stop_after: Optional[int] = None,
+    tensorboard: bool = False,
+    progress: Optional[Callable[[str], None]] = None,
+) -> str: ...
+def load_weights(path: str | PathLike[str]) -> dict[str, np.ndarray]: ...
+def deploy(
+    agent: str | PathLike[str],
+    *,
+    ensemble: Optional[list[str | PathLike[str]]] = None,
+    shift: str = "goal-anywhere",
+    guards: Optional[list[str]] = None,
+    on_veto: str = "stop",
+    levels: Optional[int] = None,
+    false_alarm: Optional[float] = None,
+    impact_budget: Optional[float] = None,
+    seed: int = 0,
+    out: Optional[str | PathLike[str]] = None,
+    progress: Optional[Callable[[str], None]] = None,
+) -> str: ...
+
+class EventWriter:
+    def __init__(self, dir: str | PathLike[str]) -> None: ...
+    @property
+    def path(self) -> Path: ...
+    def scalars(self, step: int, scalars: dict[str, float]) -> None: ...

@@ -1,0 +1,100 @@
+"""The audit from Python: lab's audit job, with a Python policy, a trained run or a
+known-answer agent as the subject; it writes the same ``audit.json``, ``audit.html`` and
+``audit-timing.json`` as ``mesascope audit``."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Optional, Sequence
+
+import numpy as np
+
+from . import _native
+
+
+@dataclass
+class AuditResult:
+    """What an audit found: ``report`` is everything ``audit.json`` holds (every number with
+    its interval and sample size), ``verdict`` its verdict (``label``, ``kind``,
+    ``mesa_objective``, ``evidence``), ``files`` what was written."""
+
+    subject: str
+    verdict: dict[str, Any]
+    report: dict[str, Any]
+    stage_seconds: dict[str, float]
+    seconds: float
+    files: list[Path] = field(default_factory=list)
+
+    @classmethod
+    def _from_json(cls, text: str) -> "AuditResult":
+        r = json.loads(text)
+        return cls(
+            subject=r["subject"],
+            verdict=r["report"]["verdict"],
+            report=r["report"],
+            stage_seconds=dict(r["stage_seconds"]),
+            seconds=r["seconds"],
+            files=[Path(p) for p in r["files"]],
+        )
+
+
+Policy = Callable[[np.ndarray], Any]
+
+
+def audit(
+    policy: Policy | str | os.PathLike | None = None,
+    *,
+    known: Optional[str] = None,
+    shift: str = "goal-anywhere",
+    levels: int = 200,
+    seed: int = 0,
+    out: str | os.PathLike | None = None,
+    output: str = "logits",
+    greedy: bool = False,
+    name: str = "python-policy",
+    gamma: Optional[float] = None,
+    probe_levels: int = 160,
+    ticks: Optional[Sequence[int]] = None,
+    progress: Optional[Callable[[dict[str, Any]], None]] = None,
+    **env: Any,
+) -> AuditResult:
+    """Audits an agent trained on the task ``env`` (the ``[env]`` fields of a training
+    config: ``size``, ``goal``, ``diversity``, ...) under the deployment ``shift``.
+
+    ``policy`` is one of:
+
+    - a callable from a float32 batch of observations ``[n, C, H, W]`` to ``[n, 5]`` action
+      ``output="logits"`` or ``output="probs"`` (anything ``numpy.asarray`` accepts, e.g. a
+      torch tensor on the CPU); actions are sampled (seeded) unless ``greedy``; ``gamma``
+      is the discount objective inference assumes (the training default unless given).
+      Probes and thinking time need a Rust model's activations and ticks: they are reported
+      as not applicable (``probe_levels`` and ``ticks`` only appear in the options);
+    - a path to a Rust-trained run (its directory, a checkpoint directory or a
+      ``.safetensors`` file), which brings its own task;
+    - ``None`` with ``known=`` one of the known-answer agents (``planner``,
+      ``corner-seeker``, ``memorizer``, ``random``), as ``mesascope audit --known``.
+
+    Files go to ``out`` (default: the run directory, or ``runs/audit-NAME``). ``progress``
+    is called with each progress report as a dict. Errors raise ``MesascopeError`` with the
+    message the command line would print; an exception in the policy is re-raised.
+    """
+    on_progress = None if progress is None else (lambda text: progress(json.loads(text)))
+    out = None if out is None else os.fspath(out)
+    if callable(policy):
+        if known is not None:
+            raise _native.MesascopeError("give a policy or known=, not both")
+        text = _native.audit_policy(
+            policy, env, output=output, greedy=greedy, name=name, shift=shift, levels=levels, probe_levels=probe_levels,
+            ticks=None if ticks is None else list(ticks), seed=seed, out=out, gamma=gamma, progress=on_progress,
+        )
+    elif policy is None and known is None:
+        raise _native.MesascopeError("give a policy (a callable or a run's path) or known=")
+    else:
+        if output != "logits" or greedy or gamma is not None or name != "python-policy":
+            raise _native.MesascopeError("output, greedy, gamma and name apply to a Python policy only")
+        run = None if policy is None else os.fspath(policy)
+        text = _native.audit_job(run, known, env, shift=shift, levels=levels, probe_levels=probe_levels, ticks=None if ticks is None else list(ticks), seed=seed, out=out, progress=on_progress)
+    return AuditResult._from_json(text)

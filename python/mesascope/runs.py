@@ -1,0 +1,102 @@
+"""Rust-trained runs from Python: train one, read its weights into numpy, use a feed-forward
+one as a policy (``Model``), and deploy one with guards, through the same lab jobs as the
+command line (``mesascope train``, ``mesascope deploy``)."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping, Optional, Sequence
+
+import numpy as np
+
+from . import _native
+
+# A Rust-trained feed-forward model (mlp or cnn) as a policy: Model(path) loads a run
+# directory, checkpoint directory or .safetensors file; model(obs) maps a float32 batch
+# [n, C, H, W] to action logits [n, 5]; model.config is its TOML.
+Model = _native.Model
+
+# A TensorBoard event file for a Python training loop: EventWriter(dir) creates
+# dir/events.out.tfevents.*; writer.scalars(step, {"charts/episodic_return": r, ...}) appends
+# and flushes, as `mesascope train --tensorboard` does (no TensorBoard install needed).
+EventWriter = _native.EventWriter
+
+
+@dataclass
+class TrainResult:
+    """What training did: the run directory, whether it finished, steps trained, the last
+    held-out success and return (if evaluated), seconds, files written."""
+
+    dir: Path
+    finished: bool
+    steps: int
+    held_out_success: Optional[float]
+    held_out_return: Optional[float]
+    seconds: float
+    files: list[Path] = field(default_factory=list)
+
+
+@dataclass
+class DeployResult:
+    """What deployment found: ``report`` is everything ``deploy.json`` holds."""
+
+    report: dict[str, Any]
+    seconds: float
+    files: list[Path] = field(default_factory=list)
+
+
+def _progress(progress):
+    return None if progress is None else (lambda text: progress(json.loads(text)))
+
+
+def train(
+    out: str | os.PathLike,
+    settings: Optional[Mapping[str, Any]] = None,
+    *,
+    config: str | os.PathLike | None = None,
+    stop_after: Optional[int] = None,
+    tensorboard: bool = False,
+    progress: Optional[Callable[[dict[str, Any]], None]] = None,
+) -> TrainResult:
+    """Trains a run into ``out`` (which must not hold a run) with PPO in Rust, as
+    ``mesascope train``: the built-in default config (or the TOML file ``config``) with
+    ``settings`` applied, e.g. ``{"env.diversity": 16, "ppo.learning_rate": 1e-3}``; with
+    ``tensorboard``, also TensorBoard event files under CleanRL's scalar names."""
+    r = json.loads(_native.train(os.fspath(out), dict(settings or {}), config=None if config is None else os.fspath(config), stop_after=stop_after, tensorboard=tensorboard, progress=_progress(progress)))
+    return TrainResult(Path(r["dir"]), r["finished"], r["steps"], r["held_out_success"], r["held_out_return"], r["seconds"], [Path(p) for p in r["files"]])
+
+
+def load_weights(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """A run's weights as float32 arrays by name, as its safetensors file stores them (burn's
+    layout: a linear layer is ``y = x @ weight + bias``, weight ``[in, out]``)."""
+    return _native.load_weights(os.fspath(path))
+
+
+def deploy(
+    agent: str | os.PathLike,
+    *,
+    ensemble: Sequence[str | os.PathLike] = (),
+    shift: str = "goal-anywhere",
+    guards: Optional[Sequence[str]] = None,
+    on_veto: str = "stop",
+    levels: Optional[int] = None,
+    false_alarm: Optional[float] = None,
+    impact_budget: Optional[float] = None,
+    seed: int = 0,
+    out: str | os.PathLike | None = None,
+    progress: Optional[Callable[[dict[str, Any]], None]] = None,
+) -> DeployResult:
+    """Deploys the Rust-trained run ``agent`` under ``shift`` without guards and with each of
+    ``guards`` (``ood``, ``ensemble`` with the runs in ``ensemble``, ``impact``), as
+    ``mesascope deploy``, writing ``deploy.json`` and ``deploy.html``. Options left ``None``
+    keep the command line's defaults."""
+    r = json.loads(
+        _native.deploy(
+            os.fspath(agent), ensemble=[os.fspath(p) for p in ensemble], shift=shift, guards=None if guards is None else list(guards), on_veto=on_veto,
+            levels=levels, false_alarm=false_alarm, impact_budget=impact_budget, seed=seed, out=None if out is None else os.fspath(out), progress=_progress(progress),
+        )
+    )
+    return DeployResult(r["report"], r["seconds"], [Path(p) for p in r["files"]])

@@ -1,0 +1,78 @@
+"""Rust-trained runs from Python: training, weights in numpy, a run's model as a Python
+policy (whose audit must equal the run's own), deployment with guards."""
+
+import json
+
+import numpy as np
+import pytest
+
+import mesascope
+from mesascope import MesascopeError
+
+# A tiny MLP run on 7×7 mazes: a few seconds.
+SETTINGS = {
+    "total_steps": 4096, "model.kind": "mlp", "model.hidden": 32, "env.size": 7, "env.goal": "top-right-3",
+    "ppo.num_envs": 16, "ppo.num_steps": 32, "eval.levels": 20, "eval.every_updates": 0, "checkpoint.every_updates": 0,
+}
+AUDIT = dict(levels=30, probe_levels=20, seed=3)
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "mlp"
+    updates = []
+    result = mesascope.train(out, SETTINGS, tensorboard=True, progress=updates.append)
+    assert result.finished and result.steps == 4096 and result.held_out_success is not None
+    assert (out / "model.safetensors").exists() and (out / "metrics.csv").exists()
+    assert [p.name.startswith("events.out.tfevents.") for p in result.files].count(True) == 1
+    assert any(u["kind"] == "update" for u in updates)
+    return out
+
+
+def test_weights_load_into_numpy_and_compute_the_models_logits(run):
+    w = mesascope.load_weights(run)
+    assert all(a.dtype == np.float32 for a in w.values())
+    envs = mesascope.MazeVectorEnv(num_envs=12, dtype="float32", size=7, goal="top-right-3")
+    obs, _ = envs.reset(seed=0)
+    relu = lambda x: np.maximum(x, 0)
+    x = obs.reshape(len(obs), -1)
+    layer = lambda name, x: x @ w[f"{name}.weight"] + w[f"{name}.bias"]
+    logits = layer("policy", relu(layer("dense", relu(layer("mlp", x)))))
+    np.testing.assert_allclose(mesascope.Model(run)(obs), logits, rtol=1e-4, atol=1e-5)
+
+
+def test_a_runs_model_as_a_python_policy_gets_the_runs_own_audit(run, tmp_path):
+    as_policy = mesascope.audit(mesascope.Model(run), out=tmp_path / "policy", size=7, goal="top-right-3", **AUDIT)
+    own = mesascope.audit(run, out=tmp_path / "run", **AUDIT)
+    # The run's own audit also looks inside the model (probes); the policy's cannot.
+    inside = ("subject", "probes", "not_applicable")
+    assert {k: v for k, v in as_policy.report.items() if k not in inside} == {k: v for k, v in own.report.items() if k not in inside}
+    assert own.report["probes"] is not None and as_policy.report["probes"] is None
+
+
+def test_deploy_with_guards_writes_its_report(run, tmp_path):
+    result = mesascope.deploy(run, guards=["impact"], levels=20, out=tmp_path)
+    assert sorted(p.name for p in result.files) == ["deploy.html", "deploy.json"]
+    assert json.loads((tmp_path / "deploy.json").read_text()) == result.report
+
+
+def test_bad_run_arguments_raise_the_rust_error(run, tmp_path):
+    with pytest.raises(MesascopeError, match="holds no model.safetensors and no checkpoint"):
+        mesascope.Model(tmp_path)
+    with pytest.raises(MesascopeError, match="holds no model.safetensors"):
+        mesascope.load_weights(tmp_path)
+    with pytest.raises(MesascopeError, match="ppo.learning_rat"):
+        mesascope.train(tmp_path / "r", {"ppo.learning_rat": 0.1})
+    with pytest.raises(MesascopeError, match="unknown on_veto 'explode'"):
+        mesascope.deploy(run, on_veto="explode", out=tmp_path)
+    with pytest.raises(MesascopeError, match=r"invalid obs: shape \[2, 8, 9, 9\]; the model takes \[n, 8, 7, 7\]"):
+        mesascope.Model(run)(np.zeros((2, 8, 9, 9), np.float32))
+
+
+def test_a_python_loop_writes_event_files_and_bad_values_are_refused(tmp_path):
+    writer = mesascope.EventWriter(tmp_path / "tb")
+    writer.scalars(10, {"charts/SPS": 1.0})
+    assert str(writer.path).startswith(str(tmp_path / "tb" / "events.out.tfevents."))
+    assert b"charts/SPS" in open(writer.path, "rb").read()
+    with pytest.raises(TypeError):
+        writer.scalars(11, {"charts/SPS": "fast"})
