@@ -23,7 +23,7 @@ fn the_quick_zoo_scores_the_audit() {
     assert!(built.failed.is_empty(), "{:?}", built.failed);
     let members = &built.manifest.members;
     let trained: Vec<_> = members.iter().filter(|m| matches!(m.maker, Maker::Trained { .. })).collect();
-    for cohort in ["robust/", "planted-corner/"] {
+    for cohort in ["robust/", "planted-corner/", "planted-mix/"] {
         assert!(trained.iter().filter(|m| m.id.starts_with(cohort)).count() >= 3, "at least 3 seeds of {cohort}");
     }
     assert!(members.iter().all(|m| m.objective.is_some() || m.expected.is_none()), "a member with an expected verdict has a known objective");
