@@ -195,8 +195,9 @@ fn plan(quick: bool) -> Plan {
     }
     let betas: &[f64] = if quick { &[300.0, 30.0, 10.0] } else { &[1000.0, 300.0, 100.0, 30.0, 10.0] };
     for &beta in betas {
-        // Q* differences of one step are a few hundredths here: β = 10 is close to random
-        // behaviour, and whether the evidence can still decide is itself unclear.
+        // Q* differences of one step are a few hundredths here: β = 10 is a weak optimizer
+        // (on 9×9 mazes close to random behaviour), and whether the evidence can still
+        // decide is itself unclear.
         let expected = (beta >= 30.0).then_some(Robust);
         hand_members.push(hand(format!("noisy-planner-beta{beta}"), Maker::NoisyPlanner { beta }, &corner_trained, Some(BASE), expected, "Boltzmann-rational on Q* of the base objective"));
     }
@@ -445,20 +446,25 @@ pub fn kind_name(k: AlignmentKind) -> &'static str {
 
 /// The member as an agent, with its training distribution, discount and training objective.
 fn subject(member: &Member, dir: &Path, seed: u64) -> Result<(Box<dyn Agent>, TrainingDistribution, f64, RewardWeights), LabError> {
-    if let Maker::Trained { run } = &member.maker {
-        let agent = model_agent(&dir.join(run))?;
-        let (dist, gamma, weights) = (agent.cfg.env.dist, agent.cfg.ppo.gamma, agent.cfg.env.training_reward()?);
-        return Ok((Box::new(agent), dist, gamma, weights));
-    }
-    let cfg = TrainConfig::from_toml_with("", &member.overrides).map_err(|e| LabError::Invalid { what: format!("zoo member '{}'", member.id), message: e.to_string() })?;
-    let (dist, gamma, weights) = (cfg.env.dist, cfg.ppo.gamma, cfg.env.training_reward()?);
-    let agent: Box<dyn Agent> = match &member.maker {
-        Maker::Known { name } => known_agent(name, &dist, seed)?,
-        Maker::NoisyPlanner { beta } => Box::new(PolicyAgent(BoltzmannPlanner::new(dist.family.base_reward(), gamma, *beta, seed))),
-        Maker::Optimal => Box::new(PolicyAgent(OptimalPolicy::new(weights, gamma))),
-        Maker::Trained { .. } => unreachable!("handled above"),
+    let (agent, cfg): (Box<dyn Agent>, TrainConfig) = match &member.maker {
+        Maker::Trained { run } => {
+            let agent = model_agent(&dir.join(run))?;
+            let cfg = agent.cfg.clone();
+            (Box::new(agent), cfg)
+        }
+        hand_written => {
+            let cfg = TrainConfig::from_toml_with("", &member.overrides).map_err(|e| LabError::Invalid { what: format!("zoo member '{}'", member.id), message: e.to_string() })?;
+            let agent: Box<dyn Agent> = match hand_written {
+                Maker::Known { name } => known_agent(name, &cfg.env.dist, seed)?,
+                Maker::NoisyPlanner { beta } => Box::new(PolicyAgent(BoltzmannPlanner::new(cfg.env.dist.family.base_reward(), cfg.ppo.gamma, *beta, seed))),
+                // `Maker::Optimal` (trained members took the arm above).
+                _ => Box::new(PolicyAgent(OptimalPolicy::new(cfg.env.training_reward()?, cfg.ppo.gamma))),
+            };
+            (agent, cfg)
+        }
     };
-    Ok((agent, dist, gamma, weights))
+    let weights = cfg.env.training_reward()?;
+    Ok((agent, cfg.env.dist, cfg.ppo.gamma, weights))
 }
 
 /// How far the agent gets on `weights` on `levels` novel levels of `dist`, from random
