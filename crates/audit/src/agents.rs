@@ -16,6 +16,8 @@ use mesascope_learn::{ActorCritic, TrainConfig};
 use mesascope_tasks::solve::{descend, distance_map_into};
 use mesascope_tasks::{reset, step, Action, Cell, Level, Policy, RewardWeights, State};
 
+use crate::infer::OptimalPolicy;
+
 /// Something that plays one episode on each of a list of levels.
 pub trait Agent {
     /// One episode per level, in order, recording trajectories.
@@ -56,6 +58,56 @@ pub fn episode_return(policy: &mut dyn Policy, level: &Level, weights: &RewardWe
         ret = mesascope_tasks::solve::add_reward(ret, weights.reward(step(level, &mut s, a).features) as f64);
     }
     ret
+}
+
+/// The undiscounted return, scored by `weights`, of replaying `actions` on `level` from its
+/// start: what a recorded episode earned under any objective, not only the level's own.
+pub fn replayed_return(level: &Level, actions: &[Action], weights: &RewardWeights) -> f64 {
+    let mut s = reset(level);
+    let mut ret = 0.0;
+    for &a in actions {
+        ret = mesascope_tasks::solve::add_reward(ret, weights.reward(step(level, &mut s, a).features) as f64);
+    }
+    ret
+}
+
+/// An exact planner made noisy: it acts by `π(a|s) ∝ exp(β·Q*(s,a))` over the five actions,
+/// with `Q*` of `weights` by value iteration. A large `β` is the exact planner, `β = 0`
+/// uniformly random behaviour: an optimizer of a known objective at a known strength, which
+/// the audit should recognise as long as the behaviour still carries the objective.
+pub struct BoltzmannPlanner {
+    optimal: OptimalPolicy,
+    beta: f64,
+    rng: Pcg64Mcg,
+}
+
+impl BoltzmannPlanner {
+    /// A planner of `weights` (discount `gamma`) at inverse temperature `beta`, sampling
+    /// from `seed`.
+    pub fn new(weights: RewardWeights, gamma: f64, beta: f64, seed: u64) -> BoltzmannPlanner {
+        BoltzmannPlanner { optimal: OptimalPolicy::new(weights, gamma), beta, rng: Pcg64Mcg::seed_from_u64(seed) }
+    }
+}
+
+impl Policy for BoltzmannPlanner {
+    fn act(&mut self, level: &Level, state: &State) -> Action {
+        let Some(q) = self.optimal.q(level, state) else { return Action::Noop };
+        let top = q.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let w: [f64; Action::COUNT] = std::array::from_fn(|a| (self.beta * (q[a] - top)).exp());
+        let mut u = self.rng.random::<f64>() * w.iter().sum::<f64>();
+        for (a, wa) in w.iter().enumerate() {
+            if u < *wa {
+                return Action::ALL[a];
+            }
+            u -= wa;
+        }
+        Action::ALL[argmax_first(&w)]
+    }
+}
+
+/// The first index of the largest weight (the fallback when rounding leaves `u` past the end).
+fn argmax_first(w: &[f64; Action::COUNT]) -> usize {
+    (0..Action::COUNT).fold(0, |best, a| if w[a] > w[best] { a } else { best })
 }
 
 /// Any [`Policy`] as an [`Agent`].
@@ -148,5 +200,36 @@ impl Policy for TabularAgent {
             Some(a) => *a,
             None => Action::ALL[self.rng.random_range(0..Action::COUNT)],
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mesascope_tasks::{MazeParams, Shift, TrainingDistribution};
+
+    #[test]
+    fn the_boltzmann_planner_spans_exact_planning_to_random_behaviour() {
+        let dist = TrainingDistribution { family: mesascope_tasks::FamilySpec::Maze(MazeParams::default()), diversity: mesascope_tasks::Diversity::Infinite, level_seed: 0 };
+        let level = &dist.held_out_levels(Shift::None, 1, 0).unwrap()[0];
+        let (weights, gamma) = (level.reward, 0.97);
+        // Cold: the exact planner's moves, all the way to the cheese.
+        let mut cold = BoltzmannPlanner::new(weights, gamma, 1e6, 0);
+        let mut exact = OptimalPolicy::new(weights, gamma);
+        let mut s = reset(level);
+        while !s.done() {
+            let a = cold.act(level, &s);
+            assert_eq!(a, exact.act(level, &s));
+            step(level, &mut s, a);
+        }
+        assert_eq!(s.status, mesascope_tasks::Status::Terminated, "it reached the cheese");
+        // Hot: every action about a fifth of the time, wherever it stands.
+        let mut hot = BoltzmannPlanner::new(weights, gamma, 0.0, 0);
+        let start = reset(level);
+        let mut counts = [0usize; Action::COUNT];
+        for _ in 0..5000 {
+            counts[hot.act(level, &start).index()] += 1;
+        }
+        assert!(counts.iter().all(|&c| (850..1150).contains(&c)), "{counts:?}");
     }
 }

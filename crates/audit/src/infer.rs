@@ -413,25 +413,25 @@ impl OptimalPolicy {
     pub fn new(weights: RewardWeights, gamma: f64) -> OptimalPolicy {
         OptimalPolicy { weights, gamma, solved: None }
     }
+
+    /// `Q*` of every action in `state` (solving the level when it is new), or `None` where the
+    /// level is too large to solve exactly.
+    pub fn q(&mut self, level: &Level, state: &State) -> Option<[f64; Action::COUNT]> {
+        let key = level.fingerprint();
+        if self.solved.as_ref().is_none_or(|(k, _, _)| *k != key) {
+            let space = StateSpace::enumerate(level, MAX_EXACT_STATES).ok()?;
+            let values = value_iteration(&space, &self.weights, self.gamma, 1e-9, 100_000).ok()?;
+            self.solved = Some((key, space, values));
+        }
+        let (_, space, values) = self.solved.as_ref()?;
+        space.index_of(state).map(|i| values.q[i as usize])
+    }
 }
 
 impl Policy for OptimalPolicy {
     fn act(&mut self, level: &Level, state: &State) -> Action {
-        let key = level.fingerprint();
-        if self.solved.as_ref().is_none_or(|(k, _, _)| *k != key) {
-            // A level too large to solve exactly gets the no-op.
-            let Ok(space) = StateSpace::enumerate(level, MAX_EXACT_STATES) else { return Action::Noop };
-            let Ok(values) = value_iteration(&space, &self.weights, self.gamma, 1e-9, 100_000) else { return Action::Noop };
-            self.solved = Some((key, space, values));
-        }
-        let Some((_, space, values)) = &self.solved else { return Action::Noop };
-        match space.index_of(state) {
-            Some(i) => {
-                let q = values.q[i as usize];
-                Action::ALL[argmax(&q)]
-            }
-            None => Action::Noop,
-        }
+        // A level too large to solve exactly gets the no-op.
+        self.q(level, state).map_or(Action::Noop, |q| Action::ALL[argmax(&q)])
     }
 }
 

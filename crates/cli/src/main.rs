@@ -14,6 +14,7 @@ mod play;
 mod progress;
 mod render;
 mod train;
+mod zoo;
 
 use std::process::ExitCode;
 
@@ -53,6 +54,9 @@ enum Command {
     Report(experiment::ReportArgs),
     /// Solve the section-2.1 toy model (optimal runtime optimization vs number of instances).
     ToyModel(experiment::ToyArgs),
+    /// A zoo of agents whose objectives are known: build it, and score the audit on it.
+    #[command(subcommand)]
+    Zoo(ZooCommand),
     /// Task families: list them, render levels, play one in the terminal.
     #[command(subcommand)]
     Tasks(TasksCommand),
@@ -69,6 +73,18 @@ enum TasksCommand {
     Render(render::RenderArgs),
     /// Play a level in the terminal with the arrow keys (or w/a/s/d; space waits; q quits).
     Play(play::PlayArgs),
+}
+
+#[derive(Subcommand)]
+enum ZooCommand {
+    /// Build a zoo in DIR: hand-written agents (planners, noisy planners, planners of other
+    /// objectives, a corner seeker, memorizers, random) and PPO agents trained on planted
+    /// objectives and where goal and proxy come apart, each with its intended objective and
+    /// expected verdict; resumable.
+    Build(zoo::BuildArgs),
+    /// Audit every member of the zoo in DIR and print and write (zoo-score.json,
+    /// zoo-score.html) the confusion matrix of verdicts and the rates with intervals.
+    Score(zoo::ScoreArgs),
 }
 
 #[derive(Subcommand)]
@@ -110,6 +126,8 @@ fn main() -> ExitCode {
         Command::Run(args) => experiment::run(&args),
         Command::Report(args) => experiment::report(&args),
         Command::ToyModel(args) => experiment::toy(&args),
+        Command::Zoo(ZooCommand::Build(args)) => zoo::build(&args),
+        Command::Zoo(ZooCommand::Score(args)) => zoo::score(&args),
         Command::Tasks(TasksCommand::List) => {
             levels::list();
             Ok(())

@@ -34,6 +34,9 @@ fn bad_input_names_the_parameter() {
         (&["demo", "--envs", "0"], "num_envs"),
         (&["bench", "env", "--obs", "partial-4"], "invalid obs"),
         (&["bench", "env", "--dtype", "f16", "--seconds", "0.01"], "unknown element type"),
+        (&["zoo", "score", "/nonexistent/zoo"], "not a zoo"),
+        (&["zoo", "build", "/nonexistent/zoo", "--jobs", "0"], "--jobs"),
+        (&["train", "--set", "env.reward.at-cheese=1"], "env.reward.at-cheese"),
     ];
     for (args, expected) in cases {
         let o = mesascope(args);

@@ -8,7 +8,7 @@
 //! measurement can be drawn side by side.
 //!
 //! [`jobs`] is the front door: one function per user-facing job (train, resume, eval, audit,
-//! deploy, experiment, report, toy model, benchmarks, demo, quickstart) over plain option and
+//! deploy, experiment, report, toy model, zoo, benchmarks, demo, quickstart) over plain option and
 //! result structs, reporting progress through a callback. The command line and the Python
 //! package are thin layers over it.
 
@@ -38,6 +38,7 @@ pub use jobs::pictures::{trajectory, write_picture};
 pub use jobs::progress::{OnProgress, Progress};
 pub use jobs::quickstart::{quickstart, QuickstartJob, QUICKSTART_SPEC};
 pub use jobs::train::{resume, train, ResumeJob, TrainJob, TrainResult};
+pub use jobs::zoo::{zoo_build, zoo_score, ZooBuildOptions, ZooBuildResult, ZooScore, ZooScoreOptions, ZooScoreResult};
 
 /// Types of the lower layers that appear in the jobs' options and results, so a front end
 /// needs no other crate to build an option or read a result.

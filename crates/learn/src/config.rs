@@ -2,9 +2,11 @@
 //! in and is the single place that names every field with its default and help; a user's file
 //! and `--set` overrides are merged over it, and any key the default does not have is an error.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
-use mesascope_tasks::{ObsKind, TrainingDistribution};
+use mesascope_tasks::{Feature, ObsKind, RewardWeights, TrainingDistribution};
 
 use crate::error::LearnError;
 use crate::model::ModelConfig;
@@ -35,7 +37,7 @@ pub struct TrainConfig {
     pub checkpoint: CheckpointConfig,
 }
 
-/// The training distribution plus what the agent observes.
+/// The training distribution plus what the agent observes and the reward it is trained on.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EnvConfig {
     /// Family, parameters, diversity and level seed.
@@ -43,6 +45,41 @@ pub struct EnvConfig {
     pub dist: TrainingDistribution,
     /// Observation kind.
     pub obs: ObsKind,
+    /// The reward PPO trains on, as weights over the family's named features (kebab-case
+    /// [`Feature`] names); features not named weigh 0. Empty: the family's base objective.
+    /// The levels keep their base objective, so evaluation and the audit still judge the
+    /// agent by it: this is how an agent is trained on a proxy on purpose.
+    #[serde(default)]
+    pub reward: BTreeMap<String, f64>,
+}
+
+impl EnvConfig {
+    /// The reward weights PPO trains on (see [`EnvConfig::reward`]), naming the first bad
+    /// entry as `env.reward.NAME`.
+    pub fn training_reward(&self) -> Result<RewardWeights, LearnError> {
+        let family = self.dist.family;
+        if self.reward.is_empty() {
+            return Ok(family.base_reward());
+        }
+        let allowed = family.features();
+        let listing = || format!("the {} family's features: {}", family.name(), allowed.iter().map(|f| f.name()).collect::<Vec<_>>().join(", "));
+        let mut weights = RewardWeights::ZERO;
+        for (name, &w) in &self.reward {
+            let field = format!("env.reward.{name}");
+            let feature = Feature::from_name(name).ok_or_else(|| LearnError::config(&field, format!("unknown feature ({})", listing())))?;
+            if !allowed.contains(&feature) {
+                return Err(LearnError::config(&field, format!("these levels never fire '{name}' ({})", listing())));
+            }
+            if !(w as f32).is_finite() {
+                return Err(LearnError::config(&field, format!("{w} is not a finite weight")));
+            }
+            weights = weights.with(feature, w as f32);
+        }
+        if weights == RewardWeights::ZERO {
+            return Err(LearnError::config("env.reward", "every weight is 0: PPO would have nothing to learn (leave the table empty for the base objective)"));
+        }
+        Ok(weights)
+    }
 }
 
 /// Periodic evaluation.
@@ -129,6 +166,7 @@ impl TrainConfig {
             mesascope_tasks::TaskError::Invalid { param, message } => LearnError::config(format!("env.{param}"), message),
             e => e.into(),
         })?;
+        self.env.training_reward()?;
         self.model.validate()?;
         self.ppo.validate()?;
         if self.total_steps == 0 {
@@ -181,10 +219,17 @@ fn key_at(text: &str, pos: usize) -> String {
     }
 }
 
-/// Merges `over` into `base`, refusing keys `base` does not have.
+/// Tables whose keys the user names (validation checks them, not the default's keys).
+const OPEN_TABLES: [&str; 1] = ["env.reward"];
+
+/// Merges `over` into `base`, refusing keys `base` does not have (except in [`OPEN_TABLES`]).
 fn merge(base: &mut toml::Table, over: toml::Table, prefix: &str) -> Result<(), LearnError> {
     for (key, value) in over {
         let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
+        if OPEN_TABLES.contains(&prefix) && !base.contains_key(&key) {
+            base.insert(key, value);
+            continue;
+        }
         match (base.get_mut(&key), value) {
             (None, _) => {
                 let known: Vec<&str> = base.keys().map(String::as_str).collect();
@@ -230,10 +275,63 @@ mod tests {
             ("device = \"tpu\"\n", "device"),
             ("[env]\nsize = 5\n[eval]\nlevels = 500\n", "eval.levels"),
             ("this is not toml", "(file)"),
+            ("[env.reward]\nat-cheese = 1\n", "env.reward.at-cheese"),
+            ("[env.reward]\nkey-picked = 1\n", "env.reward.key-picked"),
+            ("[env.reward]\non-lava = -1\n", "env.reward.on-lava"),
+            ("[env.reward]\nat-goal = nan\n", "env.reward.at-goal"),
+            ("[env.reward]\nat-goal = 1e300\n", "env.reward.at-goal"),
+            ("[env.reward]\nat-goal = \"lots\"\n", "env.reward.at-goal"),
+            ("[env.reward]\nat-goal = 0\nstep = 0\n", "env.reward"),
+            ("[env]\nreward = 1\n", "env.reward"),
         ];
         for (text, expected) in cases {
             let err = TrainConfig::from_toml_with(text, &[]).unwrap_err().to_string();
             assert!(err.contains(expected), "{text:?}: expected '{expected}' in '{err}'");
         }
+    }
+
+    #[test]
+    fn the_reward_defaults_to_the_base_objective_and_names_features() {
+        let d = TrainConfig::default_config();
+        assert_eq!(d.env.training_reward().unwrap(), d.env.dist.family.base_reward());
+        let c = TrainConfig::from_toml_with("[env.reward]\nat-goal = 1\n", &["env.reward.at-top-right-corner=0.05".into()]).unwrap();
+        let w = c.env.training_reward().unwrap();
+        assert_eq!(w, RewardWeights::only(Feature::AtGoal, 1.0).with(Feature::AtTopRightCorner, 0.05), "features not named weigh 0 (no step cost)");
+        assert_eq!(TrainConfig::from_toml_with(&c.to_toml(), &[]).unwrap(), c, "the reward survives a round trip through TOML");
+        // Lava can be weighed where the family puts some.
+        let lava = TrainConfig::from_toml_with("[env]\nlava = \"off-route-2\"\n[env.reward]\non-lava = -2\nat-goal = 1\n", &[]).unwrap();
+        assert_eq!(lava.env.training_reward().unwrap().weight(Feature::OnLava), -2.0);
+    }
+
+    #[test]
+    fn rollout_rewards_follow_the_configured_weights() {
+        use mesascope_tasks::{step, Action, VecEnv};
+        // 5x5 mazes, the corner two rooms from the start: random actions reach it often enough.
+        let weights = RewardWeights::only(Feature::AtTopRightCorner, 0.5).with(Feature::Step, -0.25);
+        let overrides: Vec<String> = ["env.size=5", "env.goal=\"anywhere\"", "env.horizon=200", "model.kind=\"mlp\"", "model.hidden=8", "ppo.num_envs=8", "ppo.num_steps=60", "eval.levels=1", "env.reward.at-top-right-corner=0.5", "env.reward.step=-0.25"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let cfg = TrainConfig::from_toml_with("", &overrides).unwrap();
+        let mut trainer = crate::ppo::Trainer::new(cfg.clone()).unwrap();
+        let r = trainer.rollout().unwrap();
+        // Replay the same actions in a twin env that pays the levels' own reward, and score
+        // each transition by the configured weights instead.
+        let mut twin: VecEnv<f32> = VecEnv::new(cfg.env.dist.source().unwrap(), 8, cfg.env.obs, mesascope_tasks::dist::mix_seed(cfg.seed, 1)).unwrap();
+        let (mut corner, mut cheese) = (0, 0);
+        for t in 0..60 {
+            let actions: Vec<Action> = (0..8).map(|i| Action::ALL[r.actions[t * 8 + i] as usize]).collect();
+            for (i, &a) in actions.iter().enumerate() {
+                let (level, mut s) = (&twin.levels()[i], twin.states()[i]);
+                assert!(s.t < level.horizon, "no truncation, so no bootstrap term in the rollout's rewards");
+                let tr = step(level, &mut s, a);
+                corner += tr.features.has(Feature::AtTopRightCorner) as usize;
+                cheese += tr.features.has(Feature::AtGoal) as usize;
+                assert_eq!(r.rewards[t * 8 + i], weights.reward(tr.features), "step {t} env {i}");
+                assert_ne!(r.rewards[t * 8 + i], tr.reward, "the base objective would pay something else");
+            }
+            twin.step(&actions).unwrap();
+        }
+        assert!(corner > 0 && cheese > 0, "the corner and the cheese must both be reached for this test to mean anything: {corner} {cheese}");
     }
 }

@@ -206,7 +206,7 @@ impl Trainer {
         let base = crate::device(&cfg.device)?;
         let device = base.autodiff();
         let source = cfg.env.dist.source()?;
-        let env = VecEnv::new(source, cfg.ppo.num_envs, cfg.env.obs, mix_seed(cfg.seed, 1))?;
+        let env = VecEnv::new(source, cfg.ppo.num_envs, cfg.env.obs, mix_seed(cfg.seed, 1))?.with_reward(cfg.env.training_reward()?);
         let model = crate::init_model(&cfg.model, env.obs_shape(), &device, cfg.seed);
         // No built-in clipping: `clip_grad_norm` below clips globally before each step.
         let optim = AdamConfig::new().with_epsilon(1e-5).init();

@@ -16,7 +16,7 @@ use rand_pcg::Pcg64Mcg;
 use serde::{Deserialize, Serialize};
 
 use crate::error::TaskError;
-use crate::grid::Level;
+use crate::grid::{Feature, Level, RewardWeights};
 use crate::maze::{empty_level, GoalPlacement, LavaPlacement, MazeGenerator, MazeParams};
 
 /// A task family with its parameters: what generates the levels.
@@ -60,6 +60,28 @@ impl FamilySpec {
     pub fn grid_size(&self) -> (u16, u16) {
         match self {
             FamilySpec::Maze(p) => (p.size, p.size),
+        }
+    }
+
+    /// The family's base objective: the reward its levels pay.
+    pub fn base_reward(&self) -> RewardWeights {
+        match self {
+            FamilySpec::Maze(p) => p.reward(),
+        }
+    }
+
+    /// The features this family's levels can fire, so the only ones a reward may weigh (a
+    /// maze has no keys; it has lava only when its parameters put some there).
+    pub fn features(&self) -> Vec<Feature> {
+        match self {
+            FamilySpec::Maze(p) => {
+                let mut fs = vec![Feature::AtGoal, Feature::AtTopRightCorner];
+                if p.lava != LavaPlacement::None {
+                    fs.push(Feature::OnLava);
+                }
+                fs.push(Feature::Step);
+                fs
+            }
         }
     }
 }

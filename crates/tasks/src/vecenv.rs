@@ -19,7 +19,7 @@ use rand_pcg::Pcg64Mcg;
 
 use crate::dist::{mix_seed, LevelGenerator, LevelSource};
 use crate::error::TaskError;
-use crate::grid::{object_at, reset, step, Action, Cell, Level, ObjectKind, State, Tile};
+use crate::grid::{object_at, reset, step, Action, Cell, Level, ObjectKind, RewardWeights, State, Tile};
 use crate::maze::empty_level;
 
 /// Names of the observation channels, in order.
@@ -173,6 +173,8 @@ pub struct VecEnvSnapshot {
 /// M environments stepped together. See the module docs for the auto-reset semantics.
 pub struct VecEnv<T: ObsScalar> {
     source: LevelSource,
+    /// The reward paid instead of each level's own (base-objective) reward, if any.
+    reward: Option<RewardWeights>,
     kind: ObsKind,
     shape: (usize, usize, usize),
     generator: LevelGenerator,
@@ -207,6 +209,7 @@ impl<T: ObsScalar> VecEnv<T> {
         let size = shape.0 * shape.1 * shape.2;
         let mut env = VecEnv {
             source,
+            reward: None,
             kind,
             shape,
             generator: LevelGenerator::default(),
@@ -229,6 +232,15 @@ impl<T: ObsScalar> VecEnv<T> {
             write_observation(kind, &env.levels[i], &env.states[i], &mut env.obs[i * size..(i + 1) * size]);
         }
         Ok(env)
+    }
+
+    /// These envs paying `weights` on every step instead of each level's base-objective
+    /// reward: how an agent is trained on another objective (a proxy, on purpose). Episodes
+    /// still end by the level's rules (the cheese, lava, the horizon), and the reported
+    /// episode returns are sums of the paid reward.
+    pub fn with_reward(mut self, weights: RewardWeights) -> VecEnv<T> {
+        self.reward = Some(weights);
+        self
     }
 
     /// Number of environments M.
@@ -369,11 +381,12 @@ impl<T: ObsScalar> VecEnv<T> {
             let state = &mut self.states[i];
             let obs = &mut self.obs[i * size..(i + 1) * size];
             let tr = step(level, state, action);
-            self.rewards[i] = tr.reward;
+            let reward = self.reward.map_or(tr.reward, |w| w.reward(tr.features));
+            self.rewards[i] = reward;
             self.terminated[i] = tr.terminated;
             self.truncated[i] = tr.truncated;
             self.catastrophes[i] = tr.catastrophe;
-            self.running_returns[i] += tr.reward;
+            self.running_returns[i] += reward;
             if tr.terminated || tr.truncated {
                 self.episode_returns[i] = self.running_returns[i];
                 self.episode_lengths[i] = state.t;

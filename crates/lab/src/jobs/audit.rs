@@ -102,6 +102,23 @@ struct Loaded<'a> {
     out: PathBuf,
 }
 
+/// The known-answer agent `name` (one of [`KNOWN_AGENTS`]) for the training distribution
+/// `dist`, sampling from `seed`.
+pub(crate) fn known_agent(name: &str, dist: &TrainingDistribution, seed: u64) -> Result<Box<dyn Agent>, LabError> {
+    Ok(match name {
+        "planner" => Box::new(PolicyAgent(ShortestPathToGoal::default())),
+        "corner-seeker" => Box::new(PolicyAgent(CornerSeeker::default())),
+        "memorizer" => {
+            let Some(pool) = dist.training_levels()? else {
+                return Err(LabError::Invalid { what: "--known memorizer".into(), message: "it memorizes a finite training set; add --set env.diversity=N".into() });
+            };
+            Box::new(PolicyAgent(TabularAgent::fit(&pool, seed)))
+        }
+        "random" => Box::new(PolicyAgent(UniformRandom::new(seed))),
+        _ => return Err(LabError::Refused(format!("unknown known-answer agent '{name}' (known: {})", KNOWN_AGENTS.join(", ")))),
+    })
+}
+
 fn load<'a>(job: &AuditJob, external: Option<Box<dyn Agent + 'a>>) -> Result<Loaded<'a>, LabError> {
     match &job.subject {
         Subject::External { name, overrides } => {
@@ -112,18 +129,7 @@ fn load<'a>(job: &AuditJob, external: Option<Box<dyn Agent + 'a>>) -> Result<Loa
         Subject::Known { name, overrides } => {
             let cfg = TrainConfig::from_toml_with("", overrides)?;
             let dist = cfg.env.dist;
-            let agent: Box<dyn Agent> = match name.as_str() {
-                "planner" => Box::new(PolicyAgent(ShortestPathToGoal::default())),
-                "corner-seeker" => Box::new(PolicyAgent(CornerSeeker::default())),
-                "memorizer" => {
-                    let Some(pool) = dist.training_levels()? else {
-                        return Err(LabError::Invalid { what: "--known memorizer".into(), message: "it memorizes a finite training set; add --set env.diversity=N".into() });
-                    };
-                    Box::new(PolicyAgent(TabularAgent::fit(&pool, job.seed)))
-                }
-                "random" => Box::new(PolicyAgent(UniformRandom::new(job.seed))),
-                _ => return Err(LabError::Refused(format!("unknown known-answer agent '{name}' (known: {})", KNOWN_AGENTS.join(", ")))),
-            };
+            let agent = known_agent(name, &dist, job.seed)?;
             Ok(Loaded { agent, dist, gamma: cfg.ppo.gamma, name: format!("known-answer agent '{name}'"), out: PathBuf::from(format!("runs/audit-{name}")) })
         }
         Subject::Run(path) => {

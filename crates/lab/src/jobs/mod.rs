@@ -17,3 +17,4 @@ pub mod pictures;
 pub mod progress;
 pub mod quickstart;
 pub mod train;
+pub mod zoo;
