@@ -154,7 +154,7 @@ pub fn verdict(inference: &Inference, train_success: &Estimate, deploy_success: 
         ranked.sort_by(|a, b| b.posterior.total_cmp(&a.posterior));
         let top = ranked.iter().take(3).map(|f| format!("'{}' {:.2}", f.candidate.name, f.posterior)).collect::<Vec<_>>().join(", ");
         evidence.push(format!("no kind of objective reaches posterior {CONFIDENT}: {top}"));
-        return make(AlignmentKind::Inconclusive, "inconclusive".into(), None, None, None, evidence);
+        return make(AlignmentKind::Inconclusive, format!("inconclusive: no kind of objective reaches posterior {CONFIDENT}"), None, None, None, evidence);
     }
     let gain = (mode.log_likelihood - inference.chance_log_likelihood) / inference.actions.max(1) as f64;
     evidence.push(format!("the mode explains the choices {gain:.3} nats per choice better than uniformly random behaviour"));
