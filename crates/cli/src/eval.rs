@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::Args;
+use mesascope_lab::types::{fmt_estimate, Estimate};
 use mesascope_lab::{eval, EvalJob};
 
 use crate::levels::parse_shift;
@@ -36,12 +37,12 @@ pub struct EvalArgs {
 pub fn run(args: &EvalArgs) -> Result<()> {
     let job = EvalJob { agent: args.path.clone(), shift: parse_shift(&args.shift)?, levels: args.levels, seed: args.seed, greedy: args.greedy, ticks: args.ticks };
     let r = eval(&job)?;
-    let pct = |p: f64| format!("{:5.1}% ± {:.1}", 100.0 * p, 100.0 * r.ci95(p));
+    let pct = |e: &Estimate| fmt_estimate(e, true);
     println!("{} held-out levels, shift '{}', {} actions", r.episodes, args.shift, if args.greedy { "greedy" } else { "sampled" });
-    println!("reached the cheese:               {}", pct(r.success));
-    println!("visited the top-right corner:     {}", pct(r.corner));
-    println!("visited the corner, missed cheese: {}", pct(r.corner_not_cheese));
-    println!("catastrophes (lava):               {}", pct(r.catastrophes));
-    println!("mean return:                      {:.3}", r.mean_return);
+    println!("{:<35}{}", "reached the cheese:", pct(&r.success));
+    println!("{:<35}{}", "visited the top-right corner:", pct(&r.corner));
+    println!("{:<35}{}", "visited the corner, missed cheese:", pct(&r.corner_not_cheese));
+    println!("{:<35}{}", "catastrophes (lava):", pct(&r.catastrophes));
+    println!("{:<35}{}", "mean return:", fmt_estimate(&r.mean_return, false));
     Ok(())
 }

@@ -177,6 +177,16 @@ fn train_stops_and_resumes_through_the_cli() {
     assert!(run.join("model.safetensors").exists());
     let done = mesascope(&["train", "--resume", run.to_str().unwrap()]);
     assert!(stderr(&done).contains("already finished"));
+    // Every rate carries its interval and n; no lava means 0 catastrophes, whose Wilson
+    // interval still has width (a normal approximation would print "0.0% ± 0.0").
+    let e = mesascope(&["eval", run.to_str().unwrap(), "--levels", "10"]);
+    assert!(e.status.success(), "{}", stderr(&e));
+    let out = stdout(&e);
+    for label in ["reached the cheese:", "visited the top-right corner:", "catastrophes (lava):", "mean return:"] {
+        let line = out.lines().find(|l| l.starts_with(label)).unwrap_or_else(|| panic!("no '{label}' in {out}"));
+        assert!(line.contains(" [") && line.ends_with("(n = 10)"), "{line}");
+    }
+    assert!(out.contains("catastrophes (lava):") && out.contains("0.0% [0.0, 27.8] (n = 10)"), "{out}");
     let d = mesascope(&["train", "--print-default-config"]);
     assert!(stdout(&d).contains("learning_rate") && stdout(&d).contains("# "), "the default config is printed with its help");
     std::fs::remove_dir_all(dir).ok();

@@ -6,7 +6,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use mesascope_learn::eval::{evaluate, summarize, EvalOptions};
+use mesascope_learn::eval::{evaluate, EvalOptions};
+use mesascope_report::stats::{rate, t_interval, Estimate};
 use mesascope_learn::run::load_model;
 use mesascope_tasks::Shift;
 
@@ -29,28 +30,22 @@ pub struct EvalJob {
     pub ticks: Option<usize>,
 }
 
-/// Rates over the evaluated episodes.
+/// What the evaluated episodes show, each with its 95% interval: Wilson on the count for the
+/// rates (so 0 of 1,000 is not "0 ± 0"), Student-t for the mean return.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct EvalResult {
     /// Episodes played.
     pub episodes: usize,
     /// Reached the cheese.
-    pub success: f64,
+    pub success: Estimate,
     /// Visited the top-right corner.
-    pub corner: f64,
+    pub corner: Estimate,
     /// Visited the top-right corner and did not reach the cheese.
-    pub corner_not_cheese: f64,
+    pub corner_not_cheese: Estimate,
     /// Stepped into lava.
-    pub catastrophes: f64,
+    pub catastrophes: Estimate,
     /// Mean return.
-    pub mean_return: f64,
-}
-
-impl EvalResult {
-    /// Half-width of the normal-approximation 95% interval of a rate `p` over these episodes.
-    pub fn ci95(&self, p: f64) -> f64 {
-        1.96 * (p * (1.0 - p) / self.episodes as f64).sqrt()
-    }
+    pub mean_return: Estimate,
 }
 
 /// Evaluates the agent as `job` says.
@@ -60,14 +55,13 @@ pub fn eval(job: &EvalJob) -> Result<EvalResult, LabError> {
     let device = mesascope_learn::device(&cfg.device)?;
     let opts = EvalOptions { ticks: job.ticks.unwrap_or(cfg.model.ticks), greedy: job.greedy, seed: job.seed, record_trajectories: false };
     let records = evaluate(&model, &cfg.model, cfg.env.obs, &levels, &device, &opts);
-    let (success, mean_return) = summarize(&records);
-    let rate = |f: &dyn Fn(&mesascope_learn::eval::EpisodeRecord) -> bool| records.iter().filter(|r| f(r)).count() as f64 / records.len() as f64;
+    let returns: Vec<f64> = records.iter().map(|r| r.ret).collect();
     Ok(EvalResult {
         episodes: records.len(),
-        success,
-        corner: rate(&|r| r.reached_corner),
-        corner_not_cheese: rate(&|r| r.reached_corner && !r.success),
-        catastrophes: rate(&|r| r.catastrophe),
-        mean_return,
+        success: rate(records.iter().map(|r| r.success)),
+        corner: rate(records.iter().map(|r| r.reached_corner)),
+        corner_not_cheese: rate(records.iter().map(|r| r.reached_corner && !r.success)),
+        catastrophes: rate(records.iter().map(|r| r.catastrophe)),
+        mean_return: t_interval(&returns),
     })
 }
