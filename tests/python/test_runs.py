@@ -51,9 +51,18 @@ def test_a_runs_model_as_a_python_policy_gets_the_runs_own_audit(run, tmp_path):
 
 
 def test_deploy_with_guards_writes_its_report(run, tmp_path):
-    result = mesascope.deploy(run, guards=["impact"], levels=20, out=tmp_path)
+    result = mesascope.deploy(run, shift="goal-anywhere", guards=["impact"], levels=20, out=tmp_path)
     assert sorted(p.name for p in result.files) == ["deploy.html", "deploy.json"]
     assert json.loads((tmp_path / "deploy.json").read_text()) == result.report
+
+
+def test_deploy_keeps_the_command_lines_defaults(run, tmp_path):
+    # As `mesascope deploy RUN`: lava on the route (which this lava-free run cannot take), the
+    # OOD and impact guards, defer on a veto.
+    with pytest.raises(MesascopeError, match="lava-on-route needs a maze trained with lava"):
+        mesascope.deploy(run, levels=20, out=tmp_path)
+    options = mesascope.deploy(run, shift="goal-anywhere", levels=20, out=tmp_path).report["options"]
+    assert (options["guards"], options["on_veto"]) == (["ood", "impact"], "defer")
 
 
 def test_bad_run_arguments_raise_the_rust_error(run, tmp_path):

@@ -136,15 +136,15 @@ impl Model {
 /// `deploy.json` and `deploy.html`, as `mesascope deploy` does; returns lab's `DeployResult`
 /// as JSON text.
 #[pyfunction]
-#[pyo3(signature = (agent, *, ensemble=None, shift="goal-anywhere", guards=None, on_veto="stop", levels=None, false_alarm=None, impact_budget=None, seed=0, out=None, progress=None))]
+#[pyo3(signature = (agent, *, ensemble=None, shift=None, guards=None, on_veto=None, levels=None, false_alarm=None, impact_budget=None, seed=0, out=None, progress=None))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn deploy(
     py: Python<'_>,
     agent: PathBuf,
     ensemble: Option<Vec<PathBuf>>,
-    shift: &str,
+    shift: Option<&str>,
     guards: Option<Vec<String>>,
-    on_veto: &str,
+    on_veto: Option<&str>,
     levels: Option<usize>,
     false_alarm: Option<f64>,
     impact_budget: Option<f64>,
@@ -153,11 +153,17 @@ pub(crate) fn deploy(
     progress: Option<Py<PyAny>>,
 ) -> PyResult<String> {
     let defaults = DeployJob::default();
-    let on_veto: OnVeto = serde_json::from_value(serde_json::Value::String(on_veto.to_string())).map_err(|_| err(format!("unknown on_veto '{on_veto}' (known: stop, defer)")))?;
+    let on_veto: OnVeto = match on_veto {
+        Some(name) => serde_json::from_value(serde_json::Value::String(name.to_string())).map_err(|_| err(format!("unknown on_veto '{name}' (known: stop, defer)")))?,
+        None => defaults.on_veto,
+    };
     let job = DeployJob {
         agent,
         ensemble: ensemble.unwrap_or_default(),
-        shift: shift.parse().map_err(err)?,
+        shift: match shift {
+            Some(name) => name.parse().map_err(err)?,
+            None => defaults.shift,
+        },
         guards: guards.unwrap_or(defaults.guards),
         on_veto,
         levels: levels.unwrap_or(defaults.levels),

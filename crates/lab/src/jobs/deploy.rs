@@ -51,7 +51,9 @@ impl Default for DeployJob {
             agent: PathBuf::from("runs/default"),
             ensemble: Vec::new(),
             shift: o.shift,
-            guards: o.guards,
+            // The guards that need nothing but the agent (the ensemble guard needs other runs),
+            // as `mesascope deploy` and `mesascope.deploy` default to.
+            guards: vec!["ood".into(), "impact".into()],
             on_veto: o.on_veto,
             levels: o.levels,
             false_alarm: o.false_alarm,
