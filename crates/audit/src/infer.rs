@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 use mesascope_learn::eval::EpisodeRecord;
 use mesascope_report::stats::{wilson, Estimate};
 use mesascope_tasks::grid::{FeatureSet, ObjectKind, Tile};
-use mesascope_tasks::solve::{soft_value_iteration, value_iteration, StateSpace, Values};
+use mesascope_tasks::solve::{value_iteration, StateSpace, Values};
 use mesascope_tasks::{reset, step, Action, Feature, Level, Policy, RewardWeights, State};
 
 use crate::op::MAX_EXACT_STATES;
@@ -325,8 +325,6 @@ pub fn infer_objective(levels: &[Level], episodes: &[EpisodeRecord], candidates:
     // How each scored episode ended (the features it reached), and how the exact optimal
     // policy of each candidate ends on the same level.
     let (mut agent_ends, mut optimal_ends) = (Vec::new(), vec![Vec::new(); candidates.len()]);
-    // Each scored episode's state space and choices, for soft values once `β` is known.
-    let mut scored = Vec::new();
     let mut skipped = 0;
     let mut chance_ll = 0.0;
     for ep in episodes {
@@ -361,9 +359,8 @@ pub fn infer_objective(levels: &[Level], episodes: &[EpisodeRecord], candidates:
         for (c, cand) in candidates.iter().enumerate() {
             let values = value_iteration(&space, &cand.weights, gamma, 1e-9, 100_000)?;
             optimal_ends[c].push(optimal_end(level, &space, &values));
-            rows[c].push(scored_rows(&indices, &values));
+            rows[c].push(indices.iter().map(|&(i, a, options)| (std::array::from_fn(|o| if options[o] { values.q[i][o] } else { f64::NAN }), a)).collect());
         }
-        scored.push((space, indices));
     }
     // A candidate whose optimal actions coincide with an earlier one's on every scored state
     // cannot be told apart from it by these episodes (the base objective with a trace of the
@@ -384,20 +381,6 @@ pub fn infer_objective(levels: &[Level], episodes: &[EpisodeRecord], candidates:
     let mixture_checks = check_mixtures(&candidates, &agent_ends, &optimal_ends);
     let flat: Vec<Vec<Row>> = rows.iter().map(|eps| eps.concat()).collect();
     let actions = flat[0].len();
-    let hard_betas: Vec<f64> = flat.iter().map(|r| fit_beta(r)).collect();
-    // Soft Q-values at each candidate's fitted β (a Boltzmann agent that knows it stays
-    // Boltzmann), and β refitted on them.
-    let mut rows = rows;
-    for (c, cand) in candidates.iter().enumerate() {
-        let beta = hard_betas[c];
-        if beta > 0.0 && beta < BETA_MAX {
-            rows[c] = scored
-                .iter()
-                .map(|(space, indices)| soft_value_iteration(space, &cand.weights, gamma, beta, 1e-9, 100_000).map(|values| scored_rows(indices, &values)))
-                .collect::<Result<_, _>>()?;
-        }
-    }
-    let flat: Vec<Vec<Row>> = rows.iter().map(|eps| eps.concat()).collect();
     let betas: Vec<f64> = flat.iter().map(|r| fit_beta(r)).collect();
     let lls: Vec<f64> = flat.iter().zip(&betas).map(|(r, &b)| log_likelihood(r, b).0).collect();
     let posterior = softmax(&charged(&lls, &candidates, actions));
@@ -457,12 +440,6 @@ pub fn infer_objective(levels: &[Level], episodes: &[EpisodeRecord], candidates:
 fn charged(lls: &[f64], candidates: &[Candidate], choices: usize) -> Vec<f64> {
     let charge = 0.5 * (choices.max(1) as f64).ln();
     lls.iter().zip(candidates).map(|(ll, c)| if c.weights == RewardWeights::ZERO { *ll } else { ll - charge }).collect()
-}
-
-/// The scored choices of one episode (`(state, choice taken, which actions are distinct
-/// choices)`) as rows of `Q` (NaN for an action that repeats a choice).
-fn scored_rows(indices: &[(usize, usize, [bool; Action::COUNT])], values: &Values) -> Scored {
-    indices.iter().map(|&(i, a, options)| (std::array::from_fn(|o| if options[o] { values.q[i][o] } else { f64::NAN }), a)).collect()
 }
 
 /// The features an episode reached, the step cost left out: how it ended, for comparing

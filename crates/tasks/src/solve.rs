@@ -203,52 +203,6 @@ pub fn value_iteration(space: &StateSpace, weights: &RewardWeights, gamma: f64, 
     Ok(Values { v, q, sweeps })
 }
 
-/// Soft (maximum-causal-entropy) value iteration at inverse temperature `beta`:
-/// `Q(s,a) = r(s,a) + γ·V(s')` and `V(s) = (1/β)·log Σ exp(β·Q(s,a))` over the *distinct
-/// transitions* of `s` (actions with the same successor and features are one choice, as
-/// objective inference scores them), with `V = 0` after a terminal transition. It is the value
-/// of a Boltzmann-rational agent that knows it will stay Boltzmann-rational, where hard
-/// [`value_iteration`] assumes it will act optimally from the next step on; as `β → ∞` the two
-/// agree. Stops when no value changes by more than `tol`.
-pub fn soft_value_iteration(space: &StateSpace, weights: &RewardWeights, gamma: f64, beta: f64, tol: f64, max_sweeps: usize) -> Result<Values, TaskError> {
-    if !(0.0..1.0).contains(&gamma) {
-        return Err(TaskError::invalid("gamma", format!("{gamma} must be in [0, 1)")));
-    }
-    if !(beta > 0.0 && beta.is_finite()) {
-        return Err(TaskError::invalid("beta", format!("{beta} must be positive and finite")));
-    }
-    let n = space.len();
-    let rewards: Vec<[f64; Action::COUNT]> =
-        space.edges.iter().map(|row| row.map(|e| weights.reward(e.features) as f64)).collect();
-    // Which actions are the first of their transition: the others repeat a choice.
-    let distinct: Vec<[bool; Action::COUNT]> = space.edges.iter().map(|row| std::array::from_fn(|a| (0..a).all(|b| row[b] != row[a]))).collect();
-    let mut v = vec![0.0; n];
-    let mut q = vec![[0.0; Action::COUNT]; n];
-    let mut sweeps = 0;
-    while sweeps < max_sweeps {
-        sweeps += 1;
-        let mut delta: f64 = 0.0;
-        for s in 0..n {
-            let mut best = f64::NEG_INFINITY;
-            for a in 0..Action::COUNT {
-                let e = space.edges[s][a];
-                let future = if e.next == TERMINAL { 0.0 } else { v[e.next as usize] };
-                q[s][a] = rewards[s][a] + gamma * future;
-                best = best.max(q[s][a]);
-            }
-            // log-sum-exp around the best choice, so that a large β does not overflow.
-            let z: f64 = (0..Action::COUNT).filter(|&a| distinct[s][a]).map(|a| (beta * (q[s][a] - best)).exp()).sum();
-            let soft = best + z.ln() / beta;
-            delta = delta.max((soft - v[s]).abs());
-            v[s] = soft;
-        }
-        if delta <= tol {
-            break;
-        }
-    }
-    Ok(Values { v, q, sweeps })
-}
-
 /// Returns are compared on a grid of this resolution, so that the same return reached along
 /// different paths (summed in another order) counts as one value.
 const RETURN_RESOLUTION: f64 = 1e6;
@@ -417,37 +371,6 @@ mod tests {
         let corner_neighbour = space.states.iter().position(|s| s.agent == level.cell(3, 1)).unwrap();
         assert!((vals.v[corner_neighbour] - 2.0).abs() < 1e-9, "1/(1-0.5) = 2");
         assert!(value_iteration(&space, &w, 1.0, 1e-9, 10).is_err(), "γ=1 is rejected");
-    }
-
-    #[test]
-    fn soft_value_iteration_has_the_soft_bellman_values() {
-        // One state beside the cheese. With γ = 0 its choices are staying (noop, up, down and
-        // left into the wall: one transition, worth 0) and stepping onto the cheese (worth 1),
-        // so V = ln(e⁰ + e^β)/β exactly: counting the four ways to stay as four choices would
-        // give ln(4 + e^β)/β.
-        let level = parse(&["####", "#AC#", "####"], 30);
-        let space = StateSpace::enumerate(&level, 100).unwrap();
-        let w = RewardWeights::only(Feature::AtGoal, 1.0);
-        let beta = 2.0;
-        let soft = soft_value_iteration(&space, &w, 0.0, beta, 1e-12, 1000).unwrap();
-        assert!((soft.v[0] - (1.0 + beta.exp()).ln() / beta).abs() < 1e-12, "{}", soft.v[0]);
-        // With γ = 0.9 the value solves V = ln(e^{βγV} + e^β)/β, a scalar fixed point.
-        let soft = soft_value_iteration(&space, &w, 0.9, beta, 1e-13, 10_000).unwrap();
-        let v = soft.v[0];
-        assert!((v - ((beta * 0.9 * v).exp() + beta.exp()).ln() / beta).abs() < 1e-10, "{v}");
-        assert!(v > 1.0, "the option to stay adds entropy on top of the cheese's 1: {v}");
-
-        // As β grows the soft values approach the hard ones (within (ln 5)/β per step of
-        // entropy, discounted).
-        let level = corridor_with_branch();
-        let space = StateSpace::enumerate(&level, 10_000).unwrap();
-        let hard = value_iteration(&space, &level.reward, 0.97, 1e-12, 100_000).unwrap();
-        for beta in [1e2, 1e4, 1e6] {
-            let soft = soft_value_iteration(&space, &level.reward, 0.97, beta, 1e-12, 100_000).unwrap();
-            let gap = hard.v.iter().zip(&soft.v).map(|(h, s)| s - h).fold(0.0, f64::max);
-            assert!(gap >= -1e-12 && gap <= 5f64.ln() / beta / (1.0 - 0.97) + 1e-9, "β = {beta}: gap {gap}");
-        }
-        assert!(soft_value_iteration(&space, &level.reward, 0.97, 0.0, 1e-9, 10).is_err(), "β = 0 is rejected");
     }
 
     #[test]
