@@ -15,13 +15,16 @@
 //! (70–86%, 99.5% at the end). Measured with [`ActorCritic::dead_units`] on 2,048 observations
 //! (`examples/track_dead_units.rs`); global gradient clipping alone did not change it.
 //!
-//! Convolutions run on channels-last rows `[batch·positions, channels]`: each is one gather of
-//! the 3×3 neighbourhoods (padding reads a zero row) and one matrix product, both burn ops, so
-//! autodiff derives the backward pass. Profiled on the default cnn update, burn's `Conv2d`
-//! (flex backend) spent most of its time in a direct-convolution loop and a transposed-
-//! convolution backward rather than in GEMM; the gathered form does its arithmetic in GEMM and
-//! made whole cnn updates about 1.5–2× faster (`mesascope bench train`). Both forms are tested
-//! to agree, values and gradients.
+//! Convolutions run on channels-last rows `[batch·positions, channels]`. On the CPU (burn's flex
+//! backend) each convolution and the ReLU after it are one fused operation with its own backward
+//! pass ([`crate::conv3x3`]): tiles of a few grids are gathered and multiplied while they sit in
+//! cache. On other devices each is a burn gather of the 3×3 neighbourhoods (padding reads a zero
+//! row) and one matrix product, so autodiff derives the backward pass. Profiled on the default
+//! cnn update, burn's `Conv2d` (flex) spent most of its time in a direct-convolution loop and a
+//! transposed-convolution backward; the gathered form did its arithmetic in GEMM but streamed
+//! every neighbourhood matrix through memory, with a serial scatter for its backward; the fused
+//! form does neither (`mesascope bench train`). All three are tested to agree, values and
+//! gradients.
 
 use burn::module::Param;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
@@ -463,19 +466,13 @@ impl ActorCritic {
             }
             relu(self.dense.forward(x))
         } else if let Some(cell) = &self.cell {
-            let x = ConvMatrix::new(&self.convs[0]).apply_relu(to_rows(obs), &same);
+            let (x, hh) = self.recur_rows(cell, obs, hidden, ticks, &same);
             keep("encoder", &x);
-            let mut hh = hidden.map(to_rows).unwrap_or_else(|| x.zeros_like());
-            let step = CellStep::new(cell, &x, &same);
-            for _ in 0..ticks {
-                hh = step.tick(hh, &same);
-            }
             keep("gru.hidden", &hh);
-            let out = ConvMatrix::new(&self.convs[1]).apply_relu(hh.clone(), &same);
+            let (out, z) = self.read_out_rows(hh.clone(), batch, &same);
             keep("gru.readout", &out);
-            let channels = out.dims()[1];
             new_hidden = Some(from_rows(hh, batch, h, w));
-            relu(dense_on_rows(&self.dense, out.reshape([batch as i64, -1]), channels))
+            z
         } else {
             let rooms = Taps::new(batch, (h, w), 2, 0, &device);
             let mut x = to_rows(obs);
@@ -495,6 +492,51 @@ impl ActorCritic {
             hidden: new_hidden,
             activations,
         }
+    }
+}
+
+impl ActorCritic {
+    /// A recurrent model's state after `ticks` ticks on `obs` `[B, C, H, W]` from `hidden` (zeros
+    /// when `None`): what [`ActorCritic::forward`] returns as `hidden`, without the readout and
+    /// heads. Training runs this step by step through a sequence and then
+    /// [`ActorCritic::read_out`] once on every step's state, which gives the same logits and
+    /// values as a forward pass per step with fewer, larger operations. `None` for feed-forward
+    /// models.
+    pub fn recur(&self, obs: Tensor<4>, hidden: Option<Tensor<4>>, ticks: usize) -> Option<Tensor<4>> {
+        let cell = self.cell.as_ref()?;
+        let [batch, _, h, w] = obs.dims();
+        let same = Taps::new(batch, (h, w), 1, 1, &obs.device());
+        let (_, hh) = self.recur_rows(cell, obs, hidden, ticks, &same);
+        Some(from_rows(hh, batch, h, w))
+    }
+
+    /// Action logits `[B, 5]` and values `[B]` from recurrent states `[B, channels, H, W]` (see
+    /// [`ActorCritic::recur`]). `None` for feed-forward models.
+    pub fn read_out(&self, hidden: Tensor<4>) -> Option<(Tensor<2>, Tensor<1>)> {
+        self.cell.as_ref()?;
+        let [batch, _, h, w] = hidden.dims();
+        let same = Taps::new(batch, (h, w), 1, 1, &hidden.device());
+        let (_, z) = self.read_out_rows(to_rows(hidden), batch, &same);
+        Some((self.policy.forward(z.clone()), self.value.forward(z).squeeze_dim(1)))
+    }
+
+    /// The encoder's rows and the cell's state rows after `ticks` ticks.
+    fn recur_rows(&self, cell: &ConvGruCell, obs: Tensor<4>, hidden: Option<Tensor<4>>, ticks: usize, same: &Taps) -> (Tensor<2>, Tensor<2>) {
+        let x = ConvMatrix::new(&self.convs[0]).apply_relu(to_rows(obs), same);
+        let mut hh = hidden.map(to_rows).unwrap_or_else(|| x.zeros_like());
+        let step = CellStep::new(cell, &x, same);
+        for _ in 0..ticks {
+            hh = step.tick(hh, same);
+        }
+        (x, hh)
+    }
+
+    /// The readout convolution's rows and the dense layer's output from state rows.
+    fn read_out_rows(&self, hh: Tensor<2>, batch: usize, same: &Taps) -> (Tensor<2>, Tensor<2>) {
+        let out = ConvMatrix::new(&self.convs[1]).apply_relu(hh, same);
+        let channels = out.dims()[1];
+        let z = relu(dense_on_rows(&self.dense, out.clone().reshape([batch as i64, -1]), channels));
+        (out, z)
     }
 }
 
@@ -726,6 +768,36 @@ mod tests {
                 assert!(max_diff(a, b) < 1e-5, "{kind:?} activation {name}");
             }
         }
+    }
+
+    /// Stepping only the recurrence and reading out every step's state at once (how training runs
+    /// a sequence) gives the logits, values and states of a forward pass per step.
+    #[test]
+    fn recur_then_read_out_matches_a_forward_pass_per_step() {
+        let device = Device::flex();
+        let cfg = ModelConfig { kind: ModelKind::Convgru, hidden: 16, channels: 4, ticks: 2 };
+        let model = ActorCritic::new(&cfg, (8, 7, 7), &device, &mut Pcg64Mcg::seed_from_u64(4));
+        let obs: Vec<Tensor<4>> = (0..3).map(|_| Tensor::<4>::random([2, 8, 7, 7], burn::tensor::Distribution::Uniform(0.0, 1.0), &device)).collect();
+        let (mut h, mut states, mut logits, mut values) = (None, Vec::new(), Vec::new(), Vec::new());
+        let mut hidden = None;
+        for o in &obs {
+            let out = model.forward(o.clone(), hidden.take(), cfg.ticks, false);
+            hidden = out.hidden;
+            logits.push(out.logits);
+            values.push(out.value);
+            let state = model.recur(o.clone(), h.take(), cfg.ticks).unwrap();
+            let diff: f32 = (state.clone() - hidden.clone().unwrap()).abs().max().into_scalar();
+            assert!(diff < 1e-6, "state differs by {diff}");
+            states.push(state.clone());
+            h = Some(state);
+        }
+        let (l, v) = model.read_out(Tensor::cat(states, 0)).unwrap();
+        let dl: f32 = (l - Tensor::cat(logits, 0)).abs().max().into_scalar();
+        let dv: f32 = (v - Tensor::cat(values, 0)).abs().max().into_scalar();
+        assert!(dl < 1e-5 && dv < 1e-5, "logits differ by {dl}, values by {dv}");
+        // Feed-forward models have no recurrence to step.
+        let cnn = ActorCritic::new(&ModelConfig { kind: ModelKind::Cnn, ..cfg }, (8, 7, 7), &device, &mut Pcg64Mcg::seed_from_u64(4));
+        assert!(cnn.recur(obs[0].clone(), None, 1).is_none());
     }
 
     /// The FLOP counts `bench train` reports, by hand for the default sizes on 9×9 grids with
