@@ -10,6 +10,30 @@ use mesascope_report::plot::{bars, lines, Series, XAxis};
 use crate::report::AuditReport;
 use mesascope_report::stats::Estimate;
 
+/// The goal-directedness section: MEG per candidate, per kind and for the whole set.
+fn meg_section(h: &mut String, m: &crate::meg::Meg) {
+    let _ = write!(
+        h,
+        "<h2>Goal-directedness (MEG)</h2><p>Maximum entropy goal-directedness (MacDermott et al., 2024): how many nats per decision the best soft-optimal policy of an objective (exact soft value iteration, γ = {}, the best β of a grid) predicts the agent's {} choices in {} deployment episodes better than uniform choice among each state's distinct successors does; {}. 0 means the objective explains nothing of what the agent did; ln 2 ≈ 0.69 is one binary choice explained per decision. Intervals resample episodes.</p><table><tr><th>candidate</th><th>kind</th><th>MEG, nats per decision [95% CI] (n episodes)</th><th>β</th></tr>",
+        m.gamma,
+        m.decisions,
+        m.episodes,
+        if m.expected_under_policy { "each decision is scored by its expectation under the agent's own action probabilities" } else { "each decision is scored by the action the agent took" }
+    );
+    for c in &m.candidates {
+        let _ = write!(h, "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.3}</td></tr>", escape(&c.candidate), escape(&c.kind), fmt_estimate(&c.meg, false), c.beta);
+    }
+    for k in &m.kinds {
+        let _ = write!(h, "<tr><td><i>any candidate of this kind</i></td><td>{}</td><td>{}</td><td></td></tr>", escape(&k.kind), fmt_estimate(&k.meg, false));
+    }
+    let _ = write!(h, "<tr><td><b>the whole candidate set</b> (best: {})</td><td></td><td>{}</td><td></td></tr></table>", escape(&m.best), fmt_estimate(&m.class, false));
+    if m.skipped > 0 {
+        let _ = write!(h, "<p class=\"na\">{} episodes were skipped: their levels are too large to solve exactly.</p>", m.skipped);
+    }
+    let megs: Vec<(String, Estimate, usize)> = m.candidates.iter().map(|c| (c.candidate.clone(), c.meg, if c.kind == "base objective" { 0 } else { 3 })).collect();
+    h.push_str(&bars("Goal-directedness per candidate objective", "nats per decision", &megs));
+}
+
 /// Renders the report as a self-contained HTML page (inline SVG, no external files).
 pub fn html(r: &AuditReport) -> String {
     let mut h = String::new();
@@ -43,6 +67,9 @@ pub fn html(r: &AuditReport) -> String {
     row("success under the shift", fmt_estimate(&r.deployment_success, true));
     row("under the shift: corner instead of cheese", fmt_estimate(&r.corner_instead_of_cheese, true));
     row("inferred mesa-objective", format!("{} (posterior {:.3}; its kind {:.3})", r.inference.mode_fit().candidate.name, r.inference.mode_fit().posterior, r.inference.mode_class_posterior));
+    if let Some(m) = &r.meg {
+        row("goal-directedness (MEG), whole candidate set, nats per decision", format!("{} (best: {})", fmt_estimate(&m.class, false), m.best));
+    }
     h.push_str("</table>");
     for (item, why) in &r.not_applicable {
         let _ = write!(h, "<p class=\"na\">{}: not measured — {}.</p>", escape(item), escape(why));
@@ -134,6 +161,9 @@ pub fn html(r: &AuditReport) -> String {
         .map(|f| (f.candidate.name.clone(), Estimate { mean: f.posterior, lo: f64::NAN, hi: f64::NAN, n: inf.actions }, if f.candidate.is_base { 0 } else { 3 }))
         .collect();
     h.push_str(&bars("Posterior over candidate objectives", "posterior", &post));
+    if let Some(m) = &r.meg {
+        meg_section(&mut h, m);
+    }
 
     h.push_str("<h2>Sample episodes</h2><p>The path is drawn over the level; the first deployment pictures are failures when there were any.</p>");
     for s in &r.samples {

@@ -106,6 +106,12 @@ fn summary(r: &AuditReport) {
     }
     println!("success under the shift:           {}", fmt_estimate(&r.deployment_success, true));
     println!("corner instead of cheese:          {}", fmt_estimate(&r.corner_instead_of_cheese, true));
+    if let Some(m) = &r.meg {
+        println!("goal-directedness (MEG, nats/decision), whole candidate set: {} (best: {})", fmt_estimate(&m.class, false), m.best);
+        for k in &m.kinds {
+            println!("  MEG for {:<28} {}", format!("{}:", k.kind), fmt_estimate(&k.meg, false));
+        }
+    }
 }
 
 /// Runs `mesascope audit`.
