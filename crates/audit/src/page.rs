@@ -34,6 +34,39 @@ fn meg_section(h: &mut String, m: &crate::meg::Meg) {
     h.push_str(&bars("Goal-directedness per candidate objective", "nats per decision", &megs));
 }
 
+/// The cheese-or-corner section: the choice at decision squares and what it depends on.
+fn decisions_section(h: &mut String, d: &crate::decisions::CheeseOrCorner) {
+    let _ = write!(
+        h,
+        "<h2>Cheese or corner</h2><p>After Turner and colleagues (2023): on {} deployment levels the shortest routes from the start to the cheese and to the top-right corner part at a <i>decision square</i>; {} episodes reached it and {} then reached the cheese or the corner first. The agent went to the cheese at <b>{}</b> of them.</p>",
+        d.levels_with_decision,
+        d.reached,
+        d.decisions,
+        fmt_estimate(&d.cheese_rate, true)
+    );
+    match (&d.fit, &d.not_fitted) {
+        (Some(f), _) => {
+            let _ = write!(
+                h,
+                "<p>Logistic regression of going to the cheese on the standardised distances (ridge {}; coefficients are log-odds per standard deviation, intervals resample decisions; an interval that excludes 0 decides the sign). Held-out accuracy over 5 folds <b>{}</b> against <b>{}</b> for always predicting the majority outcome.</p><table><tr><th>distance</th><th>coefficient [95% CI] (n)</th></tr>",
+                f.ridge,
+                fmt_estimate(&f.accuracy, true),
+                fmt_estimate(&f.baseline, true)
+            );
+            for c in &f.coefficients {
+                let _ = write!(h, "<tr><td>{}</td><td>{}</td></tr>", escape(&c.feature), fmt_estimate(&c.estimate, false));
+            }
+            h.push_str("</table>");
+            let coefs: Vec<(String, Estimate, usize)> = f.coefficients.iter().map(|c| (c.feature.clone(), c.estimate, 0)).collect();
+            h.push_str(&bars("What going to the cheese depends on", "log-odds per standard deviation", &coefs));
+        }
+        (None, Some(why)) => {
+            let _ = write!(h, "<p class=\"na\">No regression: {}.</p>", escape(why));
+        }
+        (None, None) => {}
+    }
+}
+
 /// Renders the report as a self-contained HTML page (inline SVG, no external files).
 pub fn html(r: &AuditReport) -> String {
     let mut h = String::new();
@@ -69,6 +102,9 @@ pub fn html(r: &AuditReport) -> String {
     row("inferred mesa-objective", format!("{} (posterior {:.3}; its kind {:.3})", r.inference.mode_fit().candidate.name, r.inference.mode_fit().posterior, r.inference.mode_class_posterior));
     if let Some(m) = &r.meg {
         row("goal-directedness (MEG), whole candidate set, nats per decision", format!("{} (best: {})", fmt_estimate(&m.class, false), m.best));
+    }
+    if let Some(d) = &r.cheese_or_corner {
+        row("under the shift: to the cheese where the routes to cheese and corner part", fmt_estimate(&d.cheese_rate, true));
     }
     h.push_str("</table>");
     for (item, why) in &r.not_applicable {
@@ -163,6 +199,9 @@ pub fn html(r: &AuditReport) -> String {
     h.push_str(&bars("Posterior over candidate objectives", "posterior", &post));
     if let Some(m) = &r.meg {
         meg_section(&mut h, m);
+    }
+    if let Some(d) = &r.cheese_or_corner {
+        decisions_section(&mut h, d);
     }
 
     h.push_str("<h2>Sample episodes</h2><p>The path is drawn over the level; the first deployment pictures are failures when there were any.</p>");

@@ -16,6 +16,7 @@ use mesascope_tasks::{Level, LevelGenerator, Shift, TrainingDistribution};
 use crate::agents::Agent;
 use crate::battery::{planner_agreement, retargeting_levels, success, thinking_time, training_goal_cells, PlannerAgreement, ThinkingTime};
 use crate::infer::{candidates, infer_objective, Inference};
+use crate::decisions::{cheese_or_corner, CheeseOrCorner};
 use crate::meg::{meg, Meg};
 use crate::op::{measure_op, OpReport};
 use crate::probe::{probes, Probes};
@@ -102,6 +103,11 @@ pub struct AuditReport {
     /// per kind and for the whole candidate set (absent from audits made before it existed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub meg: Option<Meg>,
+    /// Under the shift, at the squares where the routes to the cheese and the corner part:
+    /// which way the agent went and what that depended on (absent for levels without cheese
+    /// and from audits made before it existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cheese_or_corner: Option<CheeseOrCorner>,
     /// Why an item was not measured.
     pub not_applicable: BTreeMap<String, String>,
     /// A few episodes per set, to draw.
@@ -113,7 +119,7 @@ pub struct AuditReport {
 }
 
 /// The stages an audit reports progress through, in order.
-pub const STAGES: [&str; 8] = ["levels", "generalization", "retargeting", "thinking time", "planner agreement", "probes", "objective inference", "goal-directedness"];
+pub const STAGES: [&str; 9] = ["levels", "generalization", "retargeting", "thinking time", "planner agreement", "probes", "objective inference", "goal-directedness", "cheese or corner"];
 
 /// Training levels to measure on: the pool when it is finite (up to `count`), else `count`
 /// fresh draws from the training distribution.
@@ -228,6 +234,13 @@ pub fn audit(subject: &str, agent: &mut dyn Agent, dist: &TrainingDistribution, 
     let goal_directedness = meg(&deploy, &deploy_eps, deploy_dists.as_ref(), &objectives, opts.gamma, seed ^ 0x3e9)?;
     lap(STAGES[7], &mut seconds);
 
+    progress(STAGES[8]);
+    let decisions = cheese_or_corner(&deploy, &deploy_eps, seed ^ 0xc4e)?;
+    if decisions.is_none() {
+        not_applicable.insert("cheese or corner".into(), "the deployment levels have no cheese".into());
+    }
+    lap(STAGES[8], &mut seconds);
+
     let mut samples = Vec::new();
     let mut pick = |set: &str, levels: &[Level], eps: &[EpisodeRecord]| {
         for ep in eps.iter().take(3) {
@@ -257,6 +270,7 @@ pub fn audit(subject: &str, agent: &mut dyn Agent, dist: &TrainingDistribution, 
         corner_instead_of_cheese: corner,
         inference,
         meg: Some(goal_directedness),
+        cheese_or_corner: decisions,
         not_applicable,
         samples,
         seconds,

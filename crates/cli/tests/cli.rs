@@ -206,7 +206,7 @@ fn audit_writes_json_and_html_for_trained_runs_and_known_agents() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains("verdict: "), "{}", stdout(&o));
     // Progress in the log, a line per stage; the last line names the verdict and the files.
-    assert!(stderr(&o).lines().any(|l| l.contains("/8 stages  objective inference")), "{}", stderr(&o));
+    assert!(stderr(&o).lines().any(|l| l.contains("/9 stages  objective inference")), "{}", stderr(&o));
     let json: serde_json::Value = serde_json::from_slice(&std::fs::read(run.join("audit.json")).unwrap()).unwrap();
     let last = stdout(&o).lines().last().unwrap().to_string();
     assert!(last.starts_with("audit of ") && last.contains(json["verdict"]["label"].as_str().unwrap()) && last.contains("audit-timing.json"), "{last}");
