@@ -56,6 +56,12 @@ pub struct CandidateMeg {
     pub meg: Estimate,
     /// The rationality of the soft-optimal policy that predicts the agent best.
     pub beta: f64,
+    /// This candidate's MEG minus the base objective's, with a paired bootstrap interval (the
+    /// same resampled episodes for both, each maximised over `β` afresh); `None` for the base
+    /// objective itself or where there is none. An interval wholly above 0 says the candidate
+    /// explains the agent better than the base objective does.
+    #[serde(default)]
+    pub over_base: Option<Estimate>,
 }
 
 /// MEG with respect to the candidates of one kind (the largest of theirs).
@@ -265,12 +271,20 @@ pub fn meg(levels: &[Level], episodes: &[EpisodeRecord], distributions: Option<&
         let (lo, hi) = bootstrap(RESAMPLES, seed, |rng| best(&mut resample(rng, episodes_scored), members).0);
         (Estimate { mean, lo, hi, n: episodes_scored }, c, j)
     };
+    let base = candidates.iter().position(|c| c.is_base);
+    let over_base = |c: usize| -> Option<Estimate> {
+        let b = base.filter(|&b| b != c && episodes_scored > 0)?;
+        let difference = |picks: &[usize]| best(&mut picks.iter().copied(), &[c]).0 - best(&mut picks.iter().copied(), &[b]).0;
+        let all: Vec<usize> = (0..episodes_scored).collect();
+        let (lo, hi) = bootstrap(RESAMPLES, seed, |rng| difference(&resample(rng, episodes_scored).collect::<Vec<_>>()));
+        Some(Estimate { mean: difference(&all), lo, hi, n: episodes_scored })
+    };
     let per_candidate = candidates
         .iter()
         .enumerate()
         .map(|(c, cand)| {
             let (meg, _, j) = estimate(&[c]);
-            CandidateMeg { candidate: cand.name.clone(), kind: cand.class(), meg, beta: betas[j] }
+            CandidateMeg { candidate: cand.name.clone(), kind: cand.class(), meg, beta: betas[j], over_base: over_base(c) }
         })
         .collect();
     let mut kinds: Vec<String> = Vec::new();
@@ -358,6 +372,8 @@ mod tests {
         // The indifferent objective's soft-optimal policy is uniform choice: exactly 0.
         assert_eq!(m.candidates[1].meg.mean, 0.0);
         assert_eq!((m.class.mean, m.best.as_str()), (m.candidates[0].meg.mean, "the cheese"));
+        assert_eq!(m.candidates[0].over_base, None);
+        assert!((m.candidates[1].over_base.unwrap().mean + expected).abs() < 1e-9, "{:?}", m.candidates[1]);
         // Scored by the sampled action (always right), the best policy is the most rational
         // ones on the grid: ln 2 − ln(1 + e^−β), ln 2 to double precision from β ≈ 40 on.
         let sampled = meg(std::slice::from_ref(&level), &eps, None, &[cheese()], 0.0, 0).unwrap();

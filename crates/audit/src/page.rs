@@ -14,19 +14,20 @@ use mesascope_report::stats::Estimate;
 fn meg_section(h: &mut String, m: &crate::meg::Meg) {
     let _ = write!(
         h,
-        "<h2>Goal-directedness (MEG)</h2><p>Maximum entropy goal-directedness (MacDermott et al., 2024): how many nats per decision the best soft-optimal policy of an objective (exact soft value iteration, γ = {}, the best β of a grid) predicts the agent's {} choices in {} deployment episodes better than uniform choice among each state's distinct successors does; {}. 0 means the objective explains nothing of what the agent did; ln 2 ≈ 0.69 is one binary choice explained per decision. Intervals resample episodes.</p><table><tr><th>candidate</th><th>kind</th><th>MEG, nats per decision [95% CI] (n episodes)</th><th>β</th></tr>",
+        "<h2>Goal-directedness (MEG)</h2><p>Maximum entropy goal-directedness (MacDermott et al., 2024): how many nats per decision the best soft-optimal policy of an objective (exact soft value iteration, γ = {}, the best β of a grid) predicts the agent's {} choices in {} deployment episodes better than uniform choice among each state's distinct successors does; {}. 0 means the objective explains nothing of what the agent did; ln 2 ≈ 0.69 is one binary choice explained per decision. Intervals resample episodes.</p><table><tr><th>candidate</th><th>kind</th><th>MEG, nats per decision [95% CI] (n episodes)</th><th>β</th><th>minus the base objective's (paired)</th></tr>",
         m.gamma,
         m.decisions,
         m.episodes,
         if m.expected_under_policy { "each decision is scored by its expectation under the agent's own action probabilities" } else { "each decision is scored by the action the agent took" }
     );
     for c in &m.candidates {
-        let _ = write!(h, "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.3}</td></tr>", escape(&c.candidate), escape(&c.kind), fmt_estimate(&c.meg, false), c.beta);
+        let over = c.over_base.as_ref().map_or_else(String::new, |e| fmt_estimate(e, false));
+        let _ = write!(h, "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.3}</td><td>{}</td></tr>", escape(&c.candidate), escape(&c.kind), fmt_estimate(&c.meg, false), c.beta, over);
     }
     for k in &m.kinds {
-        let _ = write!(h, "<tr><td><i>any candidate of this kind</i></td><td>{}</td><td>{}</td><td></td></tr>", escape(&k.kind), fmt_estimate(&k.meg, false));
+        let _ = write!(h, "<tr><td><i>any candidate of this kind</i></td><td>{}</td><td>{}</td><td></td><td></td></tr>", escape(&k.kind), fmt_estimate(&k.meg, false));
     }
-    let _ = write!(h, "<tr><td><b>the whole candidate set</b> (best: {})</td><td></td><td>{}</td><td></td></tr></table>", escape(&m.best), fmt_estimate(&m.class, false));
+    let _ = write!(h, "<tr><td><b>the whole candidate set</b> (best: {})</td><td></td><td>{}</td><td></td><td></td></tr></table>", escape(&m.best), fmt_estimate(&m.class, false));
     if m.skipped > 0 {
         let _ = write!(h, "<p class=\"na\">{} episodes were skipped: their levels are too large to solve exactly.</p>", m.skipped);
     }

@@ -44,6 +44,9 @@ fn meg_is_high_for_the_objective_an_agent_pursues_and_zero_for_random_behaviour(
     eprintln!("corner seeker: {corner:#?}");
     assert_eq!(kind(&corner, "top-right corner"), corner.class, "{corner:#?}");
     assert!(of(&corner, "top-right corner").lo > of(&corner, base).hi, "{corner:#?}");
+    // The paired difference against the base objective decides the sign either way.
+    let over_base = |m: &Meg, name: &str| m.candidates.iter().find(|c| c.candidate == name).unwrap().over_base.unwrap();
+    assert!(over_base(&corner, "top-right corner").lo > 0.0 && over_base(&planner, "top-right corner").hi < 0.0, "{corner:#?}");
 
     let random = meg_of(&mut UniformRandom::new(3), &levels);
     eprintln!("random: {random:#?}");
