@@ -209,21 +209,31 @@ fn fit_decisions(decisions: &[Decision], seed: u64) -> DecisionFit {
     let scale = standardisation(decisions, &all);
     let (x, y) = design(decisions, &all, &scale);
     let w = logistic_ridge(&x, &y, RIDGE);
-    // Each coefficient's interval refits on resamples of the decisions (same seed for all, so
-    // they come from the same resamples); a resample with one outcome only has no answer.
+    // Each coefficient's interval comes from the same refits on resamples of the decisions:
+    // the first bootstrap fits and keeps them, the others read them back in order. A resample
+    // with one outcome only has no answer.
+    let mut refits: Vec<Option<DVector<f64>>> = Vec::with_capacity(RESAMPLES);
+    let first = bootstrap(RESAMPLES, seed, |rng| {
+        let rows: Vec<usize> = resample(rng, n).collect();
+        let cheese = rows.iter().filter(|&&i| decisions[i].cheese).count();
+        let refit = (cheese > 0 && cheese < n).then(|| {
+            let (x, y) = design(decisions, &rows, &scale);
+            logistic_ridge(&x, &y, RIDGE)
+        });
+        let first = refit.as_ref().map_or(f64::NAN, |w| w[1]);
+        refits.push(refit);
+        first
+    });
     let coefficients = FEATURES
         .iter()
         .enumerate()
         .map(|(f, name)| {
-            let (lo, hi) = bootstrap(RESAMPLES, seed, |rng| {
-                let rows: Vec<usize> = resample(rng, n).collect();
-                let cheese = rows.iter().filter(|&&i| decisions[i].cheese).count();
-                if cheese == 0 || cheese == n {
-                    return f64::NAN;
-                }
-                let (x, y) = design(decisions, &rows, &scale);
-                logistic_ridge(&x, &y, RIDGE)[f + 1]
-            });
+            let (lo, hi) = if f == 0 {
+                first
+            } else {
+                let mut kept = refits.iter();
+                bootstrap(RESAMPLES, seed, |_| kept.next().and_then(Option::as_ref).map_or(f64::NAN, |w| w[f + 1]))
+            };
             Coefficient { feature: name.to_string(), estimate: Estimate { mean: w[f + 1], lo, hi, n } }
         })
         .collect();
