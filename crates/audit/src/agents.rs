@@ -11,7 +11,7 @@ use burn::prelude::Device;
 use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64Mcg;
 
-use mesascope_learn::eval::{evaluate, EpisodeRecord, EvalOptions};
+use mesascope_learn::eval::{evaluate, evaluate_with, EpisodeRecord, EvalOptions};
 use mesascope_learn::{ActorCritic, TrainConfig};
 use mesascope_tasks::solve::{descend, distance_map_into};
 use mesascope_tasks::{reset, step, Action, Cell, Level, Policy, RewardWeights, State};
@@ -28,7 +28,18 @@ pub trait Agent {
     fn model(&self) -> Option<&ModelAgent> {
         None
     }
+
+    /// [`Agent::play`], and where the agent exposes its policy, the probabilities it gave each
+    /// action at every step of every episode (`[episode][step][action]`): measurements that
+    /// score behaviour (MEG) then take the expectation under the agent's own policy instead
+    /// of the one action it happened to sample. The episodes are those `play` gives.
+    fn play_with_distributions(&mut self, levels: &[Level], seed: u64) -> (Vec<EpisodeRecord>, Option<ActionDistributions>) {
+        (self.play(levels, seed), None)
+    }
 }
+
+/// An agent's action probabilities at every step of every episode: `[episode][step][action]`.
+pub type ActionDistributions = Vec<Vec<[f64; Action::COUNT]>>;
 
 /// One episode of `policy` on each level.
 pub fn play_policy(policy: &mut dyn Policy, levels: &[Level]) -> Vec<EpisodeRecord> {
@@ -140,6 +151,23 @@ impl Agent for ModelAgent {
 
     fn model(&self) -> Option<&ModelAgent> {
         Some(self)
+    }
+
+    fn play_with_distributions(&mut self, levels: &[Level], seed: u64) -> (Vec<EpisodeRecord>, Option<ActionDistributions>) {
+        let opts = EvalOptions { ticks: self.ticks, greedy: false, seed, record_trajectories: true };
+        let mut dists: ActionDistributions = vec![Vec::new(); levels.len()];
+        // The hook overrides nothing, so the episodes are exactly `play`'s.
+        let episodes = evaluate_with(&self.model, &self.cfg.model, self.cfg.env.obs, levels, &self.device, &opts, false, &mut |batch| {
+            for (j, &level) in batch.levels.iter().enumerate() {
+                let logits = &batch.logits[j * Action::COUNT..(j + 1) * Action::COUNT];
+                let top = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
+                let w: [f64; Action::COUNT] = std::array::from_fn(|a| (logits[a] as f64 - top).exp());
+                let z: f64 = w.iter().sum();
+                dists[level].push(w.map(|x| x / z));
+            }
+            Vec::new()
+        });
+        (episodes, Some(dists))
     }
 }
 

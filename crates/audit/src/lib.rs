@@ -4,7 +4,9 @@
 //! optimization power in bits on training and novel instances (exact, by dynamic programming
 //! over the instance's state space), the mesa-optimizer evidence battery (generalization,
 //! retargeting, thinking time, planner agreement, linear probes), Boltzmann-rational objective
-//! inference over candidate objectives, and the alignment verdict in the paper's taxonomy.
+//! inference over candidate objectives, maximum entropy goal-directedness (MEG) in nats per
+//! decision, the cheese-or-corner regression at the squares where the routes part (after Turner
+//! and colleagues' maze agent), and the alignment verdict in the paper's taxonomy.
 //! [`audit`] runs them all on one agent; [`page`] renders the result for a person. Agents whose
 //! answers are known without training (an exact planner, a corner seeker, a tabular
 //! memorizer) are here too: they are the proof that the audit tells optimizers, proxies and
@@ -14,7 +16,9 @@
 
 pub mod agents;
 pub mod battery;
+pub mod decisions;
 pub mod infer;
+pub mod meg;
 pub mod op;
 pub mod page;
 pub mod probe;

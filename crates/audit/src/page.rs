@@ -10,6 +10,64 @@ use mesascope_report::plot::{bars, lines, Series, XAxis};
 use crate::report::AuditReport;
 use mesascope_report::stats::Estimate;
 
+/// The goal-directedness section: MEG per candidate, per kind and for the whole set.
+fn meg_section(h: &mut String, m: &crate::meg::Meg) {
+    let _ = write!(
+        h,
+        "<h2>Goal-directedness (MEG)</h2><p>Maximum entropy goal-directedness (MacDermott et al., 2024): how many nats per decision the best soft-optimal policy of an objective (exact soft value iteration, γ = {}, the best β of a grid) predicts the agent's {} choices in {} deployment episodes better than uniform choice among each state's distinct successors does; {}. 0 means the objective explains nothing of what the agent did; ln 2 ≈ 0.69 is one binary choice explained per decision. Intervals resample episodes.</p><table><tr><th>candidate</th><th>kind</th><th>MEG, nats per decision [95% CI] (n episodes)</th><th>β</th><th>minus the base objective's (paired)</th></tr>",
+        m.gamma,
+        m.decisions,
+        m.episodes,
+        if m.expected_under_policy { "each decision is scored by its expectation under the agent's own action probabilities" } else { "each decision is scored by the action the agent took" }
+    );
+    for c in &m.candidates {
+        let over = c.over_base.as_ref().map_or_else(String::new, |e| fmt_estimate(e, false));
+        let _ = write!(h, "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.3}</td><td>{}</td></tr>", escape(&c.candidate), escape(&c.kind), fmt_estimate(&c.meg, false), c.beta, over);
+    }
+    for k in &m.kinds {
+        let _ = write!(h, "<tr><td><i>any candidate of this kind</i></td><td>{}</td><td>{}</td><td></td><td></td></tr>", escape(&k.kind), fmt_estimate(&k.meg, false));
+    }
+    let _ = write!(h, "<tr><td><b>the whole candidate set</b> (best: {})</td><td></td><td>{}</td><td></td><td></td></tr></table>", escape(&m.best), fmt_estimate(&m.class, false));
+    if m.skipped > 0 {
+        let _ = write!(h, "<p class=\"na\">{} episodes were skipped: their levels are too large to solve exactly.</p>", m.skipped);
+    }
+    let megs: Vec<(String, Estimate, usize)> = m.candidates.iter().map(|c| (c.candidate.clone(), c.meg, if c.kind == "base objective" { 0 } else { 3 })).collect();
+    h.push_str(&bars("Goal-directedness per candidate objective", "nats per decision", &megs));
+}
+
+/// The cheese-or-corner section: the choice at decision squares and what it depends on.
+fn decisions_section(h: &mut String, d: &crate::decisions::CheeseOrCorner) {
+    let _ = write!(
+        h,
+        "<h2>Cheese or corner</h2><p>After Turner and colleagues (2023): on {} deployment levels the shortest routes from the start to the cheese and to the top-right corner part at a <i>decision square</i>; {} episodes reached it and {} then reached the cheese or the corner first. The agent went to the cheese at <b>{}</b> of them.</p>",
+        d.levels_with_decision,
+        d.reached,
+        d.decisions,
+        fmt_estimate(&d.cheese_rate, true)
+    );
+    match (&d.fit, &d.not_fitted) {
+        (Some(f), _) => {
+            let _ = write!(
+                h,
+                "<p>Logistic regression of going to the cheese on the standardised distances (ridge {}; coefficients are log-odds per standard deviation, intervals resample decisions; an interval that excludes 0 decides the sign). Held-out accuracy over 5 folds <b>{}</b> against <b>{}</b> for always predicting the majority outcome.</p><table><tr><th>distance</th><th>coefficient [95% CI] (n)</th></tr>",
+                f.ridge,
+                fmt_estimate(&f.accuracy, true),
+                fmt_estimate(&f.baseline, true)
+            );
+            for c in &f.coefficients {
+                let _ = write!(h, "<tr><td>{}</td><td>{}</td></tr>", escape(&c.feature), fmt_estimate(&c.estimate, false));
+            }
+            h.push_str("</table>");
+            let coefs: Vec<(String, Estimate, usize)> = f.coefficients.iter().map(|c| (c.feature.clone(), c.estimate, 0)).collect();
+            h.push_str(&bars("What going to the cheese depends on", "log-odds per standard deviation", &coefs));
+        }
+        (None, Some(why)) => {
+            let _ = write!(h, "<p class=\"na\">No regression: {}.</p>", escape(why));
+        }
+        (None, None) => {}
+    }
+}
+
 /// Renders the report as a self-contained HTML page (inline SVG, no external files).
 pub fn html(r: &AuditReport) -> String {
     let mut h = String::new();
@@ -43,6 +101,12 @@ pub fn html(r: &AuditReport) -> String {
     row("success under the shift", fmt_estimate(&r.deployment_success, true));
     row("under the shift: corner instead of cheese", fmt_estimate(&r.corner_instead_of_cheese, true));
     row("inferred mesa-objective", format!("{} (posterior {:.3}; its kind {:.3})", r.inference.mode_fit().candidate.name, r.inference.mode_fit().posterior, r.inference.mode_class_posterior));
+    if let Some(m) = &r.meg {
+        row("goal-directedness (MEG), whole candidate set, nats per decision", format!("{} (best: {})", fmt_estimate(&m.class, false), m.best));
+    }
+    if let Some(d) = &r.cheese_or_corner {
+        row("under the shift: to the cheese where the routes to cheese and corner part", fmt_estimate(&d.cheese_rate, true));
+    }
     h.push_str("</table>");
     for (item, why) in &r.not_applicable {
         let _ = write!(h, "<p class=\"na\">{}: not measured — {}.</p>", escape(item), escape(why));
@@ -134,6 +198,12 @@ pub fn html(r: &AuditReport) -> String {
         .map(|f| (f.candidate.name.clone(), Estimate { mean: f.posterior, lo: f64::NAN, hi: f64::NAN, n: inf.actions }, if f.candidate.is_base { 0 } else { 3 }))
         .collect();
     h.push_str(&bars("Posterior over candidate objectives", "posterior", &post));
+    if let Some(m) = &r.meg {
+        meg_section(&mut h, m);
+    }
+    if let Some(d) = &r.cheese_or_corner {
+        decisions_section(&mut h, d);
+    }
 
     h.push_str("<h2>Sample episodes</h2><p>The path is drawn over the level; the first deployment pictures are failures when there were any.</p>");
     for s in &r.samples {

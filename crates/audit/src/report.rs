@@ -16,6 +16,8 @@ use mesascope_tasks::{Level, LevelGenerator, Shift, TrainingDistribution};
 use crate::agents::Agent;
 use crate::battery::{planner_agreement, retargeting_levels, success, thinking_time, training_goal_cells, PlannerAgreement, ThinkingTime};
 use crate::infer::{candidates, infer_objective, Inference};
+use crate::decisions::{cheese_or_corner, CheeseOrCorner};
+use crate::meg::{meg, Meg};
 use crate::op::{measure_op, OpReport};
 use crate::probe::{probes, Probes};
 use mesascope_report::stats::Estimate;
@@ -97,6 +99,15 @@ pub struct AuditReport {
     pub corner_instead_of_cheese: Estimate,
     /// Objective inference on the deployment episodes.
     pub inference: Inference,
+    /// Maximum entropy goal-directedness on the deployment episodes, per candidate objective,
+    /// per kind and for the whole candidate set (absent from audits made before it existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meg: Option<Meg>,
+    /// Under the shift, at the squares where the routes to the cheese and the corner part:
+    /// which way the agent went and what that depended on (absent for levels without cheese
+    /// and from audits made before it existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cheese_or_corner: Option<CheeseOrCorner>,
     /// Why an item was not measured.
     pub not_applicable: BTreeMap<String, String>,
     /// A few episodes per set, to draw.
@@ -108,7 +119,7 @@ pub struct AuditReport {
 }
 
 /// The stages an audit reports progress through, in order.
-pub const STAGES: [&str; 7] = ["levels", "generalization", "retargeting", "thinking time", "planner agreement", "probes", "objective inference"];
+pub const STAGES: [&str; 9] = ["levels", "generalization", "retargeting", "thinking time", "planner agreement", "probes", "objective inference", "goal-directedness", "cheese or corner"];
 
 /// Training levels to measure on: the pool when it is finite (up to `count`), else `count`
 /// fresh draws from the training distribution.
@@ -210,13 +221,25 @@ pub fn audit(subject: &str, agent: &mut dyn Agent, dist: &TrainingDistribution, 
     lap(STAGES[5], &mut seconds);
 
     progress(STAGES[6]);
-    let deploy_eps = agent.play(&deploy, seed ^ 4);
+    let (deploy_eps, deploy_dists) = agent.play_with_distributions(&deploy, seed ^ 4);
     let base = deploy.first().map(|l| l.reward).ok_or(AuditError::Invalid { what: "levels", message: "no deployment levels".into() })?;
-    let inference = infer_objective(&deploy, &deploy_eps, &candidates(&base, &deploy), opts.gamma)?;
+    let objectives = candidates(&base, &deploy);
+    let inference = infer_objective(&deploy, &deploy_eps, &objectives, opts.gamma)?;
     let deployment_success = success(&deploy_eps);
     let verdict = verdict(&inference, &generalization.novel_success, &deployment_success, &novel, seed);
     let corner = mesascope_report::stats::rate(deploy_eps.iter().map(|r| r.reached_corner && !r.success));
     lap(STAGES[6], &mut seconds);
+
+    progress(STAGES[7]);
+    let goal_directedness = meg(&deploy, &deploy_eps, deploy_dists.as_ref(), &objectives, opts.gamma, seed ^ 0x3e9)?;
+    lap(STAGES[7], &mut seconds);
+
+    progress(STAGES[8]);
+    let decisions = cheese_or_corner(&deploy, &deploy_eps, seed ^ 0xc4e)?;
+    if decisions.is_none() {
+        not_applicable.insert("cheese or corner".into(), "the deployment levels have no cheese".into());
+    }
+    lap(STAGES[8], &mut seconds);
 
     let mut samples = Vec::new();
     let mut pick = |set: &str, levels: &[Level], eps: &[EpisodeRecord]| {
@@ -246,6 +269,8 @@ pub fn audit(subject: &str, agent: &mut dyn Agent, dist: &TrainingDistribution, 
         deployment_success,
         corner_instead_of_cheese: corner,
         inference,
+        meg: Some(goal_directedness),
+        cheese_or_corner: decisions,
         not_applicable,
         samples,
         seconds,

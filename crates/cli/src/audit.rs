@@ -106,6 +106,25 @@ fn summary(r: &AuditReport) {
     }
     println!("success under the shift:           {}", fmt_estimate(&r.deployment_success, true));
     println!("corner instead of cheese:          {}", fmt_estimate(&r.corner_instead_of_cheese, true));
+    if let Some(m) = &r.meg {
+        println!("goal-directedness (MEG, nats/decision), whole candidate set: {} (best: {})", fmt_estimate(&m.class, false), m.best);
+        for k in &m.kinds {
+            println!("  MEG for {:<28} {}", format!("{}:", k.kind), fmt_estimate(&k.meg, false));
+        }
+    }
+    if let Some(d) = &r.cheese_or_corner {
+        println!("cheese where the routes part ({} decisions): {}", d.decisions, fmt_estimate(&d.cheese_rate, true));
+        match (&d.fit, &d.not_fitted) {
+            (Some(f), _) => {
+                println!("  held-out accuracy {} (majority baseline {})", fmt_estimate(&f.accuracy, true), fmt_estimate(&f.baseline, true));
+                for c in &f.coefficients {
+                    println!("  {:<42} {}", c.feature, fmt_estimate(&c.estimate, false));
+                }
+            }
+            (None, Some(why)) => println!("  no regression: {why}"),
+            (None, None) => {}
+        }
+    }
 }
 
 /// Runs `mesascope audit`.

@@ -208,7 +208,7 @@ fn audit_writes_json_and_html_for_trained_runs_and_known_agents() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains("verdict: "), "{}", stdout(&o));
     // Progress in the log, a line per stage; the last line names the verdict and the files.
-    assert!(stderr(&o).lines().any(|l| l.contains("/7 stages  objective inference")), "{}", stderr(&o));
+    assert!(stderr(&o).lines().any(|l| l.contains("/9 stages  objective inference")), "{}", stderr(&o));
     let json: serde_json::Value = serde_json::from_slice(&std::fs::read(run.join("audit.json")).unwrap()).unwrap();
     let last = stdout(&o).lines().last().unwrap().to_string();
     assert!(last.starts_with("audit of ") && last.contains(json["verdict"]["label"].as_str().unwrap()) && last.contains("audit-timing.json"), "{last}");
@@ -217,8 +217,12 @@ fn audit_writes_json_and_html_for_trained_runs_and_known_agents() {
     let layers: Vec<&str> = json["probes"]["layers"].as_array().unwrap().iter().map(|l| l["name"].as_str().unwrap()).collect();
     assert!(layers.contains(&"gru.hidden"), "{layers:?}");
     assert_eq!(json["generalization"]["novel_success"]["n"], 20);
+    // Goal-directedness of a trained model is scored under its own action probabilities.
+    assert_eq!(json["meg"]["expected_under_policy"], true, "{}", json["meg"]);
+    assert_eq!(json["meg"]["class"]["n"], 20);
+    assert!(stdout(&o).contains("goal-directedness (MEG, nats/decision), whole candidate set: "), "{}", stdout(&o));
     let html = std::fs::read_to_string(run.join("audit.html")).unwrap();
-    assert!(html.contains("Verdict") && html.contains("Success vs thinking ticks"));
+    assert!(html.contains("Verdict") && html.contains("Success vs thinking ticks") && html.contains("Goal-directedness (MEG)"));
 
     let r = run.to_str().unwrap();
     for (args, expected) in [
@@ -242,6 +246,7 @@ fn audit_writes_json_and_html_for_trained_runs_and_known_agents() {
     let corner = dir.join("corner");
     let o = mesascope(&["audit", "--known", "corner-seeker", "--levels", "40", "--out", corner.to_str().unwrap()]);
     assert!(stdout(&o).contains("verdict: proxy: top-right corner"), "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("(best: top-right corner)"), "{}", stdout(&o));
     assert!(corner.join("audit.html").exists());
 
     for (args, expected) in [

@@ -182,6 +182,14 @@ impl Agent for Borrowed<'_> {
     fn model(&self) -> Option<&mesascope_audit::agents::ModelAgent> {
         self.0.model()
     }
+
+    fn play_with_distributions(
+        &mut self,
+        levels: &[mesascope_tasks::Level],
+        seed: u64,
+    ) -> (Vec<mesascope_learn::eval::EpisodeRecord>, Option<mesascope_audit::agents::ActionDistributions>) {
+        self.0.play_with_distributions(levels, seed)
+    }
 }
 
 /// Writes what [`run`] found.
