@@ -226,12 +226,13 @@ pub fn audit(subject: &str, agent: &mut dyn Agent, dist: &TrainingDistribution, 
     let objectives = candidates(&base, &deploy);
     let inference = infer_objective(&deploy, &deploy_eps, &objectives, opts.gamma)?;
     let deployment_success = success(&deploy_eps);
-    let verdict = verdict(&inference, &generalization.novel_success, &deployment_success, &novel, seed);
     let corner = mesascope_report::stats::rate(deploy_eps.iter().map(|r| r.reached_corner && !r.success));
     lap(STAGES[6], &mut seconds);
 
     progress(STAGES[7]);
     let goal_directedness = meg(&deploy, &deploy_eps, deploy_dists.as_ref(), &objectives, opts.gamma, seed ^ 0x3e9)?;
+    // The verdict weighs the goal-directedness as well, so it is reached in this stage.
+    let verdict = verdict(&inference, Some(&goal_directedness), &generalization.novel_success, &deployment_success, &novel, seed);
     lap(STAGES[7], &mut seconds);
 
     progress(STAGES[8]);
