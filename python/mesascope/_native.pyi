@@ -2,7 +2,7 @@
 
 from os import PathLike
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Literal, Optional, overload
 
 import numpy as np
 
@@ -54,14 +54,15 @@ def audit_policy(
     policy: Callable[[np.ndarray], Any],
     env: Optional[dict[str, Any]] = None,
     *,
+    untrained: Optional[Callable[[np.ndarray], Any]] = None,
     output: str = "logits",
     greedy: bool = False,
     name: str = "python-policy",
-    shift: str = "goal-anywhere",
-    levels: int = 200,
-    probe_levels: int = 160,
+    shift: Optional[str] = None,
+    levels: Optional[int] = None,
+    probe_levels: Optional[int] = None,
     ticks: Optional[list[int]] = None,
-    seed: int = 0,
+    seed: Optional[int] = None,
     out: Optional[str | PathLike[str]] = None,
     gamma: Optional[float] = None,
     progress: Optional[Callable[[str], None]] = None,
@@ -71,11 +72,11 @@ def audit_job(
     known: Optional[str] = None,
     env: Optional[dict[str, Any]] = None,
     *,
-    shift: str = "goal-anywhere",
-    levels: int = 200,
-    probe_levels: int = 160,
+    shift: Optional[str] = None,
+    levels: Optional[int] = None,
+    probe_levels: Optional[int] = None,
     ticks: Optional[list[int]] = None,
-    seed: int = 0,
+    seed: Optional[int] = None,
     out: Optional[str | PathLike[str]] = None,
     progress: Optional[Callable[[str], None]] = None,
 ) -> str: ...
@@ -86,7 +87,11 @@ class Model:
     def config(self) -> str: ...
     @property
     def obs_shape(self) -> tuple[int, int, int]: ...
-    def __call__(self, obs: np.ndarray) -> np.ndarray: ...
+    def untrained(self) -> Model: ...
+    @overload
+    def __call__(self, obs: np.ndarray, *, activations: Literal[False] = False) -> np.ndarray: ...
+    @overload
+    def __call__(self, obs: np.ndarray, *, activations: Literal[True]) -> tuple[np.ndarray, dict[str, np.ndarray]]: ...
 
 def train(
     out: str | PathLike[str],

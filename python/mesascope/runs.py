@@ -16,7 +16,10 @@ from . import _native
 
 # A Rust-trained feed-forward model (mlp or cnn) as a policy: Model(path) loads a run
 # directory, checkpoint directory or .safetensors file; model(obs) maps a float32 batch
-# [n, C, H, W] to action logits [n, 5]; model.config is its TOML.
+# [n, C, H, W] to action logits [n, 5], and model(obs, activations=True) to the pair of them
+# and {name: [n, features]}, the activations the audit's probes read; model.untrained() is the
+# same architecture with the fresh weights the audit's probes compare against;
+# model.config is its TOML.
 Model = _native.Model
 
 # A TensorBoard event file for a Python training loop: EventWriter(dir) creates

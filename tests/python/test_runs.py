@@ -42,12 +42,42 @@ def test_weights_load_into_numpy_and_compute_the_models_logits(run):
 
 
 def test_a_runs_model_as_a_python_policy_gets_the_runs_own_audit(run, tmp_path):
-    as_policy = mesascope.audit(mesascope.Model(run), out=tmp_path / "policy", size=7, goal="top-right-3", **AUDIT)
+    model = mesascope.Model(run)
     own = mesascope.audit(run, out=tmp_path / "run", **AUDIT)
-    # The run's own audit also looks inside the model (probes); the policy's cannot.
+    assert own.report["probes"] is not None
+    # With its named activations and its untrained twin, the policy's audit is the run's own,
+    # probes included.
+    with_inside = mesascope.audit(lambda obs: model(obs, activations=True), untrained=lambda obs: model.untrained()(obs, activations=True), out=tmp_path / "inside", size=7, goal="top-right-3", **AUDIT)
+    assert {k: v for k, v in with_inside.report.items() if k != "subject"} == {k: v for k, v in own.report.items() if k != "subject"}
+    assert [layer["name"] for layer in with_inside.report["probes"]["layers"]] == list(model(np.zeros((1, *model.obs_shape), np.float32), activations=True)[1])
+    # Actions alone: everything but what looks inside the model.
+    as_policy = mesascope.audit(model, out=tmp_path / "policy", size=7, goal="top-right-3", **AUDIT)
     inside = ("subject", "probes", "not_applicable")
     assert {k: v for k, v in as_policy.report.items() if k not in inside} == {k: v for k, v in own.report.items() if k not in inside}
-    assert own.report["probes"] is not None and as_policy.report["probes"] is None
+    assert as_policy.report["probes"] is None
+    assert as_policy.report["not_applicable"] == {"probes": "the agent has no activations", "thinking time": "the agent is not a learned model"}
+
+
+def test_a_policy_with_activations_needs_its_untrained_twin(run, tmp_path):
+    model = mesascope.Model(run)
+    with_inside = lambda obs: model(obs, activations=True)
+    with pytest.raises(MesascopeError, match="the probes need their baseline: give untrained="):
+        mesascope.audit(with_inside, out=tmp_path, size=7, goal="top-right-3", **AUDIT)
+    # Switched off, the probes need no baseline.
+    off = mesascope.audit(with_inside, out=tmp_path, size=7, goal="top-right-3", **{**AUDIT, "probe_levels": 0})
+    assert off.report["not_applicable"]["probes"] == "switched off (no probe levels asked for)"
+    bad = [
+        (lambda obs: (model(obs), {"dense": np.zeros((len(obs) + 1, 3))}), r"activation 'dense' has shape \(\d+, 3\); expected \(\d+, features\)"),
+        (lambda obs: (model(obs), {"dense": np.full((len(obs), 3), np.inf)}), "activation 'dense' holds a value that is not finite"),
+        (lambda obs: (model(obs), {7: np.zeros((len(obs), 3))}), "activation names must be strings"),
+    ]
+    for policy, message in bad:
+        with pytest.raises(MesascopeError, match=message):
+            mesascope.audit(policy, untrained=policy, out=tmp_path, size=7, goal="top-right-3", **AUDIT)
+    # A twin of another architecture is no baseline.
+    narrow = lambda obs: (model(obs), {"dense": model(obs, activations=True)[1]["dense"][:, :3]})
+    with pytest.raises(MesascopeError, match="the activations of the untrained twin are"):
+        mesascope.audit(with_inside, untrained=narrow, out=tmp_path, size=7, goal="top-right-3", **AUDIT)
 
 
 def test_deploy_with_guards_writes_its_report(run, tmp_path):

@@ -6,19 +6,17 @@
 //! states of others: goal position as a ridge classifier over cells (accuracy), the distance
 //! map as multi-output ridge regression (R² over floor cells against the per-cell mean map).
 
-use burn::prelude::*;
 use nalgebra::DMatrix;
 use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64Mcg;
 use serde::{Deserialize, Serialize};
 
-use mesascope_learn::ActorCritic;
 use mesascope_tasks::grid::Tile;
 use mesascope_tasks::solve::distance_map;
 use mesascope_tasks::vecenv::write_observation;
 use mesascope_tasks::{reset, Level, Shift, State, TrainingDistribution};
 
-use crate::agents::ModelAgent;
+use crate::agents::{Activations, Inside};
 use mesascope_report::stats::{mean_ci, Estimate};
 use crate::AuditError;
 
@@ -105,27 +103,21 @@ fn samples(levels: &[Level], per_level: usize, rng: &mut Pcg64Mcg) -> Samples {
     out
 }
 
-/// Each named activation of `model` on the sampled states, as `[samples × features]`.
-fn activations(model: &ActorCritic, agent: &ModelAgent, levels: &[Level], s: &Samples) -> Vec<(String, DMatrix<f64>)> {
-    let obs = agent.cfg.env.obs;
+/// Each named activation of the model (or of its untrained twin) on the sampled states, as
+/// `[samples × features]`.
+fn activations(model: &mut dyn Inside, untrained: bool, levels: &[Level], s: &Samples) -> Result<Activations, AuditError> {
+    let obs = model.obs();
     let (c, h, w) = obs.shape(levels[0].width, levels[0].height);
     let size = c * h * w;
     let mut buf = vec![0.0f32; s.states.len() * size];
     for (j, (i, state)) in s.states.iter().enumerate() {
         write_observation(obs, &levels[*i], state, &mut buf[j * size..(j + 1) * size]);
     }
-    let x = Tensor::<4>::from_data(TensorData::new(buf, [s.states.len(), c, h, w]), &agent.device);
-    model
-        .forward(x, None, agent.ticks, true)
-        .activations
-        .into_iter()
-        .map(|(name, t)| {
-            let [n, f] = t.dims();
-            let data = t.into_data();
-            let values = data.as_slice::<f32>().expect("f32 activations");
-            (name, DMatrix::from_row_iterator(n, f, values.iter().map(|&v| v as f64)))
-        })
-        .collect()
+    let named = model.activations(buf, [s.states.len(), c, h, w], untrained)?;
+    if let Some((name, m)) = named.iter().find(|(_, m)| m.nrows() != s.states.len()) {
+        return Err(AuditError::Invalid { what: "activations", message: format!("'{name}' has {} rows for {} observations", m.nrows(), s.states.len()) });
+    }
+    Ok(named)
 }
 
 fn rows(m: &DMatrix<f64>, idx: &[usize]) -> DMatrix<f64> {
@@ -218,9 +210,10 @@ fn probe_layer(x_fit: &DMatrix<f64>, x_test: &DMatrix<f64>, fit: &Samples, test:
     (mean_ci(&per_level_acc), mean_ci(&per_level_r2), validation_r2)
 }
 
-/// Probes every named activation of `agent`'s model and of `untrained` (same architecture,
-/// fresh weights), fitted on `fit_levels` and scored on `test_levels`.
-pub fn probes(agent: &ModelAgent, untrained: &ActorCritic, fit_levels: &[Level], test_levels: &[Level], per_level: usize, seed: u64) -> Result<Probes, AuditError> {
+/// Probes every named activation of `model` and of its untrained twin (same architecture,
+/// fresh weights), fitted on `fit_levels` and scored on `test_levels`. `None` when the model
+/// names no activations.
+pub fn probes(model: &mut dyn Inside, fit_levels: &[Level], test_levels: &[Level], per_level: usize, seed: u64) -> Result<Option<Probes>, AuditError> {
     if fit_levels.len() < 4 || test_levels.is_empty() || per_level == 0 {
         return Err(AuditError::Invalid { what: "probe levels", message: "probes need at least 4 fit levels, 1 test level and 1 state per level".into() });
     }
@@ -230,15 +223,25 @@ pub fn probes(agent: &ModelAgent, untrained: &ActorCritic, fit_levels: &[Level],
     if fit.goal.len() != fit_levels.len() * per_level || test.goal.len() != test_levels.len() * per_level {
         return Err(AuditError::Invalid { what: "probe levels", message: "every probe level needs a cheese".into() });
     }
-    let trained = activations(&agent.model, agent, fit_levels, &fit).into_iter().zip(activations(&agent.model, agent, test_levels, &test));
-    let fresh: Vec<_> = activations(untrained, agent, fit_levels, &fit).into_iter().zip(activations(untrained, agent, test_levels, &test)).collect();
+    let trained_fit = activations(model, false, fit_levels, &fit)?;
+    if trained_fit.is_empty() {
+        return Ok(None);
+    }
+    let trained_test = activations(model, false, test_levels, &test)?;
+    let (fresh_fit, fresh_test) = (activations(model, true, fit_levels, &fit)?, activations(model, true, test_levels, &test)?);
+    let names = |a: &Activations| a.iter().map(|(n, m)| (n.clone(), m.ncols())).collect::<Vec<_>>();
+    for (what, other) in [("on the test levels", &trained_test), ("of the untrained twin", &fresh_fit), ("of the untrained twin on the test levels", &fresh_test)] {
+        if names(other) != names(&trained_fit) {
+            return Err(AuditError::Invalid { what: "activations", message: format!("the activations {what} are {:?}, not {:?} (name, width) as on the fit levels", names(other), names(&trained_fit)) });
+        }
+    }
     let mut layers = Vec::new();
-    for (((name, xf), (_, xt)), ((_, uf), (_, ut))) in trained.zip(fresh) {
+    for (((name, xf), (_, xt)), ((_, uf), (_, ut))) in trained_fit.into_iter().zip(trained_test).zip(fresh_fit.into_iter().zip(fresh_test)) {
         let (goal_accuracy, distance_r2, distance_r2_validation) = probe_layer(&xf, &xt, &fit, &test, per_level);
         let (goal_accuracy_untrained, distance_r2_untrained, _) = probe_layer(&uf, &ut, &fit, &test, per_level);
         layers.push(ProbeLayer { name, features: xf.ncols(), goal_accuracy, goal_accuracy_untrained, distance_r2, distance_r2_validation, distance_r2_untrained });
     }
-    Ok(Probes { layers, fit_levels: fit_levels.len(), test_levels: test_levels.len(), states_per_level: per_level })
+    Ok(Some(Probes { layers, fit_levels: fit_levels.len(), test_levels: test_levels.len(), states_per_level: per_level }))
 }
 
 #[cfg(test)]

@@ -3,8 +3,9 @@
 //! `audit-timing.json` as `mesascope audit`.
 //!
 //! The callable sees a float32 batch of observations `[n, C, H, W]` and returns `[n, 5]`
-//! action logits or probabilities (anything `numpy.asarray` turns into that). The audit runs
-//! with the GIL released and takes it back only to call the policy.
+//! action logits or probabilities (anything `numpy.asarray` turns into that), or a pair of
+//! those and `{name: activations [n, features]}`, which the probes read as they read a Rust
+//! model's. The audit runs with the GIL released and takes it back only to call the policy.
 
 use std::path::PathBuf;
 
@@ -14,7 +15,9 @@ use pyo3::types::PyDict;
 use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64Mcg;
 
-use mesascope_audit::agents::Agent;
+use mesascope_audit::agents::{Activations, Agent, Inside};
+use mesascope_audit::AuditError;
+use nalgebra::DMatrix;
 use mesascope_lab::{AuditJob, Subject};
 use mesascope_learn::eval::EpisodeRecord;
 use mesascope_tasks::vecenv::write_observation;
@@ -39,18 +42,56 @@ enum Output {
 /// when the audit returns.
 struct PolicyAgent {
     policy: Py<PyAny>,
+    /// The same architecture with fresh weights: the probes' baseline.
+    untrained: Option<Py<PyAny>>,
     obs: ObsKind,
     output: Output,
     greedy: bool,
+    /// Whether the policy returned named activations with its actions.
+    gives_activations: bool,
     error: Option<PyErr>,
+}
+
+/// `callable` on the batch `batch` of shape `shape`: what it returned and, when it returned a
+/// pair of that and a dict, the dict (named activations).
+fn call<'py>(py: Python<'py>, callable: &Py<PyAny>, batch: Vec<f32>, shape: [usize; 4]) -> PyResult<(Bound<'py, PyAny>, Option<Bound<'py, PyDict>>)> {
+    let obs = PyArray1::from_vec(py, batch).reshape(shape)?;
+    let returned = callable.bind(py).call1((obs,))?;
+    Ok(match returned.extract::<(Bound<'py, PyAny>, Bound<'py, PyDict>)>() {
+        Ok((out, named)) => (out, Some(named)),
+        Err(_) => (returned, None),
+    })
+}
+
+/// Named activations `{name: [n, features]}` as matrices, in the dict's order; `who` names the
+/// callable in errors.
+fn activation_matrices(py: Python<'_>, named: &Bound<'_, PyDict>, n: usize, who: &str) -> PyResult<Activations> {
+    let numpy = py.import("numpy")?;
+    named
+        .iter()
+        .map(|(key, value)| {
+            let name: String = key.extract().map_err(|_| err(format!("invalid {who} output: activation names must be strings, not {key}")))?;
+            let array = numpy.call_method1("asarray", (value, "float32")).map_err(|e| err(format!("invalid {who} output: activation '{name}': numpy.asarray cannot make float32 of it: {e}")))?;
+            let shape = array.getattr("shape").map(|s| s.to_string()).unwrap_or_default();
+            let rows: PyReadonlyArray2<'_, f32> = array.extract().map_err(|_| err(format!("invalid {who} output: activation '{name}' has shape {shape}; expected ({n}, features)")))?;
+            if rows.shape()[0] != n {
+                return Err(err(format!("invalid {who} output: activation '{name}' has shape {shape}; expected ({n}, features)")));
+            }
+            let rows = rows.as_array();
+            if rows.iter().any(|x| !x.is_finite()) {
+                return Err(err(format!("invalid {who} output: activation '{name}' holds a value that is not finite")));
+            }
+            Ok((name, DMatrix::from_fn(n, rows.ncols(), |i, j| rows[(i, j)] as f64)))
+        })
+        .collect()
 }
 
 impl PolicyAgent {
     /// The policy's actions for `n` observations in `batch`.
-    fn act(&self, py: Python<'_>, batch: Vec<f32>, shape: [usize; 4], rng: &mut Pcg64Mcg) -> PyResult<Vec<Action>> {
+    fn act(&mut self, py: Python<'_>, batch: Vec<f32>, shape: [usize; 4], rng: &mut Pcg64Mcg) -> PyResult<Vec<Action>> {
         let n = shape[0];
-        let obs = PyArray1::from_vec(py, batch).reshape(shape)?;
-        let returned = self.policy.call1(py, (obs,))?;
+        let (returned, named) = call(py, &self.policy, batch, shape)?;
+        self.gives_activations |= named.is_some();
         let array = py
             .import("numpy")?
             .call_method1("asarray", (returned, "float32"))
@@ -107,6 +148,14 @@ impl PolicyAgent {
 }
 
 impl Agent for PolicyAgent {
+    fn inside(&mut self) -> Option<&mut dyn Inside> {
+        if self.gives_activations {
+            Some(self)
+        } else {
+            None
+        }
+    }
+
     fn play(&mut self, levels: &[Level], seed: u64) -> Vec<EpisodeRecord> {
         let mut rng = Pcg64Mcg::seed_from_u64(seed);
         let mut records = Vec::with_capacity(levels.len());
@@ -146,6 +195,47 @@ impl Agent for PolicyAgent {
     }
 }
 
+/// A Python policy that returns activations is a model the probes can look inside. It is
+/// called on observations alone, with no recurrent state, so thinking time does not apply.
+impl Inside for PolicyAgent {
+    fn obs(&self) -> ObsKind {
+        self.obs
+    }
+
+    fn activations(&mut self, obs: Vec<f32>, shape: [usize; 4], untrained: bool) -> Result<Activations, AuditError> {
+        let failed = |e: &PyErr| AuditError::Invalid { what: "policy", message: e.to_string() };
+        if self.error.is_some() {
+            return Err(AuditError::Invalid { what: "policy", message: "it raised an exception".into() });
+        }
+        let (callable, who) = match (untrained, &self.untrained) {
+            (false, _) => (&self.policy, "policy"),
+            (true, Some(twin)) => (twin, "untrained"),
+            (true, None) => {
+                let e = err("the policy returns activations, so the probes need their baseline: give untrained= (the same architecture with fresh weights, returning the same activations), or probe_levels=0");
+                let failure = failed(&e);
+                self.error = Some(e);
+                return Err(failure);
+            }
+        };
+        let found = Python::attach(|py| {
+            let (_, named) = call(py, callable, obs, shape)?;
+            match named {
+                Some(named) => activation_matrices(py, &named, shape[0], who),
+                None => Err(err(format!("invalid {who} output: it returned no activations; the probes need ({{name: activations}}) beside the actions, as the policy returns them"))),
+            }
+        });
+        found.map_err(|e| {
+            let failure = failed(&e);
+            self.error = Some(e);
+            failure
+        })
+    }
+
+    fn trained_ticks(&self) -> Option<usize> {
+        None
+    }
+}
+
 /// Runs `job` (with `agent` for an external subject) without the GIL, reporting progress to
 /// the Python callable `progress`, and returns the result as JSON text.
 fn run(py: Python<'_>, job: &AuditJob, agent: Option<&mut PolicyAgent>, progress: Option<Py<PyAny>>) -> PyResult<String> {
@@ -157,37 +247,54 @@ fn run(py: Python<'_>, job: &AuditJob, agent: Option<&mut PolicyAgent>, progress
     progress.finish(result)
 }
 
-/// The audit job's options from Python's arguments.
+/// The audit job's options from Python's arguments; those left out (`None`) take lab's
+/// defaults, as `mesascope audit` does.
 #[allow(clippy::too_many_arguments)]
-fn job(subject: Subject, shift: &str, levels: usize, probe_levels: usize, ticks: Option<Vec<usize>>, seed: u64, out: Option<PathBuf>) -> PyResult<AuditJob> {
+fn job(subject: Subject, shift: Option<&str>, levels: Option<usize>, probe_levels: Option<usize>, ticks: Option<Vec<usize>>, seed: Option<u64>, out: Option<PathBuf>) -> PyResult<AuditJob> {
     let defaults = AuditJob::default();
-    Ok(AuditJob { subject, shift: shift.parse::<Shift>().map_err(err)?, levels, probe_levels, ticks: ticks.unwrap_or(defaults.ticks), seed, out })
+    Ok(AuditJob {
+        subject,
+        shift: match shift {
+            Some(name) => name.parse::<Shift>().map_err(err)?,
+            None => defaults.shift,
+        },
+        levels: levels.unwrap_or(defaults.levels),
+        probe_levels: probe_levels.unwrap_or(defaults.probe_levels),
+        ticks: ticks.unwrap_or(defaults.ticks),
+        seed: seed.unwrap_or(defaults.seed),
+        out,
+    })
 }
 
 /// Audits a Python policy (see the module docs) trained on the task `env` (with discount
-/// `gamma` for objective inference, the training default unless given); returns lab's
-/// `AuditResult` as JSON text. `probe_levels` and `ticks` only appear in the options.
+/// `gamma` for objective inference, the training default unless given); `untrained` is the
+/// probes' baseline for a policy that returns activations. Returns lab's `AuditResult` as JSON
+/// text. `ticks` only appears in the options.
 #[pyfunction]
-#[pyo3(signature = (policy, env=None, *, output="logits", greedy=false, name="python-policy", shift="goal-anywhere", levels=200, probe_levels=160, ticks=None, seed=0, out=None, gamma=None, progress=None))]
+#[pyo3(signature = (policy, env=None, *, untrained=None, output="logits", greedy=false, name="python-policy", shift=None, levels=None, probe_levels=None, ticks=None, seed=None, out=None, gamma=None, progress=None))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn audit_policy(
     py: Python<'_>,
     policy: Py<PyAny>,
     env: Option<&Bound<'_, PyDict>>,
+    untrained: Option<Py<PyAny>>,
     output: &str,
     greedy: bool,
     name: &str,
-    shift: &str,
-    levels: usize,
-    probe_levels: usize,
+    shift: Option<&str>,
+    levels: Option<usize>,
+    probe_levels: Option<usize>,
     ticks: Option<Vec<usize>>,
-    seed: u64,
+    seed: Option<u64>,
     out: Option<PathBuf>,
     gamma: Option<f64>,
     progress: Option<Py<PyAny>>,
 ) -> PyResult<String> {
     if !policy.bind(py).is_callable() {
         return Err(err("invalid policy: it must be callable (a batch of observations → action logits or probabilities)"));
+    }
+    if untrained.as_ref().is_some_and(|u| !u.bind(py).is_callable()) {
+        return Err(err("invalid untrained: it must be callable, as the policy is"));
     }
     let output = match output {
         "logits" => Output::Logits,
@@ -199,11 +306,11 @@ pub(crate) fn audit_policy(
         overrides.push(format!("ppo.gamma={g:?}"));
     }
     let obs = env_settings(env)?.obs;
-    // Probes need a Rust model's activations and thinking time its recurrent ticks: the
-    // audit reports both as not applicable for a Python policy. The options are kept as
-    // given so that audit.json reads as `mesascope audit` with the same flags.
+    // Thinking time needs recurrent ticks, which a policy called on observations alone has
+    // not: the audit says so. The options are kept as given so that audit.json reads as
+    // `mesascope audit` with the same flags.
     let job = job(Subject::External { name: name.to_string(), overrides }, shift, levels, probe_levels, ticks, seed, out)?;
-    let mut agent = PolicyAgent { policy, obs, output, greedy, error: None };
+    let mut agent = PolicyAgent { policy, untrained, obs, output, greedy, gives_activations: false, error: None };
     let result = run(py, &job, Some(&mut agent), progress);
     if let Some(e) = agent.error.take() {
         return Err(e);
@@ -215,18 +322,18 @@ pub(crate) fn audit_policy(
 /// or a known-answer agent (`known`, on the task `env`), exactly as `mesascope audit` does;
 /// returns lab's `AuditResult` as JSON text.
 #[pyfunction]
-#[pyo3(signature = (run=None, known=None, env=None, *, shift="goal-anywhere", levels=200, probe_levels=160, ticks=None, seed=0, out=None, progress=None))]
+#[pyo3(signature = (run=None, known=None, env=None, *, shift=None, levels=None, probe_levels=None, ticks=None, seed=None, out=None, progress=None))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn audit_job(
     py: Python<'_>,
     run: Option<PathBuf>,
     known: Option<String>,
     env: Option<&Bound<'_, PyDict>>,
-    shift: &str,
-    levels: usize,
-    probe_levels: usize,
+    shift: Option<&str>,
+    levels: Option<usize>,
+    probe_levels: Option<usize>,
     ticks: Option<Vec<usize>>,
-    seed: u64,
+    seed: Option<u64>,
     out: Option<PathBuf>,
     progress: Option<Py<PyAny>>,
 ) -> PyResult<String> {

@@ -4,14 +4,14 @@
 
 use std::path::{Path, PathBuf};
 
-use burn::prelude::{Device, Tensor, TensorData};
-use numpy::{PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray4, PyUntypedArrayMethods};
+use burn::prelude::{Tensor, TensorData};
+use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray4, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 use mesascope_lab::types::OnVeto;
 use mesascope_lab::{DeployJob, TrainJob};
-use mesascope_learn::{ActorCritic, TrainConfig};
+use mesascope_audit::agents::ModelAgent;
 
 use crate::config::toml_value;
 use crate::err;
@@ -78,17 +78,13 @@ pub(crate) fn load_weights<'py>(py: Python<'py>, path: PathBuf) -> PyResult<Boun
 }
 
 /// A Rust-trained feed-forward model as a Python policy: called on a float32 batch
-/// `[n, C, H, W]`, it returns the action logits `[n, 5]`, as the Rust evaluation computes them.
+/// `[n, C, H, W]`, it returns the action logits `[n, 5]`, as the Rust evaluation computes them,
+/// and with `activations=True` also its named activations, as the audit's probes read them.
 #[pyclass(module = "mesascope._native", unsendable)]
-pub(crate) struct Model(Box<Loaded>);
+pub(crate) struct Model(Box<ModelAgent>);
 
-/// The model with what it needs, boxed inside [`Model`]: burn's types ask for more alignment
-/// (64 bytes) than Python's allocator gives a Python object.
-struct Loaded {
-    cfg: TrainConfig,
-    model: ActorCritic,
-    device: Device,
-}
+// The model is boxed: burn's types ask for more alignment (64 bytes) than Python's allocator
+// gives a Python object.
 
 #[pymethods]
 impl Model {
@@ -101,7 +97,7 @@ impl Model {
             return Err(err(format!("{}: a recurrent model needs its hidden state from step to step; audit it with mesascope.audit(path) instead", path.display())));
         }
         let device = mesascope_learn::device(&cfg.device).map_err(err)?;
-        Ok(Model(Box::new(Loaded { cfg, model, device })))
+        Ok(Model(Box::new(ModelAgent { ticks: cfg.model.ticks, cfg, model, device })))
     }
 
     /// The run's configuration as TOML.
@@ -117,8 +113,19 @@ impl Model {
         self.0.cfg.env.obs.shape(w, h)
     }
 
-    /// Action logits `[n, 5]` of a float32 batch of observations `[n, C, H, W]`.
-    fn __call__<'py>(&self, py: Python<'py>, obs: PyReadonlyArray4<'_, f32>) -> PyResult<Bound<'py, PyArray2<f32>>> {
+    /// The same architecture with fresh weights, as the audit draws it for a run's probes'
+    /// baseline (seeded from the run's seed): `untrained=` for auditing this model as a Python
+    /// policy.
+    fn untrained(&self) -> Model {
+        let model = self.0.untrained(self.obs_shape());
+        Model(Box::new(ModelAgent { model, ..(*self.0).clone() }))
+    }
+
+    /// Action logits `[n, 5]` of a float32 batch of observations `[n, C, H, W]`; with
+    /// `activations`, the pair of them and `{name: [n, features]}`, the model's named
+    /// activations in its order.
+    #[pyo3(signature = (obs, *, activations=false))]
+    fn __call__<'py>(&self, py: Python<'py>, obs: PyReadonlyArray4<'_, f32>, activations: bool) -> PyResult<Bound<'py, PyAny>> {
         let shape = obs.shape().to_vec();
         let (c, h, w) = self.obs_shape();
         if shape[1..] != [c, h, w] {
@@ -126,9 +133,21 @@ impl Model {
         }
         let values = obs.as_array().iter().copied().collect::<Vec<f32>>();
         let x = Tensor::<4>::from_data(TensorData::new(values, [shape[0], c, h, w]), &self.0.device);
-        let logits = self.0.model.forward(x, None, self.0.cfg.model.ticks, false).logits.into_data();
+        let out = self.0.model.forward(x, None, self.0.ticks, activations);
+        let logits = out.logits.into_data();
         let logits = logits.as_slice::<f32>().map_err(|e| err(format!("{e:?}")))?.to_vec();
-        PyArray1::from_vec(py, logits).reshape([shape[0], mesascope_tasks::Action::COUNT])
+        let logits = PyArray1::from_vec(py, logits).reshape([shape[0], mesascope_tasks::Action::COUNT])?.into_any();
+        if !activations {
+            return Ok(logits);
+        }
+        let named = PyDict::new(py);
+        for (name, t) in out.activations {
+            let [n, f] = t.dims();
+            let data = t.into_data();
+            let values = data.as_slice::<f32>().map_err(|e| err(format!("{name}: {e:?}")))?.to_vec();
+            named.set_item(name, PyArray1::from_vec(py, values).reshape([n, f])?)?;
+        }
+        Ok((logits, named).into_pyobject(py)?.into_any())
     }
 }
 
