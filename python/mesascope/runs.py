@@ -79,27 +79,56 @@ def load_weights(path: str | os.PathLike) -> dict[str, np.ndarray]:
 
 
 def deploy(
-    agent: str | os.PathLike,
+    agent: str | os.PathLike | Callable[[np.ndarray], Any],
     *,
-    ensemble: Sequence[str | os.PathLike] = (),
+    ensemble: Sequence[str | os.PathLike | Callable[[np.ndarray], Any]] = (),
     shift: Optional[str] = None,
     guards: Optional[Sequence[str]] = None,
     on_veto: Optional[str] = None,
     levels: Optional[int] = None,
     false_alarm: Optional[float] = None,
     impact_budget: Optional[float] = None,
-    seed: int = 0,
+    seed: Optional[int] = None,
     out: str | os.PathLike | None = None,
+    layer: Optional[str] = None,
+    name: str = "python-policy",
+    gamma: Optional[float] = None,
     progress: Optional[Callable[[dict[str, Any]], None]] = None,
+    **env: Any,
 ) -> DeployResult:
-    """Deploys the Rust-trained run ``agent`` under ``shift`` without guards and with each of
-    ``guards`` (``ood``, ``ensemble`` with the runs in ``ensemble``, ``impact``), as
-    ``mesascope deploy``, writing ``deploy.json`` and ``deploy.html``. Options left ``None``
-    keep the command line's defaults."""
-    r = json.loads(
-        _native.deploy(
-            os.fspath(agent), ensemble=[os.fspath(p) for p in ensemble], shift=shift, guards=None if guards is None else list(guards), on_veto=on_veto,
-            levels=levels, false_alarm=false_alarm, impact_budget=impact_budget, seed=seed, out=None if out is None else os.fspath(out), progress=_progress(progress),
-        )
+    """Deploys ``agent`` under ``shift`` without guards and with each of ``guards`` (``ood``,
+    ``ensemble`` with the members in ``ensemble``, ``impact``), as ``mesascope deploy``,
+    writing ``deploy.json`` and ``deploy.html``. Options left ``None`` keep the command
+    line's defaults.
+
+    ``agent`` is a Rust-trained run (its path), which brings its own task, or a Python
+    policy trained on the task ``env`` (the ``[env]`` fields, as for ``audit``; ``gamma`` is
+    the discount the impact measure and value calibration use, the training default unless
+    given): a callable from a float32 batch ``[n, C, H, W]`` to action logits ``[n, 5]``, or
+    to the pair of them and ``{name: activations [n, features]}`` (the contract of
+    ``audit``). The guards then need:
+
+    - ``impact``: nothing but the task;
+    - ``ood``: the activation ``layer`` (default: the last one the policy names); a policy
+      that returns no activations raises ``MesascopeError`` naming the missing activation
+      (leave ``ood`` out of ``guards`` to deploy it with the others);
+    - ``ensemble``: the members in ``ensemble``, runs (paths) or further Python policies.
+
+    A Python policy makes no value predictions: its entry in ``value_ece`` is ``None``.
+    Policies are called on observations alone, with no recurrent state. ``name`` names a
+    Python policy in the report; its files go to ``runs/deploy-NAME`` unless ``out``.
+    """
+    runs = [os.fspath(m) for m in ensemble if not callable(m)]
+    members = [m for m in ensemble if callable(m)]
+    common = dict(
+        ensemble=runs, shift=shift, guards=None if guards is None else list(guards), on_veto=on_veto, levels=levels, false_alarm=false_alarm,
+        impact_budget=impact_budget, seed=seed, out=None if out is None else os.fspath(out), progress=_progress(progress),
     )
+    if callable(agent):
+        text = _native.deploy_policy(agent, env, name=name, members=members, layer=layer, gamma=gamma, **common)
+    else:
+        if members or env or layer is not None or gamma is not None or name != "python-policy":
+            raise _native.MesascopeError("Python ensemble members, task settings, layer, gamma and name apply to a Python policy only (a run brings its own)")
+        text = _native.deploy(os.fspath(agent), **common)
+    r = json.loads(text)
     return DeployResult(r["report"], r["seconds"], [Path(p) for p in r["files"]])

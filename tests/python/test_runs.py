@@ -86,6 +86,48 @@ def test_deploy_with_guards_writes_its_report(run, tmp_path):
     assert json.loads((tmp_path / "deploy.json").read_text()) == result.report
 
 
+def test_a_python_wrapper_of_a_run_gets_the_runs_own_deployment(run, tmp_path):
+    model = mesascope.Model(run)
+    policy = lambda obs: model(obs, activations=True)
+    opts = dict(shift="goal-anywhere", guards=["ood", "impact", "ensemble"], levels=20, seed=2)
+    own = mesascope.deploy(run, ensemble=[run], out=tmp_path / "run", **opts)
+    stages = []
+    python = mesascope.deploy(policy, ensemble=[policy], out=tmp_path / "python", progress=stages.append, size=7, goal="top-right-3", **opts)
+    # Every number but the value calibration, which needs value predictions a policy does not make.
+    mine = lambda r: {k: v for k, v in r.items() if k not in ("subject", "value_ece")}
+    assert mine(python.report) == mine(own.report)
+    assert python.report["options"]["layer"] == "dense"
+    assert python.report["value_ece"] == [None, None] and all(isinstance(e, float) for e in own.report["value_ece"])
+    assert any(s["kind"] == "stage" and s["name"] == "guards: ood + impact + ensemble" for s in stages)
+    assert json.loads((tmp_path / "python" / "deploy.json").read_text()) == python.report
+    # A run as the ensemble member of a Python policy: the same disagreement as above.
+    mixed = mesascope.deploy(policy, ensemble=[run], out=tmp_path / "mixed", size=7, goal="top-right-3", **opts)
+    assert mine(mixed.report) == mine(own.report)
+
+
+def test_a_policy_without_activations_is_deployed_without_the_ood_guard(run, tmp_path):
+    model = mesascope.Model(run)
+    task = dict(size=7, goal="top-right-3", shift="goal-anywhere", levels=20)
+    with pytest.raises(MesascopeError, match="the OOD guard watches one of the agent's named activations, and 'python-policy' names none"):
+        mesascope.deploy(model, out=tmp_path, **task)
+    impact = mesascope.deploy(model, guards=["impact"], out=tmp_path, **task)
+    own = mesascope.deploy(run, guards=["impact"], out=tmp_path / "run", shift="goal-anywhere", levels=20)
+    assert impact.report["configs"] == own.report["configs"]
+    assert not any(score.startswith("ood") for score in impact.report["auroc"]) and impact.report["options"]["layer"] == ""
+
+    def broken(obs):
+        raise RuntimeError("the policy broke")
+
+    with pytest.raises(RuntimeError, match="the policy broke"):
+        mesascope.deploy(broken, guards=["impact"], out=tmp_path, **task)
+    with pytest.raises(MesascopeError, match=r"invalid policy output: it returned shape \[\d+, 4\]; expected \(\d+, 5\)"):
+        mesascope.deploy(lambda obs: np.zeros((len(obs), 4)), guards=["impact"], out=tmp_path, **task)
+    with pytest.raises(MesascopeError, match="invalid member 1: it must be callable"):
+        mesascope._native.deploy_policy(model, members=[42])
+    with pytest.raises(MesascopeError, match="apply to a Python policy only"):
+        mesascope.deploy(run, size=7)
+
+
 def test_deploy_keeps_the_command_lines_defaults(run, tmp_path):
     # As `mesascope deploy RUN`: lava on the route (which this lava-free run cannot take), the
     # OOD and impact guards, defer on a veto.

@@ -32,7 +32,7 @@ const CHUNK: usize = 256;
 
 /// What the policy's rows are.
 #[derive(Clone, Copy, PartialEq)]
-enum Output {
+pub(crate) enum Output {
     Logits,
     Probabilities,
 }
@@ -54,7 +54,7 @@ struct PolicyAgent {
 
 /// `callable` on the batch `batch` of shape `shape`: what it returned and, when it returned a
 /// pair of that and a dict, the dict (named activations).
-fn call<'py>(py: Python<'py>, callable: &Py<PyAny>, batch: Vec<f32>, shape: [usize; 4]) -> PyResult<(Bound<'py, PyAny>, Option<Bound<'py, PyDict>>)> {
+pub(crate) fn call<'py>(py: Python<'py>, callable: &Py<PyAny>, batch: Vec<f32>, shape: [usize; 4]) -> PyResult<(Bound<'py, PyAny>, Option<Bound<'py, PyDict>>)> {
     let obs = PyArray1::from_vec(py, batch).reshape(shape)?;
     let returned = callable.bind(py).call1((obs,))?;
     Ok(match returned.extract::<(Bound<'py, PyAny>, Bound<'py, PyDict>)>() {
@@ -65,7 +65,7 @@ fn call<'py>(py: Python<'py>, callable: &Py<PyAny>, batch: Vec<f32>, shape: [usi
 
 /// Named activations `{name: [n, features]}` as matrices, in the dict's order; `who` names the
 /// callable in errors.
-fn activation_matrices(py: Python<'_>, named: &Bound<'_, PyDict>, n: usize, who: &str) -> PyResult<Activations> {
+pub(crate) fn activation_matrices(py: Python<'_>, named: &Bound<'_, PyDict>, n: usize, who: &str) -> PyResult<Activations> {
     let numpy = py.import("numpy")?;
     named
         .iter()
@@ -86,40 +86,50 @@ fn activation_matrices(py: Python<'_>, named: &Bound<'_, PyDict>, n: usize, who:
         .collect()
 }
 
-impl PolicyAgent {
-    /// The policy's actions for `n` observations in `batch`.
-    fn act(&mut self, py: Python<'_>, batch: Vec<f32>, shape: [usize; 4], rng: &mut Pcg64Mcg) -> PyResult<Vec<Action>> {
-        let n = shape[0];
-        let (returned, named) = call(py, &self.policy, batch, shape)?;
-        self.gives_activations |= named.is_some();
-        let array = py
-            .import("numpy")?
-            .call_method1("asarray", (returned, "float32"))
-            .map_err(|e| err(format!("invalid policy output: numpy.asarray cannot make float32 {} of it: {e}", self.output_name())))?;
-        let rows: PyReadonlyArray2<'_, f32> = array.extract().map_err(|_| {
-            let shape = array.getattr("shape").map(|s| s.to_string()).unwrap_or_default();
-            err(format!("invalid policy output: it returned shape {shape}; expected ({n}, 5), one row of action {} per observation", self.output_name()))
-        })?;
-        if rows.shape() != [n, Action::COUNT] {
-            return Err(err(format!("invalid policy output: it returned shape {:?}; expected ({n}, 5), one row of action {} per observation", rows.shape(), self.output_name())));
-        }
-        let rows = rows.as_array();
-        (0..n)
-            .map(|j| {
-                let row: Vec<f32> = rows.row(j).to_vec();
-                if row.iter().any(|x| x.is_nan()) || (self.output == Output::Probabilities && row.iter().any(|&p| p < 0.0 || !p.is_finite())) {
-                    return Err(err(format!("invalid policy output: row {j} is {row:?}; {} must be numbers{}", self.output_name(), if self.output == Output::Probabilities { " ≥ 0" } else { "" })));
-                }
-                Ok(Action::ALL[self.choose(&row, rng).map_err(|m| err(format!("invalid policy output: row {j}: {m}")))?])
-            })
-            .collect()
-    }
-
-    fn output_name(&self) -> &'static str {
-        match self.output {
+impl Output {
+    fn name(self) -> &'static str {
+        match self {
             Output::Logits => "logits",
             Output::Probabilities => "probabilities",
         }
+    }
+}
+
+/// The `[n, 5]` rows of action logits or probabilities a policy `returned`, checked.
+pub(crate) fn action_rows(py: Python<'_>, returned: Bound<'_, PyAny>, n: usize, output: Output) -> PyResult<Vec<Vec<f32>>> {
+    let what = output.name();
+    let array = py.import("numpy")?.call_method1("asarray", (returned, "float32")).map_err(|e| err(format!("invalid policy output: numpy.asarray cannot make float32 {what} of it: {e}")))?;
+    let rows: PyReadonlyArray2<'_, f32> = array.extract().map_err(|_| {
+        let shape = array.getattr("shape").map(|s| s.to_string()).unwrap_or_default();
+        err(format!("invalid policy output: it returned shape {shape}; expected ({n}, 5), one row of action {what} per observation"))
+    })?;
+    if rows.shape() != [n, Action::COUNT] {
+        return Err(err(format!("invalid policy output: it returned shape {:?}; expected ({n}, 5), one row of action {what} per observation", rows.shape())));
+    }
+    rows.as_array()
+        .rows()
+        .into_iter()
+        .enumerate()
+        .map(|(j, row)| {
+            let row = row.to_vec();
+            if row.iter().any(|x| x.is_nan()) || (output == Output::Probabilities && row.iter().any(|&p| p < 0.0 || !p.is_finite())) {
+                return Err(err(format!("invalid policy output: row {j} is {row:?}; {what} must be numbers{}", if output == Output::Probabilities { " ≥ 0" } else { "" })));
+            }
+            Ok(row)
+        })
+        .collect()
+}
+
+impl PolicyAgent {
+    /// The policy's actions for `n` observations in `batch`.
+    fn act(&mut self, py: Python<'_>, batch: Vec<f32>, shape: [usize; 4], rng: &mut Pcg64Mcg) -> PyResult<Vec<Action>> {
+        let (returned, named) = call(py, &self.policy, batch, shape)?;
+        self.gives_activations |= named.is_some();
+        action_rows(py, returned, shape[0], self.output)?
+            .iter()
+            .enumerate()
+            .map(|(j, row)| Ok(Action::ALL[self.choose(row, rng).map_err(|m| err(format!("invalid policy output: row {j}: {m}")))?]))
+            .collect()
     }
 
     /// The action of one row: the most likely one (the last of equals, as the model

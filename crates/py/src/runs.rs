@@ -3,17 +3,22 @@
 //! guards (lab's deploy job).
 
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use burn::prelude::{Tensor, TensorData};
 use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray4, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
+use mesascope_guard::chain::{Actor, ActorStep};
+use mesascope_guard::GuardError;
 use mesascope_lab::types::OnVeto;
-use mesascope_lab::{DeployJob, TrainJob};
+use mesascope_lab::{DeployJob, Subject, TrainJob};
+use mesascope_tasks::ObsKind;
 use mesascope_audit::agents::ModelAgent;
 
-use crate::config::toml_value;
+use crate::audit::{action_rows, activation_matrices, call, Output};
+use crate::config::{env_settings, overrides, toml_value};
 use crate::err;
 use crate::progress::Progress;
 
@@ -151,15 +156,11 @@ impl Model {
     }
 }
 
-/// Deploys the run at `agent` with `guards` (ood, ensemble, impact) under `shift` and writes
-/// `deploy.json` and `deploy.html`, as `mesascope deploy` does; returns lab's `DeployResult`
-/// as JSON text.
-#[pyfunction]
-#[pyo3(signature = (agent, *, ensemble=None, shift=None, guards=None, on_veto=None, levels=None, false_alarm=None, impact_budget=None, seed=0, out=None, progress=None))]
+/// The deploy job's options from Python's arguments; those left out (`None`) take lab's
+/// defaults, as `mesascope deploy` does.
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn deploy(
-    py: Python<'_>,
-    agent: PathBuf,
+fn deploy_job(
+    agent: Subject,
     ensemble: Option<Vec<PathBuf>>,
     shift: Option<&str>,
     guards: Option<Vec<String>>,
@@ -167,16 +168,15 @@ pub(crate) fn deploy(
     levels: Option<usize>,
     false_alarm: Option<f64>,
     impact_budget: Option<f64>,
-    seed: u64,
+    seed: Option<u64>,
     out: Option<PathBuf>,
-    progress: Option<Py<PyAny>>,
-) -> PyResult<String> {
+) -> PyResult<DeployJob> {
     let defaults = DeployJob::default();
     let on_veto: OnVeto = match on_veto {
         Some(name) => serde_json::from_value(serde_json::Value::String(name.to_string())).map_err(|_| err(format!("unknown on_veto '{name}' (known: stop, defer)")))?,
         None => defaults.on_veto,
     };
-    let job = DeployJob {
+    Ok(DeployJob {
         agent,
         ensemble: ensemble.unwrap_or_default(),
         shift: match shift {
@@ -189,11 +189,130 @@ pub(crate) fn deploy(
         false_alarm: false_alarm.unwrap_or(defaults.false_alarm),
         impact_budget: impact_budget.unwrap_or(defaults.impact_budget),
         impact_measure: defaults.impact_measure,
-        seed,
+        seed: seed.unwrap_or(defaults.seed),
         out,
-    };
+    })
+}
+
+/// Deploys the run at `agent` with `guards` (ood, ensemble, impact) under `shift` and writes
+/// `deploy.json` and `deploy.html`, as `mesascope deploy` does; returns lab's `DeployResult`
+/// as JSON text.
+#[pyfunction]
+#[pyo3(signature = (agent, *, ensemble=None, shift=None, guards=None, on_veto=None, levels=None, false_alarm=None, impact_budget=None, seed=None, out=None, progress=None))]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn deploy(
+    py: Python<'_>,
+    agent: PathBuf,
+    ensemble: Option<Vec<PathBuf>>,
+    shift: Option<&str>,
+    guards: Option<Vec<String>>,
+    on_veto: Option<&str>,
+    levels: Option<usize>,
+    false_alarm: Option<f64>,
+    impact_budget: Option<f64>,
+    seed: Option<u64>,
+    out: Option<PathBuf>,
+    progress: Option<Py<PyAny>>,
+) -> PyResult<String> {
+    let job = deploy_job(Subject::Run(agent), ensemble, shift, guards, on_veto, levels, false_alarm, impact_budget, seed, out)?;
     let progress = Progress::new(progress);
     let result = py.detach(|| mesascope_lab::deploy(&job, &|p| progress.report(p)));
+    progress.finish(result)
+}
+
+/// A Python policy (a batch of observations → action logits, or the pair of them and
+/// `{name: activations [n, features]}`) as an agent of the deployment chain. It makes no value
+/// predictions and keeps no recurrent state. A Python exception stops the chain and is raised
+/// when the deployment returns.
+struct PolicyActor {
+    policy: Py<PyAny>,
+    obs: ObsKind,
+    error: Mutex<Option<PyErr>>,
+}
+
+impl Actor for PolicyActor {
+    fn obs(&self) -> ObsKind {
+        self.obs
+    }
+
+    fn state_size(&self, _shape: (usize, usize, usize)) -> usize {
+        0
+    }
+
+    fn step(&self, obs: Vec<f32>, (c, h, w): (usize, usize, usize), _state: &mut [f32], record: bool) -> Result<ActorStep, GuardError> {
+        let n = obs.len() / (c * h * w);
+        let stepped = Python::attach(|py| -> PyResult<ActorStep> {
+            let (returned, named) = call(py, &self.policy, obs, [n, c, h, w])?;
+            let logits = action_rows(py, returned, n, Output::Logits)?.concat();
+            let activations = match (record, named) {
+                (true, Some(named)) => activation_matrices(py, &named, n, "policy")?
+                    .into_iter()
+                    .map(|(name, m)| (name, (0..m.nrows()).flat_map(|i| m.row(i).iter().map(|&v| v as f32).collect::<Vec<_>>()).collect()))
+                    .collect(),
+                _ => Vec::new(),
+            };
+            Ok(ActorStep { logits, values: None, activations })
+        });
+        stepped.map_err(|e| {
+            let failure = GuardError::Invalid { what: "policy", message: e.to_string() };
+            self.error.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).get_or_insert(e);
+            failure
+        })
+    }
+}
+
+/// Deploys a Python policy (logits, and named activations for the OOD guard, which watches
+/// `layer`, by default the last one named) trained on the task `env` (discount `gamma` for
+/// the impact measure, the training default unless given), with `members` (further Python
+/// policies) and the runs of `ensemble` as its ensemble; otherwise as [`deploy`].
+#[pyfunction]
+#[pyo3(signature = (policy, env=None, *, name="python-policy", members=None, ensemble=None, layer=None, gamma=None, shift=None, guards=None, on_veto=None, levels=None, false_alarm=None, impact_budget=None, seed=None, out=None, progress=None))]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn deploy_policy(
+    py: Python<'_>,
+    policy: Py<PyAny>,
+    env: Option<&Bound<'_, PyDict>>,
+    name: &str,
+    members: Option<Vec<Py<PyAny>>>,
+    ensemble: Option<Vec<PathBuf>>,
+    layer: Option<String>,
+    gamma: Option<f64>,
+    shift: Option<&str>,
+    guards: Option<Vec<String>>,
+    on_veto: Option<&str>,
+    levels: Option<usize>,
+    false_alarm: Option<f64>,
+    impact_budget: Option<f64>,
+    seed: Option<u64>,
+    out: Option<PathBuf>,
+    progress: Option<Py<PyAny>>,
+) -> PyResult<String> {
+    let members = members.unwrap_or_default();
+    for (i, callable) in std::iter::once(&policy).chain(&members).enumerate() {
+        if !callable.bind(py).is_callable() {
+            let who = if i == 0 { "policy".to_string() } else { format!("member {i}") };
+            return Err(err(format!("invalid {who}: it must be callable (a batch of observations → action logits)")));
+        }
+    }
+    let mut overrides = overrides("env", env)?;
+    if let Some(g) = gamma {
+        overrides.push(format!("ppo.gamma={g:?}"));
+    }
+    let obs = env_settings(env)?.obs;
+    let job = deploy_job(Subject::External { name: name.to_string(), overrides }, ensemble, shift, guards, on_veto, levels, false_alarm, impact_budget, seed, out)?;
+    let actor = |policy| PolicyActor { policy, obs, error: Mutex::new(None) };
+    let agent = actor(policy);
+    let members: Vec<PolicyActor> = members.into_iter().map(actor).collect();
+    let progress = Progress::new(progress);
+    let result = py.detach(|| {
+        let others: Vec<&dyn Actor> = members.iter().map(|m| m as &dyn Actor).collect();
+        mesascope_lab::deploy_external(&job, &agent, &others, layer, &|p| progress.report(p))
+    });
+    for failed in std::iter::once(&agent).chain(&members) {
+        if let Some(e) = failed.error.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take() {
+            return Err(e);
+        }
+    }
     progress.finish(result)
 }
 
