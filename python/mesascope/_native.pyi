@@ -2,7 +2,7 @@
 
 from os import PathLike
 from pathlib import Path
-from typing import Any, Callable, Literal, Optional, overload
+from typing import Any, Callable, Optional
 
 import numpy as np
 
@@ -87,11 +87,14 @@ class Model:
     def config(self) -> str: ...
     @property
     def obs_shape(self) -> tuple[int, int, int]: ...
+    @property
+    def recurrent(self) -> bool: ...
+    def initial_state(self, n: int) -> np.ndarray: ...
     def untrained(self) -> Model: ...
-    @overload
-    def __call__(self, obs: np.ndarray, *, activations: Literal[False] = False) -> np.ndarray: ...
-    @overload
-    def __call__(self, obs: np.ndarray, *, activations: Literal[True]) -> tuple[np.ndarray, dict[str, np.ndarray]]: ...
+    # Feed-forward: model(obs) -> logits, model(obs, activations=True) -> (logits, activations).
+    # Recurrent: model(obs, state) -> (logits, next_state), with activations=True
+    # (logits, next_state, activations).
+    def __call__(self, obs: np.ndarray, state: Optional[np.ndarray] = None, *, activations: bool = False) -> Any: ...
 
 def train(
     out: str | PathLike[str],
@@ -122,6 +125,7 @@ def deploy_policy(
     env: Optional[dict[str, Any]] = None,
     *,
     name: str = "python-policy",
+    initial_state: Optional[Callable[[int], Any]] = None,
     members: Optional[list[Callable[[np.ndarray], Any]]] = None,
     ensemble: Optional[list[str | PathLike[str]]] = None,
     layer: Optional[str] = None,

@@ -14,12 +14,14 @@ import numpy as np
 
 from . import _native
 
-# A Rust-trained feed-forward model (mlp or cnn) as a policy: Model(path) loads a run
-# directory, checkpoint directory or .safetensors file; model(obs) maps a float32 batch
-# [n, C, H, W] to action logits [n, 5], and model(obs, activations=True) to the pair of them
-# and {name: [n, features]}, the activations the audit's probes read; model.untrained() is the
-# same architecture with the fresh weights the audit's probes compare against;
-# model.config is its TOML.
+# A Rust-trained model as a policy: Model(path) loads a run directory, checkpoint directory or
+# .safetensors file; model(obs) maps a float32 batch [n, C, H, W] to action logits [n, 5], and
+# model(obs, activations=True) to the pair of them and {name: [n, features]}, the activations
+# the audit's probes read. A recurrent (convgru) model takes and returns its state:
+# model(obs, state) -> (logits, next_state), state = model.initial_state(n) at the episodes'
+# start (model.recurrent says which). model.untrained() is the same architecture with the fresh
+# weights the audit's probes compare against; model.config is its TOML. The forward pass
+# releases the GIL.
 Model = _native.Model
 
 # A TensorBoard event file for a Python training loop: EventWriter(dir) creates
@@ -93,6 +95,7 @@ def deploy(
     layer: Optional[str] = None,
     name: str = "python-policy",
     gamma: Optional[float] = None,
+    initial_state: Optional[Callable[[int], Any]] = None,
     progress: Optional[Callable[[dict[str, Any]], None]] = None,
     **env: Any,
 ) -> DeployResult:
@@ -114,9 +117,15 @@ def deploy(
       (leave ``ood`` out of ``guards`` to deploy it with the others);
     - ``ensemble``: the members in ``ensemble``, runs (paths) or further Python policies.
 
+    A recurrent policy gives ``initial_state``, a callable from a number of episodes ``n``
+    to their zero state ``[n, ...]`` (e.g. ``Model.initial_state`` of a convgru run); it is
+    then called ``policy(obs, state)`` and returns ``(logits, next_state)`` or ``(logits,
+    next_state, activations)``, and the chain carries each episode's state from its start.
+    Ensemble members given as Python policies are feed-forward.
+
     A Python policy makes no value predictions: its entry in ``value_ece`` is ``None``.
-    Policies are called on observations alone, with no recurrent state. ``name`` names a
-    Python policy in the report; its files go to ``runs/deploy-NAME`` unless ``out``.
+    ``name`` names a Python policy in the report; its files go to ``runs/deploy-NAME`` unless
+    ``out``.
     """
     runs = [os.fspath(m) for m in ensemble if not callable(m)]
     members = [m for m in ensemble if callable(m)]
@@ -125,10 +134,10 @@ def deploy(
         impact_budget=impact_budget, seed=seed, out=None if out is None else os.fspath(out), progress=_progress(progress),
     )
     if callable(agent):
-        text = _native.deploy_policy(agent, env, name=name, members=members, layer=layer, gamma=gamma, **common)
+        text = _native.deploy_policy(agent, env, name=name, initial_state=initial_state, members=members, layer=layer, gamma=gamma, **common)
     else:
-        if members or env or layer is not None or gamma is not None or name != "python-policy":
-            raise _native.MesascopeError("Python ensemble members, task settings, layer, gamma and name apply to a Python policy only (a run brings its own)")
+        if members or env or layer is not None or gamma is not None or name != "python-policy" or initial_state is not None:
+            raise _native.MesascopeError("Python ensemble members, task settings, layer, gamma, name and initial_state apply to a Python policy only (a run brings its own)")
         text = _native.deploy(os.fspath(agent), **common)
     r = json.loads(text)
     return DeployResult(r["report"], r["seconds"], [Path(p) for p in r["files"]])

@@ -137,6 +137,48 @@ def test_deploy_keeps_the_command_lines_defaults(run, tmp_path):
     assert (options["guards"], options["on_veto"]) == (["ood", "impact"], "defer")
 
 
+@pytest.fixture(scope="module")
+def recurrent_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "convgru"
+    mesascope.train(out, {**SETTINGS, "model.kind": "convgru", "model.channels": 4, "total_steps": 1024})
+    return out
+
+
+def test_a_recurrent_run_steps_with_its_state_and_deploys_as_the_run_does(recurrent_run, run, tmp_path):
+    model = mesascope.Model(recurrent_run)
+    assert model.recurrent and not mesascope.Model(run).recurrent
+    obs = np.zeros((3, *model.obs_shape), np.float32)
+    state = model.initial_state(3)
+    assert state.shape == (3, 4, 7, 7) and not state.any()
+    logits, next_state, named = model(obs, state, activations=True)
+    assert logits.shape == (3, 5) and next_state.shape == state.shape and next_state.any()
+    assert "gru.hidden" in named and all(a.shape[0] == 3 for a in named.values())
+    with pytest.raises(MesascopeError, match=r"missing state: the model is recurrent; call model\(obs, state\)"):
+        model(obs)
+    with pytest.raises(MesascopeError, match=r"invalid state: shape \[2, 4, 7, 7\]"):
+        model(obs, model.initial_state(2))
+    with pytest.raises(MesascopeError, match="invalid state: the model is not recurrent"):
+        mesascope.Model(run)(np.zeros((3, 8, 7, 7), np.float32), state)
+    with pytest.raises(MesascopeError, match="the model is not recurrent: it has no state"):
+        mesascope.Model(run).initial_state(1)
+    # Against the Rust rollout: the chain carries the Python wrapper's state through each
+    # episode as it carries the run's own, and every number but the value calibration agrees.
+    opts = dict(shift="goal-anywhere", guards=["ood", "impact"], levels=20, seed=1)
+    own = mesascope.deploy(recurrent_run, out=tmp_path / "run", **opts)
+    wrapper = lambda obs, state: model(obs, state, activations=True)
+    python = mesascope.deploy(wrapper, initial_state=model.initial_state, layer="gru.hidden", out=tmp_path / "python", size=7, goal="top-right-3", **opts)
+    mine = lambda r: {k: v for k, v in r.items() if k not in ("subject", "value_ece")}
+    assert mine(python.report) == mine(own.report)
+    # A wrapper that forgets its state between steps is another agent.
+    forgetful = lambda obs, state: (model(obs, model.initial_state(len(obs)))[0], state)
+    other = mesascope.deploy(forgetful, initial_state=model.initial_state, out=tmp_path / "forgetful", size=7, goal="top-right-3", **{**opts, "guards": ["impact"]})
+    assert other.report["configs"][0] != own.report["configs"][0]
+    with pytest.raises(MesascopeError, match=r"initial_state\(1\) must be zeros"):
+        mesascope.deploy(wrapper, initial_state=lambda n: np.ones((n, 4)), guards=["impact"], out=tmp_path, size=7, goal="top-right-3", levels=20)
+    with pytest.raises(MesascopeError, match=r"a recurrent policy returns \(logits, next state\)"):
+        mesascope.deploy(lambda obs, state: model(obs, state)[0], initial_state=model.initial_state, guards=["impact"], out=tmp_path, size=7, goal="top-right-3", levels=20)
+
+
 def test_bad_run_arguments_raise_the_rust_error(run, tmp_path):
     with pytest.raises(MesascopeError, match="holds no model.safetensors and no checkpoint"):
         mesascope.Model(tmp_path)

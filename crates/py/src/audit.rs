@@ -54,13 +54,18 @@ struct PolicyAgent {
 
 /// `callable` on the batch `batch` of shape `shape`: what it returned and, when it returned a
 /// pair of that and a dict, the dict (named activations).
-pub(crate) fn call<'py>(py: Python<'py>, callable: &Py<PyAny>, batch: Vec<f32>, shape: [usize; 4]) -> PyResult<(Bound<'py, PyAny>, Option<Bound<'py, PyDict>>)> {
+fn call<'py>(py: Python<'py>, callable: &Py<PyAny>, batch: Vec<f32>, shape: [usize; 4]) -> PyResult<(Bound<'py, PyAny>, Option<Bound<'py, PyDict>>)> {
     let obs = PyArray1::from_vec(py, batch).reshape(shape)?;
-    let returned = callable.bind(py).call1((obs,))?;
-    Ok(match returned.extract::<(Bound<'py, PyAny>, Bound<'py, PyDict>)>() {
+    Ok(actions_and_activations(callable.bind(py).call1((obs,))?))
+}
+
+/// What a policy `returned`: its actions and, when it returned the pair of them and a dict,
+/// the dict (named activations).
+pub(crate) fn actions_and_activations<'py>(returned: Bound<'py, PyAny>) -> (Bound<'py, PyAny>, Option<Bound<'py, PyDict>>) {
+    match returned.extract::<(Bound<'py, PyAny>, Bound<'py, PyDict>)>() {
         Ok((out, named)) => (out, Some(named)),
         Err(_) => (returned, None),
-    })
+    }
 }
 
 /// Named activations `{name: [n, features]}` as matrices, in the dict's order; `who` names the

@@ -17,7 +17,7 @@ use mesascope_lab::{DeployJob, Subject, TrainJob};
 use mesascope_tasks::ObsKind;
 use mesascope_audit::agents::ModelAgent;
 
-use crate::audit::{action_rows, activation_matrices, call, Output};
+use crate::audit::{action_rows, actions_and_activations, activation_matrices, Output};
 use crate::config::{env_settings, overrides, toml_value};
 use crate::err;
 use crate::progress::Progress;
@@ -82,14 +82,24 @@ pub(crate) fn load_weights<'py>(py: Python<'py>, path: PathBuf) -> PyResult<Boun
     Ok(out)
 }
 
-/// A Rust-trained feed-forward model as a Python policy: called on a float32 batch
-/// `[n, C, H, W]`, it returns the action logits `[n, 5]`, as the Rust evaluation computes them,
-/// and with `activations=True` also its named activations, as the audit's probes read them.
-#[pyclass(module = "mesascope._native", unsendable)]
+/// A Rust-trained model as a Python policy: called on a float32 batch `[n, C, H, W]`, it
+/// returns the action logits `[n, 5]`, as the Rust evaluation computes them, and with
+/// `activations=True` also its named activations, as the audit's probes read them. A recurrent
+/// model (convgru) takes its state `[n, channels, H, W]` beside the observations and returns
+/// the next one after the logits. The forward pass runs without the GIL.
+#[pyclass(module = "mesascope._native", frozen)]
 pub(crate) struct Model(Box<ModelAgent>);
 
 // The model is boxed: burn's types ask for more alignment (64 bytes) than Python's allocator
 // gives a Python object.
+
+impl Model {
+    /// `(channels, H, W)` of one row of the recurrent state (`None`: not recurrent).
+    fn state_shape(&self) -> Option<[usize; 3]> {
+        let (_, h, w) = self.obs_shape();
+        self.0.cfg.model.recurrent().then_some([self.0.cfg.model.channels, h, w])
+    }
+}
 
 #[pymethods]
 impl Model {
@@ -98,9 +108,6 @@ impl Model {
     #[new]
     fn new(path: PathBuf) -> PyResult<Model> {
         let (cfg, model) = mesascope_learn::run::load_model(&path).map_err(err)?;
-        if cfg.model.recurrent() {
-            return Err(err(format!("{}: a recurrent model needs its hidden state from step to step; audit it with mesascope.audit(path) instead", path.display())));
-        }
         let device = mesascope_learn::device(&cfg.device).map_err(err)?;
         Ok(Model(Box::new(ModelAgent { ticks: cfg.model.ticks, cfg, model, device })))
     }
@@ -118,6 +125,21 @@ impl Model {
         self.0.cfg.env.obs.shape(w, h)
     }
 
+    /// Whether the model carries a recurrent state from step to step.
+    #[getter]
+    fn recurrent(&self) -> bool {
+        self.state_shape().is_some()
+    }
+
+    /// The state of `n` episodes at their start, `[n, channels, H, W]` zeros, as the Rust
+    /// evaluation starts them (recurrent models only).
+    fn initial_state<'py>(&self, py: Python<'py>, n: usize) -> PyResult<Bound<'py, PyAny>> {
+        let Some([c, h, w]) = self.state_shape() else {
+            return Err(err("the model is not recurrent: it has no state (call model(obs))"));
+        };
+        Ok(PyArray1::from_vec(py, vec![0.0f32; n * c * h * w]).reshape([n, c, h, w])?.into_any())
+    }
+
     /// The same architecture with fresh weights, as the audit draws it for a run's probes'
     /// baseline (seeded from the run's seed): `untrained=` for auditing this model as a Python
     /// policy.
@@ -126,33 +148,57 @@ impl Model {
         Model(Box::new(ModelAgent { model, ..(*self.0).clone() }))
     }
 
-    /// Action logits `[n, 5]` of a float32 batch of observations `[n, C, H, W]`; with
-    /// `activations`, the pair of them and `{name: [n, features]}`, the model's named
-    /// activations in its order.
-    #[pyo3(signature = (obs, *, activations=false))]
-    fn __call__<'py>(&self, py: Python<'py>, obs: PyReadonlyArray4<'_, f32>, activations: bool) -> PyResult<Bound<'py, PyAny>> {
+    /// Action logits `[n, 5]` of a float32 batch of observations `[n, C, H, W]`; a recurrent
+    /// model takes `state` `[n, channels, H, W]` and returns `(logits, next state)`. With
+    /// `activations`, `{name: [n, features]}`, the model's named activations in its order, come
+    /// last: `(logits, activations)` or `(logits, next state, activations)`.
+    #[pyo3(signature = (obs, state=None, *, activations=false))]
+    fn __call__<'py>(&self, py: Python<'py>, obs: PyReadonlyArray4<'_, f32>, state: Option<PyReadonlyArray4<'_, f32>>, activations: bool) -> PyResult<Bound<'py, PyAny>> {
         let shape = obs.shape().to_vec();
+        let n = shape[0];
         let (c, h, w) = self.obs_shape();
         if shape[1..] != [c, h, w] {
             return Err(err(format!("invalid obs: shape {shape:?}; the model takes [n, {c}, {h}, {w}]")));
         }
+        let hidden = match (self.state_shape(), state) {
+            (None, None) => None,
+            (None, Some(_)) => return Err(err("invalid state: the model is not recurrent (call model(obs))")),
+            (Some([sc, sh, sw]), None) => return Err(err(format!("missing state: the model is recurrent; call model(obs, state) with state [n, {sc}, {sh}, {sw}] (model.initial_state(n) at an episode's start)"))),
+            (Some(expected), Some(state)) => {
+                if state.shape() != [n, expected[0], expected[1], expected[2]] {
+                    return Err(err(format!("invalid state: shape {:?}; the model's state is [{n}, {}, {}, {}] for {n} observations", state.shape(), expected[0], expected[1], expected[2])));
+                }
+                Some((state.as_array().iter().copied().collect::<Vec<f32>>(), expected))
+            }
+        };
         let values = obs.as_array().iter().copied().collect::<Vec<f32>>();
-        let x = Tensor::<4>::from_data(TensorData::new(values, [shape[0], c, h, w]), &self.0.device);
-        let out = self.0.model.forward(x, None, self.0.ticks, activations);
-        let logits = out.logits.into_data();
-        let logits = logits.as_slice::<f32>().map_err(|e| err(format!("{e:?}")))?.to_vec();
-        let logits = PyArray1::from_vec(py, logits).reshape([shape[0], mesascope_tasks::Action::COUNT])?.into_any();
-        if !activations {
-            return Ok(logits);
+        let agent = &*self.0;
+        let out = py.detach(move || {
+            let x = Tensor::<4>::from_data(TensorData::new(values, [n, c, h, w]), &agent.device);
+            let hx = hidden.map(|(v, [sc, sh, sw])| Tensor::<4>::from_data(TensorData::new(v, [n, sc, sh, sw]), &agent.device));
+            let out = agent.model.forward(x, hx, agent.ticks, activations);
+            let floats = |t: TensorData| t.try_into_vec::<f32>().map_err(|e| format!("{e:?}"));
+            let logits = floats(out.logits.into_data())?;
+            let next = out.hidden.map(|t| floats(t.into_data())).transpose()?;
+            let named = out.activations.into_iter().map(|(name, t)| { let [_, f] = t.dims(); Ok((name, f, floats(t.into_data())?)) }).collect::<Result<Vec<_>, String>>()?;
+            Ok::<_, String>((logits, next, named))
+        });
+        let (logits, next, named) = out.map_err(err)?;
+        let mut parts = vec![PyArray1::from_vec(py, logits).reshape([n, mesascope_tasks::Action::COUNT])?.into_any()];
+        if let (Some(next), Some([sc, sh, sw])) = (next, self.state_shape()) {
+            parts.push(PyArray1::from_vec(py, next).reshape([n, sc, sh, sw])?.into_any());
         }
-        let named = PyDict::new(py);
-        for (name, t) in out.activations {
-            let [n, f] = t.dims();
-            let data = t.into_data();
-            let values = data.as_slice::<f32>().map_err(|e| err(format!("{name}: {e:?}")))?.to_vec();
-            named.set_item(name, PyArray1::from_vec(py, values).reshape([n, f])?)?;
+        if activations {
+            let dict = PyDict::new(py);
+            for (name, f, values) in named {
+                dict.set_item(name, PyArray1::from_vec(py, values).reshape([n, f])?)?;
+            }
+            parts.push(dict.into_any());
         }
-        Ok((logits, named).into_pyobject(py)?.into_any())
+        if parts.len() == 1 {
+            return Ok(parts.remove(0));
+        }
+        Ok(pyo3::types::PyTuple::new(py, parts)?.into_any())
     }
 }
 
@@ -221,13 +267,43 @@ pub(crate) fn deploy(
 }
 
 /// A Python policy (a batch of observations → action logits, or the pair of them and
-/// `{name: activations [n, features]}`) as an agent of the deployment chain. It makes no value
-/// predictions and keeps no recurrent state. A Python exception stops the chain and is raised
-/// when the deployment returns.
+/// `{name: activations [n, features]}`) as an agent of the deployment chain. A recurrent one
+/// (`state_shape`: one row of its state) is called `policy(obs, state)` and returns the next
+/// state after the logits. It makes no value predictions. A Python exception stops the chain
+/// and is raised when the deployment returns.
 struct PolicyActor {
     policy: Py<PyAny>,
     obs: ObsKind,
+    state_shape: Option<Vec<usize>>,
     error: Mutex<Option<PyErr>>,
+}
+
+impl PolicyActor {
+    /// The policy `policy`, recurrent when `initial_state` is given: `initial_state(1)`, which
+    /// must be zeros (the chain starts every episode from a zero state), gives its state's shape.
+    fn new(py: Python<'_>, policy: Py<PyAny>, obs: ObsKind, initial_state: Option<&Py<PyAny>>, who: &str) -> PyResult<PolicyActor> {
+        if !policy.bind(py).is_callable() {
+            return Err(err(format!("invalid {who}: it must be callable (a batch of observations → action logits)")));
+        }
+        let state_shape = match initial_state {
+            None => None,
+            Some(make) => {
+                let returned = make.bind(py).call1((1,)).map_err(|e| err(format!("invalid initial_state: initial_state(1) raised {e}")))?;
+                let state = py.import("numpy")?.call_method1("asarray", (returned, "float32"))?;
+                let state: numpy::PyReadonlyArrayDyn<'_, f32> = state.extract()?;
+                if state.shape().first() != Some(&1) || state.as_array().iter().any(|&x| x != 0.0) {
+                    return Err(err(format!("invalid initial_state: initial_state(1) must be zeros of shape (1, ...) (the chain starts every episode from a zero state); it gave shape {:?}", state.shape())));
+                }
+                Some(state.shape()[1..].to_vec())
+            }
+        };
+        Ok(PolicyActor { policy, obs, state_shape, error: Mutex::new(None) })
+    }
+
+    /// The first Python exception the policy raised.
+    fn take_error(&self) -> Option<PyErr> {
+        self.error.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take()
+    }
 }
 
 impl Actor for PolicyActor {
@@ -236,13 +312,21 @@ impl Actor for PolicyActor {
     }
 
     fn state_size(&self, _shape: (usize, usize, usize)) -> usize {
-        0
+        self.state_shape.as_ref().map_or(0, |s| s.iter().product())
     }
 
-    fn step(&self, obs: Vec<f32>, (c, h, w): (usize, usize, usize), _state: &mut [f32], record: bool) -> Result<ActorStep, GuardError> {
+    fn step(&self, obs: Vec<f32>, (c, h, w): (usize, usize, usize), state: &mut [f32], record: bool) -> Result<ActorStep, GuardError> {
         let n = obs.len() / (c * h * w);
         let stepped = Python::attach(|py| -> PyResult<ActorStep> {
-            let (returned, named) = call(py, &self.policy, obs, [n, c, h, w])?;
+            let observations = PyArray1::from_vec(py, obs).reshape([n, c, h, w])?;
+            let returned = match &self.state_shape {
+                None => self.policy.bind(py).call1((observations,))?,
+                Some(row) => {
+                    let shape: Vec<usize> = std::iter::once(n).chain(row.iter().copied()).collect();
+                    self.policy.bind(py).call1((observations, PyArray1::from_slice(py, state).reshape(shape)?))?
+                }
+            };
+            let (returned, named) = split_output(py, returned, self.state_shape.as_ref().map(|_| state), n)?;
             let logits = action_rows(py, returned, n, Output::Logits)?.concat();
             let activations = match (record, named) {
                 (true, Some(named)) => activation_matrices(py, &named, n, "policy")?
@@ -261,18 +345,42 @@ impl Actor for PolicyActor {
     }
 }
 
+/// What a policy `returned` for `n` rows: its actions and named activations, after copying a
+/// recurrent policy's next state (the element after the actions) into `state`.
+fn split_output<'py>(py: Python<'py>, returned: Bound<'py, PyAny>, state: Option<&mut [f32]>, n: usize) -> PyResult<(Bound<'py, PyAny>, Option<Bound<'py, PyDict>>)> {
+    let Some(state) = state else {
+        return Ok(actions_and_activations(returned));
+    };
+    let parts: Vec<Bound<'py, PyAny>> = match returned.cast::<pyo3::types::PyTuple>() {
+        Ok(tuple) if (2..=3).contains(&tuple.len()) => tuple.iter().collect(),
+        _ => return Err(err("invalid policy output: a recurrent policy returns (logits, next state) or (logits, next state, activations)")),
+    };
+    let next = py.import("numpy")?.call_method1("asarray", (&parts[1], "float32"))?;
+    let next: numpy::PyReadonlyArrayDyn<'_, f32> = next.extract()?;
+    if next.len() != state.len() || next.shape().first() != Some(&n) {
+        return Err(err(format!("invalid policy output: the next state has shape {:?}; expected {n} rows of {} values, as the state it was given", next.shape(), state.len() / n.max(1))));
+    }
+    for (slot, value) in state.iter_mut().zip(next.as_array().iter()) {
+        *slot = *value;
+    }
+    let named = parts.get(2).map(|d| d.cast::<PyDict>().cloned()).transpose().map_err(|_| err("invalid policy output: the third element must be {name: activations}"))?;
+    Ok((parts[0].clone(), named))
+}
+
 /// Deploys a Python policy (logits, and named activations for the OOD guard, which watches
-/// `layer`, by default the last one named) trained on the task `env` (discount `gamma` for
-/// the impact measure, the training default unless given), with `members` (further Python
-/// policies) and the runs of `ensemble` as its ensemble; otherwise as [`deploy`].
+/// `layer`, by default the last one named; recurrent with `initial_state`) trained on the task
+/// `env` (discount `gamma` for the impact measure, the training default unless given), with
+/// `members` (further Python policies) and the runs of `ensemble` as its ensemble; otherwise as
+/// [`deploy`].
 #[pyfunction]
-#[pyo3(signature = (policy, env=None, *, name="python-policy", members=None, ensemble=None, layer=None, gamma=None, shift=None, guards=None, on_veto=None, levels=None, false_alarm=None, impact_budget=None, seed=None, out=None, progress=None))]
+#[pyo3(signature = (policy, env=None, *, name="python-policy", initial_state=None, members=None, ensemble=None, layer=None, gamma=None, shift=None, guards=None, on_veto=None, levels=None, false_alarm=None, impact_budget=None, seed=None, out=None, progress=None))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn deploy_policy(
     py: Python<'_>,
     policy: Py<PyAny>,
     env: Option<&Bound<'_, PyDict>>,
     name: &str,
+    initial_state: Option<Py<PyAny>>,
     members: Option<Vec<Py<PyAny>>>,
     ensemble: Option<Vec<PathBuf>>,
     layer: Option<String>,
@@ -287,31 +395,21 @@ pub(crate) fn deploy_policy(
     out: Option<PathBuf>,
     progress: Option<Py<PyAny>>,
 ) -> PyResult<String> {
-    let members = members.unwrap_or_default();
-    for (i, callable) in std::iter::once(&policy).chain(&members).enumerate() {
-        if !callable.bind(py).is_callable() {
-            let who = if i == 0 { "policy".to_string() } else { format!("member {i}") };
-            return Err(err(format!("invalid {who}: it must be callable (a batch of observations → action logits)")));
-        }
-    }
+    let obs = env_settings(env)?.obs;
+    let agent = PolicyActor::new(py, policy, obs, initial_state.as_ref(), "policy")?;
+    let members: Vec<PolicyActor> = members.unwrap_or_default().into_iter().enumerate().map(|(i, m)| PolicyActor::new(py, m, obs, None, &format!("member {}", i + 1))).collect::<PyResult<_>>()?;
     let mut overrides = overrides("env", env)?;
     if let Some(g) = gamma {
         overrides.push(format!("ppo.gamma={g:?}"));
     }
-    let obs = env_settings(env)?.obs;
     let job = deploy_job(Subject::External { name: name.to_string(), overrides }, ensemble, shift, guards, on_veto, levels, false_alarm, impact_budget, seed, out)?;
-    let actor = |policy| PolicyActor { policy, obs, error: Mutex::new(None) };
-    let agent = actor(policy);
-    let members: Vec<PolicyActor> = members.into_iter().map(actor).collect();
     let progress = Progress::new(progress);
     let result = py.detach(|| {
         let others: Vec<&dyn Actor> = members.iter().map(|m| m as &dyn Actor).collect();
         mesascope_lab::deploy_external(&job, &agent, &others, layer, &|p| progress.report(p))
     });
-    for failed in std::iter::once(&agent).chain(&members) {
-        if let Some(e) = failed.error.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take() {
-            return Err(e);
-        }
+    if let Some(e) = std::iter::once(&agent).chain(&members).find_map(PolicyActor::take_error) {
+        return Err(e);
     }
     progress.finish(result)
 }
