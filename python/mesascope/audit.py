@@ -55,7 +55,7 @@ def audit(
     out: str | os.PathLike | None = None,
     output: str = "logits",
     greedy: bool = False,
-    name: str = "python-policy",
+    name: Optional[str] = None,
     gamma: Optional[float] = None,
     probe_levels: Optional[int] = None,
     ticks: Optional[Sequence[int]] = None,
@@ -93,7 +93,8 @@ def audit(
       ``corner-seeker``, ``memorizer``, ``random``), as ``mesascope audit --known``.
 
     ``shift``, ``levels``, ``probe_levels``, ``ticks`` and ``seed`` left out take the defaults
-    of ``mesascope audit``. Files go to ``out`` (default: the run directory, or
+    of ``mesascope audit``. ``name`` names a Python policy in the report (default
+    ``python-policy``). Files go to ``out`` (default: the run directory, or
     ``runs/audit-NAME``). ``progress`` is called with each progress report as a dict. Errors
     raise ``MesascopeError`` with the message the command line would print; an exception in
     the policy is re-raised.
@@ -111,7 +112,7 @@ def audit(
     elif policy is None and known is None:
         raise _native.MesascopeError("give a policy (a callable or a run's path) or known=")
     else:
-        if output != "logits" or greedy or gamma is not None or name != "python-policy" or untrained is not None:
+        if output != "logits" or greedy or gamma is not None or name is not None or untrained is not None:
             raise _native.MesascopeError("output, greedy, gamma, name and untrained apply to a Python policy only")
         run = None if policy is None else os.fspath(policy)
         text = _native.audit_job(run, known, env, shift=shift, levels=levels, probe_levels=probe_levels, ticks=ticks, seed=seed, out=out, progress=on_progress)

@@ -93,7 +93,7 @@ def deploy(
     seed: Optional[int] = None,
     out: str | os.PathLike | None = None,
     layer: Optional[str] = None,
-    name: str = "python-policy",
+    name: Optional[str] = None,
     gamma: Optional[float] = None,
     initial_state: Optional[Callable[[int], Any]] = None,
     progress: Optional[Callable[[dict[str, Any]], None]] = None,
@@ -124,8 +124,8 @@ def deploy(
     Ensemble members given as Python policies are feed-forward.
 
     A Python policy makes no value predictions: its entry in ``value_ece`` is ``None``.
-    ``name`` names a Python policy in the report; its files go to ``runs/deploy-NAME`` unless
-    ``out``.
+    ``name`` names a Python policy in the report (default ``python-policy``); its files go to
+    ``runs/deploy-NAME`` unless ``out``.
     """
     runs = [os.fspath(m) for m in ensemble if not callable(m)]
     members = [m for m in ensemble if callable(m)]
@@ -136,7 +136,7 @@ def deploy(
     if callable(agent):
         text = _native.deploy_policy(agent, env, name=name, initial_state=initial_state, members=members, layer=layer, gamma=gamma, **common)
     else:
-        if members or env or layer is not None or gamma is not None or name != "python-policy" or initial_state is not None:
+        if members or env or layer is not None or gamma is not None or name is not None or initial_state is not None:
             raise _native.MesascopeError("Python ensemble members, task settings, layer, gamma, name and initial_state apply to a Python policy only (a run brings its own)")
         text = _native.deploy(os.fspath(agent), **common)
     r = json.loads(text)

@@ -30,6 +30,10 @@ use crate::progress::Progress;
 /// Episodes played together: one policy call per step of this many levels.
 const CHUNK: usize = 256;
 
+/// What a Python policy is called in a report unless its caller names it (also where its
+/// files go: `runs/audit-NAME`, `runs/deploy-NAME`).
+pub(crate) const POLICY_NAME: &str = "python-policy";
+
 /// What the policy's rows are.
 #[derive(Clone, Copy, PartialEq)]
 pub(crate) enum Output {
@@ -286,7 +290,7 @@ fn job(subject: Subject, shift: Option<&str>, levels: Option<usize>, probe_level
 /// probes' baseline for a policy that returns activations. Returns lab's `AuditResult` as JSON
 /// text. `ticks` only appears in the options.
 #[pyfunction]
-#[pyo3(signature = (policy, env=None, *, untrained=None, output="logits", greedy=false, name="python-policy", shift=None, levels=None, probe_levels=None, ticks=None, seed=None, out=None, gamma=None, progress=None))]
+#[pyo3(signature = (policy, env=None, *, untrained=None, output="logits", greedy=false, name=None, shift=None, levels=None, probe_levels=None, ticks=None, seed=None, out=None, gamma=None, progress=None))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn audit_policy(
     py: Python<'_>,
@@ -295,7 +299,7 @@ pub(crate) fn audit_policy(
     untrained: Option<Py<PyAny>>,
     output: &str,
     greedy: bool,
-    name: &str,
+    name: Option<&str>,
     shift: Option<&str>,
     levels: Option<usize>,
     probe_levels: Option<usize>,
@@ -324,7 +328,7 @@ pub(crate) fn audit_policy(
     // Thinking time needs recurrent ticks, which a policy called on observations alone has
     // not: the audit says so. The options are kept as given so that audit.json reads as
     // `mesascope audit` with the same flags.
-    let job = job(Subject::External { name: name.to_string(), overrides }, shift, levels, probe_levels, ticks, seed, out)?;
+    let job = job(Subject::External { name: name.unwrap_or(POLICY_NAME).to_string(), overrides }, shift, levels, probe_levels, ticks, seed, out)?;
     let mut agent = PolicyAgent { policy, untrained, obs, output, greedy, gives_activations: false, error: None };
     let result = run(py, &job, Some(&mut agent), progress);
     if let Some(e) = agent.error.take() {

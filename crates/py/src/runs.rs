@@ -17,7 +17,7 @@ use mesascope_lab::{DeployJob, Subject, TrainJob};
 use mesascope_tasks::ObsKind;
 use mesascope_audit::agents::ModelAgent;
 
-use crate::audit::{action_rows, actions_and_activations, activation_matrices, Output};
+use crate::audit::{action_rows, actions_and_activations, activation_matrices, Output, POLICY_NAME};
 use crate::config::{env_settings, overrides, toml_value};
 use crate::err;
 use crate::progress::Progress;
@@ -373,13 +373,13 @@ fn split_output<'py>(py: Python<'py>, returned: Bound<'py, PyAny>, state: Option
 /// `members` (further Python policies) and the runs of `ensemble` as its ensemble; otherwise as
 /// [`deploy`].
 #[pyfunction]
-#[pyo3(signature = (policy, env=None, *, name="python-policy", initial_state=None, members=None, ensemble=None, layer=None, gamma=None, shift=None, guards=None, on_veto=None, levels=None, false_alarm=None, impact_budget=None, seed=None, out=None, progress=None))]
+#[pyo3(signature = (policy, env=None, *, name=None, initial_state=None, members=None, ensemble=None, layer=None, gamma=None, shift=None, guards=None, on_veto=None, levels=None, false_alarm=None, impact_budget=None, seed=None, out=None, progress=None))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn deploy_policy(
     py: Python<'_>,
     policy: Py<PyAny>,
     env: Option<&Bound<'_, PyDict>>,
-    name: &str,
+    name: Option<&str>,
     initial_state: Option<Py<PyAny>>,
     members: Option<Vec<Py<PyAny>>>,
     ensemble: Option<Vec<PathBuf>>,
@@ -402,7 +402,7 @@ pub(crate) fn deploy_policy(
     if let Some(g) = gamma {
         overrides.push(format!("ppo.gamma={g:?}"));
     }
-    let job = deploy_job(Subject::External { name: name.to_string(), overrides }, ensemble, shift, guards, on_veto, levels, false_alarm, impact_budget, seed, out)?;
+    let job = deploy_job(Subject::External { name: name.unwrap_or(POLICY_NAME).to_string(), overrides }, ensemble, shift, guards, on_veto, levels, false_alarm, impact_budget, seed, out)?;
     let progress = Progress::new(progress);
     let result = py.detach(|| {
         let others: Vec<&dyn Actor> = members.iter().map(|m| m as &dyn Actor).collect();
