@@ -55,6 +55,7 @@ def audit_policy(
     env: Optional[dict[str, Any]] = None,
     *,
     untrained: Optional[Callable[[np.ndarray], Any]] = None,
+    initial_state: Optional[Callable[[int], Any]] = None,
     output: str = "logits",
     greedy: bool = False,
     name: Optional[str] = None,

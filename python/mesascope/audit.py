@@ -49,6 +49,7 @@ def audit(
     *,
     known: Optional[str] = None,
     untrained: Optional[Policy] = None,
+    initial_state: Optional[Callable[[int], Any]] = None,
     shift: Optional[str] = None,
     levels: Optional[int] = None,
     seed: Optional[int] = None,
@@ -82,11 +83,19 @@ def audit(
       (or pass ``probe_levels=0``). A policy that returns no activations has its probes
       reported as not applicable.
 
-      The callable is called on observations alone (the rows of a batch change as episodes
-      end) and keeps no recurrent state, so thinking time (success against internal ticks)
-      does not apply: ``audit.json`` says "the model is not recurrent" for a policy with
-      activations ("the agent is not a learned model" without), and ``ticks`` only appears in
-      the options. Recurrent runs are audited by path;
+      A recurrent policy gives ``initial_state``, a callable from a number of episodes ``n``
+      to their zero state ``[n, ...]`` (e.g. ``Model.initial_state`` of a convgru run); it is
+      then called ``policy(obs, state)`` and returns ``(actions, next_state)`` or ``(actions,
+      next_state, activations)`` (``untrained`` likewise); the audit carries each episode's
+      state from its start (the rows of a batch change as episodes end) and probes from the
+      zero state, as for a Rust model.
+
+      Thinking time (success against internal ticks per step) needs ticks the audit can vary,
+      which a Python policy keeps to itself: ``audit.json`` reports it not applicable ("the
+      model is not recurrent", or for a recurrent policy "a Python policy's internal ticks per
+      step cannot be varied"; "the agent is not a learned model" for a policy without
+      activations), and ``ticks`` only appears in the options. A recurrent run audited by path
+      has it;
     - a path to a Rust-trained run (its directory, a checkpoint directory or a
       ``.safetensors`` file), which brings its own task;
     - ``None`` with ``known=`` one of the known-answer agents (``planner``,
@@ -106,14 +115,14 @@ def audit(
         if known is not None:
             raise _native.MesascopeError("give a policy or known=, not both")
         text = _native.audit_policy(
-            policy, env, untrained=untrained, output=output, greedy=greedy, name=name, shift=shift, levels=levels, probe_levels=probe_levels,
+            policy, env, untrained=untrained, initial_state=initial_state, output=output, greedy=greedy, name=name, shift=shift, levels=levels, probe_levels=probe_levels,
             ticks=ticks, seed=seed, out=out, gamma=gamma, progress=on_progress,
         )
     elif policy is None and known is None:
         raise _native.MesascopeError("give a policy (a callable or a run's path) or known=")
     else:
-        if output != "logits" or greedy or gamma is not None or name is not None or untrained is not None:
-            raise _native.MesascopeError("output, greedy, gamma, name and untrained apply to a Python policy only")
+        if output != "logits" or greedy or gamma is not None or name is not None or untrained is not None or initial_state is not None:
+            raise _native.MesascopeError("output, greedy, gamma, name, untrained and initial_state apply to a Python policy only")
         run = None if policy is None else os.fspath(policy)
         text = _native.audit_job(run, known, env, shift=shift, levels=levels, probe_levels=probe_levels, ticks=ticks, seed=seed, out=out, progress=on_progress)
     return AuditResult._from_json(text)

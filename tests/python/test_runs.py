@@ -144,7 +144,7 @@ def recurrent_run(tmp_path_factory):
     return out
 
 
-def test_a_recurrent_run_steps_with_its_state_and_deploys_as_the_run_does(recurrent_run, run, tmp_path):
+def test_a_recurrent_run_steps_with_its_state_and_is_deployed_and_audited_as_the_run_is(recurrent_run, run, tmp_path):
     model = mesascope.Model(recurrent_run)
     assert model.recurrent and not mesascope.Model(run).recurrent
     obs = np.zeros((3, *model.obs_shape), np.float32)
@@ -169,13 +169,23 @@ def test_a_recurrent_run_steps_with_its_state_and_deploys_as_the_run_does(recurr
     python = mesascope.deploy(wrapper, initial_state=model.initial_state, layer="gru.hidden", out=tmp_path / "python", size=7, goal="top-right-3", **opts)
     mine = lambda r: {k: v for k, v in r.items() if k not in ("subject", "value_ece")}
     assert mine(python.report) == mine(own.report)
+    # The audit likewise, but for thinking time: only the run's own ticks can be varied.
+    own_audit = mesascope.audit(recurrent_run, out=tmp_path / "run-audit", **AUDIT)
+    python_audit = mesascope.audit(
+        wrapper, untrained=lambda obs, state: model.untrained()(obs, state, activations=True), initial_state=model.initial_state,
+        out=tmp_path / "python-audit", size=7, goal="top-right-3", **AUDIT,
+    )
+    looks_inside = ("subject", "thinking_time", "not_applicable")
+    assert {k: v for k, v in python_audit.report.items() if k not in looks_inside} == {k: v for k, v in own_audit.report.items() if k not in looks_inside}
+    assert own_audit.report["thinking_time"] is not None and python_audit.report["probes"] is not None
+    assert python_audit.report["not_applicable"] == {"thinking time": "a Python policy's internal ticks per step cannot be varied"}
     # A wrapper that forgets its state between steps is another agent.
     forgetful = lambda obs, state: (model(obs, model.initial_state(len(obs)))[0], state)
     other = mesascope.deploy(forgetful, initial_state=model.initial_state, out=tmp_path / "forgetful", size=7, goal="top-right-3", **{**opts, "guards": ["impact"]})
     assert other.report["configs"][0] != own.report["configs"][0]
     with pytest.raises(MesascopeError, match=r"initial_state\(1\) must be zeros"):
         mesascope.deploy(wrapper, initial_state=lambda n: np.ones((n, 4)), guards=["impact"], out=tmp_path, size=7, goal="top-right-3", levels=20)
-    with pytest.raises(MesascopeError, match=r"a recurrent policy returns \(logits, next state\)"):
+    with pytest.raises(MesascopeError, match=r"a recurrent policy returns \(actions, next state\)"):
         mesascope.deploy(lambda obs, state: model(obs, state)[0], initial_state=model.initial_state, guards=["impact"], out=tmp_path, size=7, goal="top-right-3", levels=20)
 
 

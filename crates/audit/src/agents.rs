@@ -47,8 +47,9 @@ pub trait Inside: Agent {
     /// model itself or (`untrained`) of the same architecture with fresh weights.
     fn activations(&mut self, obs: Vec<f32>, shape: [usize; 4], untrained: bool) -> Result<Activations, AuditError>;
 
-    /// The internal ticks per step it was trained with; `None` for a model that is not recurrent.
-    fn trained_ticks(&self) -> Option<usize>;
+    /// The internal ticks per step it was trained with, or why thinking time does not apply
+    /// (a model that is not recurrent, or one whose ticks cannot be varied).
+    fn trained_ticks(&self) -> Result<usize, &'static str>;
 
     /// One episode per level at `ticks` internal ticks per step. A model that is not
     /// recurrent plays the same at any number of ticks.
@@ -210,8 +211,12 @@ impl Inside for ModelAgent {
             .collect()
     }
 
-    fn trained_ticks(&self) -> Option<usize> {
-        self.cfg.model.recurrent().then_some(self.ticks)
+    fn trained_ticks(&self) -> Result<usize, &'static str> {
+        if self.cfg.model.recurrent() {
+            Ok(self.ticks)
+        } else {
+            Err("the model is not recurrent")
+        }
     }
 
     fn play_with_ticks(&mut self, levels: &[Level], seed: u64, ticks: usize) -> Vec<EpisodeRecord> {

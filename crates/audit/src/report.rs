@@ -174,9 +174,9 @@ pub fn audit(subject: &str, agent: &mut dyn Agent, dist: &TrainingDistribution, 
     progress(STAGES[3]);
     let thinking = match agent.inside() {
         Some(inside) => match inside.trained_ticks() {
-            Some(trained) => Some(thinking_time(inside, trained, &novel, &opts.ticks, seed ^ 3)),
-            None => {
-                not_applicable.insert("thinking time".into(), "the model is not recurrent".into());
+            Ok(trained) => Some(thinking_time(inside, trained, &novel, &opts.ticks, seed ^ 3)),
+            Err(why) => {
+                not_applicable.insert("thinking time".into(), why.into());
                 None
             }
         },

@@ -2,14 +2,12 @@
 //! or a known-answer agent), writing the same `audit.json`, `audit.html` and
 //! `audit-timing.json` as `mesascope audit`.
 //!
-//! The callable sees a float32 batch of observations `[n, C, H, W]` and returns `[n, 5]`
-//! action logits or probabilities (anything `numpy.asarray` turns into that), or a pair of
-//! those and `{name: activations [n, features]}`, which the probes read as they read a Rust
-//! model's. The audit runs with the GIL released and takes it back only to call the policy.
+//! The callable follows the policy contract of [`crate::policy`]; the probes read its named
+//! activations as they read a Rust model's. The audit runs with the GIL released and takes it
+//! back only to call the policy.
 
 use std::path::PathBuf;
 
-use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray2, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use rand::{Rng, SeedableRng};
@@ -17,7 +15,6 @@ use rand_pcg::Pcg64Mcg;
 
 use mesascope_audit::agents::{Activations, Agent, Inside};
 use mesascope_audit::AuditError;
-use nalgebra::DMatrix;
 use mesascope_lab::{AuditJob, Subject};
 use mesascope_learn::eval::EpisodeRecord;
 use mesascope_tasks::vecenv::write_observation;
@@ -25,6 +22,7 @@ use mesascope_tasks::{reset, step, Action, Level, ObsKind, Shift};
 
 use crate::config::{env_settings, overrides};
 use crate::err;
+use crate::policy::{action_rows, activation_matrices, call, state_shape, Output};
 use crate::progress::Progress;
 
 /// Episodes played together: one policy call per step of this many levels.
@@ -34,13 +32,6 @@ const CHUNK: usize = 256;
 /// files go: `runs/audit-NAME`, `runs/deploy-NAME`).
 pub(crate) const POLICY_NAME: &str = "python-policy";
 
-/// What the policy's rows are.
-#[derive(Clone, Copy, PartialEq)]
-pub(crate) enum Output {
-    Logits,
-    Probabilities,
-}
-
 /// A Python callable playing episodes. A Python exception stops the calls: the remaining
 /// steps wait (so the audit finishes on well-formed records) and the exception is raised
 /// when the audit returns.
@@ -49,6 +40,8 @@ struct PolicyAgent {
     /// The same architecture with fresh weights: the probes' baseline.
     untrained: Option<Py<PyAny>>,
     obs: ObsKind,
+    /// One row's shape of a recurrent policy's state (`None`: not recurrent).
+    state_shape: Option<Vec<usize>>,
     output: Output,
     greedy: bool,
     /// Whether the policy returned named activations with its actions.
@@ -56,83 +49,11 @@ struct PolicyAgent {
     error: Option<PyErr>,
 }
 
-/// `callable` on the batch `batch` of shape `shape`: what it returned and, when it returned a
-/// pair of that and a dict, the dict (named activations).
-fn call<'py>(py: Python<'py>, callable: &Py<PyAny>, batch: Vec<f32>, shape: [usize; 4]) -> PyResult<(Bound<'py, PyAny>, Option<Bound<'py, PyDict>>)> {
-    let obs = PyArray1::from_vec(py, batch).reshape(shape)?;
-    Ok(actions_and_activations(callable.bind(py).call1((obs,))?))
-}
-
-/// What a policy `returned`: its actions and, when it returned the pair of them and a dict,
-/// the dict (named activations).
-pub(crate) fn actions_and_activations<'py>(returned: Bound<'py, PyAny>) -> (Bound<'py, PyAny>, Option<Bound<'py, PyDict>>) {
-    match returned.extract::<(Bound<'py, PyAny>, Bound<'py, PyDict>)>() {
-        Ok((out, named)) => (out, Some(named)),
-        Err(_) => (returned, None),
-    }
-}
-
-/// Named activations `{name: [n, features]}` as matrices, in the dict's order; `who` names the
-/// callable in errors.
-pub(crate) fn activation_matrices(py: Python<'_>, named: &Bound<'_, PyDict>, n: usize, who: &str) -> PyResult<Activations> {
-    let numpy = py.import("numpy")?;
-    named
-        .iter()
-        .map(|(key, value)| {
-            let name: String = key.extract().map_err(|_| err(format!("invalid {who} output: activation names must be strings, not {key}")))?;
-            let array = numpy.call_method1("asarray", (value, "float32")).map_err(|e| err(format!("invalid {who} output: activation '{name}': numpy.asarray cannot make float32 of it: {e}")))?;
-            let shape = array.getattr("shape").map(|s| s.to_string()).unwrap_or_default();
-            let rows: PyReadonlyArray2<'_, f32> = array.extract().map_err(|_| err(format!("invalid {who} output: activation '{name}' has shape {shape}; expected ({n}, features)")))?;
-            if rows.shape()[0] != n {
-                return Err(err(format!("invalid {who} output: activation '{name}' has shape {shape}; expected ({n}, features)")));
-            }
-            let rows = rows.as_array();
-            if rows.iter().any(|x| !x.is_finite()) {
-                return Err(err(format!("invalid {who} output: activation '{name}' holds a value that is not finite")));
-            }
-            Ok((name, DMatrix::from_fn(n, rows.ncols(), |i, j| rows[(i, j)] as f64)))
-        })
-        .collect()
-}
-
-impl Output {
-    fn name(self) -> &'static str {
-        match self {
-            Output::Logits => "logits",
-            Output::Probabilities => "probabilities",
-        }
-    }
-}
-
-/// The `[n, 5]` rows of action logits or probabilities a policy `returned`, checked.
-pub(crate) fn action_rows(py: Python<'_>, returned: Bound<'_, PyAny>, n: usize, output: Output) -> PyResult<Vec<Vec<f32>>> {
-    let what = output.name();
-    let array = py.import("numpy")?.call_method1("asarray", (returned, "float32")).map_err(|e| err(format!("invalid policy output: numpy.asarray cannot make float32 {what} of it: {e}")))?;
-    let rows: PyReadonlyArray2<'_, f32> = array.extract().map_err(|_| {
-        let shape = array.getattr("shape").map(|s| s.to_string()).unwrap_or_default();
-        err(format!("invalid policy output: it returned shape {shape}; expected ({n}, 5), one row of action {what} per observation"))
-    })?;
-    if rows.shape() != [n, Action::COUNT] {
-        return Err(err(format!("invalid policy output: it returned shape {:?}; expected ({n}, 5), one row of action {what} per observation", rows.shape())));
-    }
-    rows.as_array()
-        .rows()
-        .into_iter()
-        .enumerate()
-        .map(|(j, row)| {
-            let row = row.to_vec();
-            if row.iter().any(|x| x.is_nan()) || (output == Output::Probabilities && row.iter().any(|&p| p < 0.0 || !p.is_finite())) {
-                return Err(err(format!("invalid policy output: row {j} is {row:?}; {what} must be numbers{}", if output == Output::Probabilities { " ≥ 0" } else { "" })));
-            }
-            Ok(row)
-        })
-        .collect()
-}
-
 impl PolicyAgent {
-    /// The policy's actions for `n` observations in `batch`.
-    fn act(&mut self, py: Python<'_>, batch: Vec<f32>, shape: [usize; 4], rng: &mut Pcg64Mcg) -> PyResult<Vec<Action>> {
-        let (returned, named) = call(py, &self.policy, batch, shape)?;
+    /// The policy's actions for `n` observations in `batch` (with the rows' recurrent `state`,
+    /// which the next one replaces).
+    fn act(&mut self, py: Python<'_>, batch: Vec<f32>, shape: [usize; 4], state: &mut [f32], rng: &mut Pcg64Mcg) -> PyResult<Vec<Action>> {
+        let (returned, named) = call(py, &self.policy, batch, shape, self.state_shape.as_deref().map(|row| (state, row)))?;
         self.gives_activations |= named.is_some();
         action_rows(py, returned, shape[0], self.output)?
             .iter()
@@ -181,6 +102,9 @@ impl Agent for PolicyAgent {
         for (chunk_index, chunk) in levels.chunks(CHUNK).enumerate() {
             let (c, h, w) = self.obs.shape(chunk[0].width, chunk[0].height);
             let size = c * h * w;
+            let srow: usize = self.state_shape.as_ref().map_or(0, |row| row.iter().product());
+            // Each episode's recurrent state, zero at its start.
+            let mut memory = vec![0.0f32; chunk.len() * srow];
             let mut states: Vec<_> = chunk.iter().map(reset).collect();
             let mut recs: Vec<EpisodeRecord> = chunk.iter().enumerate().map(|(i, l)| EpisodeRecord::start(chunk_index * CHUNK + i, l, true)).collect();
             loop {
@@ -195,8 +119,14 @@ impl Agent for PolicyAgent {
                     for (j, &i) in active.iter().enumerate() {
                         write_observation(self.obs, &chunk[i], &states[i], &mut batch[j * size..(j + 1) * size]);
                     }
-                    match Python::attach(|py| self.act(py, batch, [active.len(), c, h, w], &mut rng)) {
-                        Ok(actions) => actions,
+                    let mut state: Vec<f32> = active.iter().flat_map(|&i| memory[i * srow..(i + 1) * srow].iter().copied()).collect();
+                    match Python::attach(|py| self.act(py, batch, [active.len(), c, h, w], &mut state, &mut rng)) {
+                        Ok(actions) => {
+                            for (j, &i) in active.iter().enumerate() {
+                                memory[i * srow..(i + 1) * srow].copy_from_slice(&state[j * srow..(j + 1) * srow]);
+                            }
+                            actions
+                        }
                         Err(e) => {
                             self.error = Some(e);
                             vec![Action::Noop; active.len()]
@@ -214,8 +144,8 @@ impl Agent for PolicyAgent {
     }
 }
 
-/// A Python policy that returns activations is a model the probes can look inside. It is
-/// called on observations alone, with no recurrent state, so thinking time does not apply.
+/// A Python policy that returns activations is a model the probes can look inside. Its ticks
+/// per step are its own, so thinking time does not apply.
 impl Inside for PolicyAgent {
     fn obs(&self) -> ObsKind {
         self.obs
@@ -236,8 +166,10 @@ impl Inside for PolicyAgent {
                 return Err(failure);
             }
         };
+        // A recurrent policy is probed from the zero state, as a Rust model is.
+        let mut state = vec![0.0f32; shape[0] * self.state_shape.as_ref().map_or(0, |row| row.iter().product::<usize>())];
         let found = Python::attach(|py| {
-            let (_, named) = call(py, callable, obs, shape)?;
+            let (_, named) = call(py, callable, obs, shape, self.state_shape.as_deref().map(|row| (state.as_mut_slice(), row)))?;
             match named {
                 Some(named) => activation_matrices(py, &named, shape[0], who),
                 None => Err(err(format!("invalid {who} output: it returned no activations; the probes need ({{name: activations}}) beside the actions, as the policy returns them"))),
@@ -250,8 +182,11 @@ impl Inside for PolicyAgent {
         })
     }
 
-    fn trained_ticks(&self) -> Option<usize> {
-        None
+    fn trained_ticks(&self) -> Result<usize, &'static str> {
+        Err(match self.state_shape {
+            Some(_) => "a Python policy's internal ticks per step cannot be varied",
+            None => "the model is not recurrent",
+        })
     }
 }
 
@@ -287,16 +222,17 @@ fn job(subject: Subject, shift: Option<&str>, levels: Option<usize>, probe_level
 
 /// Audits a Python policy (see the module docs) trained on the task `env` (with discount
 /// `gamma` for objective inference, the training default unless given); `untrained` is the
-/// probes' baseline for a policy that returns activations. Returns lab's `AuditResult` as JSON
+/// probes' baseline for a policy that returns activations; `initial_state` makes it recurrent. Returns lab's `AuditResult` as JSON
 /// text. `ticks` only appears in the options.
 #[pyfunction]
-#[pyo3(signature = (policy, env=None, *, untrained=None, output="logits", greedy=false, name=None, shift=None, levels=None, probe_levels=None, ticks=None, seed=None, out=None, gamma=None, progress=None))]
+#[pyo3(signature = (policy, env=None, *, untrained=None, initial_state=None, output="logits", greedy=false, name=None, shift=None, levels=None, probe_levels=None, ticks=None, seed=None, out=None, gamma=None, progress=None))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn audit_policy(
     py: Python<'_>,
     policy: Py<PyAny>,
     env: Option<&Bound<'_, PyDict>>,
     untrained: Option<Py<PyAny>>,
+    initial_state: Option<Py<PyAny>>,
     output: &str,
     greedy: bool,
     name: Option<&str>,
@@ -325,11 +261,11 @@ pub(crate) fn audit_policy(
         overrides.push(format!("ppo.gamma={g:?}"));
     }
     let obs = env_settings(env)?.obs;
-    // Thinking time needs recurrent ticks, which a policy called on observations alone has
-    // not: the audit says so. The options are kept as given so that audit.json reads as
+    // Thinking time varies a model's internal ticks per step, which a Python policy keeps to
+    // itself: the audit says so. The options are kept as given so that audit.json reads as
     // `mesascope audit` with the same flags.
     let job = job(Subject::External { name: name.unwrap_or(POLICY_NAME).to_string(), overrides }, shift, levels, probe_levels, ticks, seed, out)?;
-    let mut agent = PolicyAgent { policy, untrained, obs, output, greedy, gives_activations: false, error: None };
+    let mut agent = PolicyAgent { policy, untrained, obs, state_shape: state_shape(py, initial_state.as_ref())?, output, greedy, gives_activations: false, error: None };
     let result = run(py, &job, Some(&mut agent), progress);
     if let Some(e) = agent.error.take() {
         return Err(e);

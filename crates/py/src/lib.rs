@@ -13,6 +13,7 @@
 mod audit;
 mod config;
 mod env;
+mod policy;
 mod progress;
 mod runs;
 mod vecenv;

@@ -17,7 +17,8 @@ use mesascope_lab::{DeployJob, Subject, TrainJob};
 use mesascope_tasks::ObsKind;
 use mesascope_audit::agents::ModelAgent;
 
-use crate::audit::{action_rows, actions_and_activations, activation_matrices, Output, POLICY_NAME};
+use crate::audit::POLICY_NAME;
+use crate::policy::{action_rows, activation_matrices, call, state_shape, Output};
 use crate::config::{env_settings, overrides, toml_value};
 use crate::err;
 use crate::progress::Progress;
@@ -279,25 +280,12 @@ struct PolicyActor {
 }
 
 impl PolicyActor {
-    /// The policy `policy`, recurrent when `initial_state` is given: `initial_state(1)`, which
-    /// must be zeros (the chain starts every episode from a zero state), gives its state's shape.
+    /// The policy `policy`, recurrent when `initial_state` is given (see [`state_shape`]).
     fn new(py: Python<'_>, policy: Py<PyAny>, obs: ObsKind, initial_state: Option<&Py<PyAny>>, who: &str) -> PyResult<PolicyActor> {
         if !policy.bind(py).is_callable() {
             return Err(err(format!("invalid {who}: it must be callable (a batch of observations → action logits)")));
         }
-        let state_shape = match initial_state {
-            None => None,
-            Some(make) => {
-                let returned = make.bind(py).call1((1,)).map_err(|e| err(format!("invalid initial_state: initial_state(1) raised {e}")))?;
-                let state = py.import("numpy")?.call_method1("asarray", (returned, "float32"))?;
-                let state: numpy::PyReadonlyArrayDyn<'_, f32> = state.extract()?;
-                if state.shape().first() != Some(&1) || state.as_array().iter().any(|&x| x != 0.0) {
-                    return Err(err(format!("invalid initial_state: initial_state(1) must be zeros of shape (1, ...) (the chain starts every episode from a zero state); it gave shape {:?}", state.shape())));
-                }
-                Some(state.shape()[1..].to_vec())
-            }
-        };
-        Ok(PolicyActor { policy, obs, state_shape, error: Mutex::new(None) })
+        Ok(PolicyActor { policy, obs, state_shape: state_shape(py, initial_state)?, error: Mutex::new(None) })
     }
 
     /// The first Python exception the policy raised.
@@ -318,15 +306,7 @@ impl Actor for PolicyActor {
     fn step(&self, obs: Vec<f32>, (c, h, w): (usize, usize, usize), state: &mut [f32], record: bool) -> Result<ActorStep, GuardError> {
         let n = obs.len() / (c * h * w);
         let stepped = Python::attach(|py| -> PyResult<ActorStep> {
-            let observations = PyArray1::from_vec(py, obs).reshape([n, c, h, w])?;
-            let returned = match &self.state_shape {
-                None => self.policy.bind(py).call1((observations,))?,
-                Some(row) => {
-                    let shape: Vec<usize> = std::iter::once(n).chain(row.iter().copied()).collect();
-                    self.policy.bind(py).call1((observations, PyArray1::from_slice(py, state).reshape(shape)?))?
-                }
-            };
-            let (returned, named) = split_output(py, returned, self.state_shape.as_ref().map(|_| state), n)?;
+            let (returned, named) = call(py, &self.policy, obs, [n, c, h, w], self.state_shape.as_deref().map(|row| (state, row)))?;
             let logits = action_rows(py, returned, n, Output::Logits)?.concat();
             let activations = match (record, named) {
                 (true, Some(named)) => activation_matrices(py, &named, n, "policy")?
@@ -343,28 +323,6 @@ impl Actor for PolicyActor {
             failure
         })
     }
-}
-
-/// What a policy `returned` for `n` rows: its actions and named activations, after copying a
-/// recurrent policy's next state (the element after the actions) into `state`.
-fn split_output<'py>(py: Python<'py>, returned: Bound<'py, PyAny>, state: Option<&mut [f32]>, n: usize) -> PyResult<(Bound<'py, PyAny>, Option<Bound<'py, PyDict>>)> {
-    let Some(state) = state else {
-        return Ok(actions_and_activations(returned));
-    };
-    let parts: Vec<Bound<'py, PyAny>> = match returned.cast::<pyo3::types::PyTuple>() {
-        Ok(tuple) if (2..=3).contains(&tuple.len()) => tuple.iter().collect(),
-        _ => return Err(err("invalid policy output: a recurrent policy returns (logits, next state) or (logits, next state, activations)")),
-    };
-    let next = py.import("numpy")?.call_method1("asarray", (&parts[1], "float32"))?;
-    let next: numpy::PyReadonlyArrayDyn<'_, f32> = next.extract()?;
-    if next.len() != state.len() || next.shape().first() != Some(&n) {
-        return Err(err(format!("invalid policy output: the next state has shape {:?}; expected {n} rows of {} values, as the state it was given", next.shape(), state.len() / n.max(1))));
-    }
-    for (slot, value) in state.iter_mut().zip(next.as_array().iter()) {
-        *slot = *value;
-    }
-    let named = parts.get(2).map(|d| d.cast::<PyDict>().cloned()).transpose().map_err(|_| err("invalid policy output: the third element must be {name: activations}"))?;
-    Ok((parts[0].clone(), named))
 }
 
 /// Deploys a Python policy (logits, and named activations for the OOD guard, which watches
