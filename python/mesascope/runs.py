@@ -1,6 +1,6 @@
-"""Rust-trained runs from Python: train one, read its weights into numpy, use a feed-forward
-one as a policy (``Model``), and deploy one with guards, through the same lab jobs as the
-command line (``mesascope train``, ``mesascope deploy``)."""
+"""Rust-trained runs from Python: train one, read its weights into numpy, use its model as a
+policy (``Model``), and deploy it or a Python policy with guards, through the same lab jobs as
+the command line (``mesascope train``, ``mesascope deploy``)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 //! Rust-trained runs from Python: train one (lab's train job), read its weights into numpy
-//! arrays (from its safetensors file), use a feed-forward one as a policy, and deploy it with
-//! guards (lab's deploy job).
+//! arrays (from its safetensors file), use its model as a policy, and deploy it, or a Python
+//! policy, with guards (lab's deploy job).
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
