@@ -108,26 +108,12 @@ def train(
 ) -> str: ...
 def load_weights(path: str | PathLike[str]) -> dict[str, np.ndarray]: ...
 def deploy(
-    agent: str | PathLike[str],
-    *,
-    ensemble: Optional[list[str | PathLike[str]]] = None,
-    shift: Optional[str] = None,
-    guards: Optional[list[str]] = None,
-    on_veto: Optional[str] = None,
-    levels: Optional[int] = None,
-    false_alarm: Optional[float] = None,
-    impact_budget: Optional[float] = None,
-    seed: Optional[int] = None,
-    out: Optional[str | PathLike[str]] = None,
-    progress: Optional[Callable[[str], None]] = None,
-) -> str: ...
-def deploy_policy(
-    policy: Callable[[np.ndarray], Any],
+    agent: str | PathLike[str] | Callable[..., Any],
     env: Optional[dict[str, Any]] = None,
     *,
     name: Optional[str] = None,
     initial_state: Optional[Callable[[int], Any]] = None,
-    members: Optional[list[Callable[[np.ndarray], Any]]] = None,
+    members: Optional[list[Callable[..., Any]]] = None,
     ensemble: Optional[list[str | PathLike[str]]] = None,
     layer: Optional[str] = None,
     gamma: Optional[float] = None,

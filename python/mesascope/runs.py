@@ -127,17 +127,11 @@ def deploy(
     ``name`` names a Python policy in the report (default ``python-policy``); its files go to
     ``runs/deploy-NAME`` unless ``out``.
     """
-    runs = [os.fspath(m) for m in ensemble if not callable(m)]
-    members = [m for m in ensemble if callable(m)]
-    common = dict(
-        ensemble=runs, shift=shift, guards=None if guards is None else list(guards), on_veto=on_veto, levels=levels, false_alarm=false_alarm,
+    text = _native.deploy(
+        agent if callable(agent) else os.fspath(agent), env, name=name, initial_state=initial_state, layer=layer, gamma=gamma,
+        members=[m for m in ensemble if callable(m)] or None, ensemble=[os.fspath(m) for m in ensemble if not callable(m)],
+        shift=shift, guards=None if guards is None else list(guards), on_veto=on_veto, levels=levels, false_alarm=false_alarm,
         impact_budget=impact_budget, seed=seed, out=None if out is None else os.fspath(out), progress=_progress(progress),
     )
-    if callable(agent):
-        text = _native.deploy_policy(agent, env, name=name, initial_state=initial_state, members=members, layer=layer, gamma=gamma, **common)
-    else:
-        if members or env or layer is not None or gamma is not None or name is not None or initial_state is not None:
-            raise _native.MesascopeError("Python ensemble members, task settings, layer, gamma, name and initial_state apply to a Python policy only (a run brings its own)")
-        text = _native.deploy(os.fspath(agent), **common)
     r = json.loads(text)
     return DeployResult(r["report"], r["seconds"], [Path(p) for p in r["files"]])

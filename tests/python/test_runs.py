@@ -123,9 +123,11 @@ def test_a_policy_without_activations_is_deployed_without_the_ood_guard(run, tmp
     with pytest.raises(MesascopeError, match=r"invalid policy output: it returned shape \[\d+, 4\]; expected \(\d+, 5\)"):
         mesascope.deploy(lambda obs: np.zeros((len(obs), 4)), guards=["impact"], out=tmp_path, **task)
     with pytest.raises(MesascopeError, match="invalid member 1: it must be callable"):
-        mesascope._native.deploy_policy(model, members=[42])
+        mesascope._native.deploy(model, members=[42])
     with pytest.raises(MesascopeError, match="apply to a Python policy only"):
         mesascope.deploy(run, size=7)
+    with pytest.raises(MesascopeError, match="invalid agent: give a run's path or a Python policy"):
+        mesascope._native.deploy(42)
 
 
 def test_deploy_keeps_the_command_lines_defaults(run, tmp_path):

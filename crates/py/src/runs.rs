@@ -203,70 +203,6 @@ impl Model {
     }
 }
 
-/// The deploy job's options from Python's arguments; those left out (`None`) take lab's
-/// defaults, as `mesascope deploy` does.
-#[allow(clippy::too_many_arguments)]
-fn deploy_job(
-    agent: Subject,
-    ensemble: Option<Vec<PathBuf>>,
-    shift: Option<&str>,
-    guards: Option<Vec<String>>,
-    on_veto: Option<&str>,
-    levels: Option<usize>,
-    false_alarm: Option<f64>,
-    impact_budget: Option<f64>,
-    seed: Option<u64>,
-    out: Option<PathBuf>,
-) -> PyResult<DeployJob> {
-    let defaults = DeployJob::default();
-    let on_veto: OnVeto = match on_veto {
-        Some(name) => serde_json::from_value(serde_json::Value::String(name.to_string())).map_err(|_| err(format!("unknown on_veto '{name}' (known: stop, defer)")))?,
-        None => defaults.on_veto,
-    };
-    Ok(DeployJob {
-        agent,
-        ensemble: ensemble.unwrap_or_default(),
-        shift: match shift {
-            Some(name) => name.parse().map_err(err)?,
-            None => defaults.shift,
-        },
-        guards: guards.unwrap_or(defaults.guards),
-        on_veto,
-        levels: levels.unwrap_or(defaults.levels),
-        false_alarm: false_alarm.unwrap_or(defaults.false_alarm),
-        impact_budget: impact_budget.unwrap_or(defaults.impact_budget),
-        impact_measure: defaults.impact_measure,
-        seed: seed.unwrap_or(defaults.seed),
-        out,
-    })
-}
-
-/// Deploys the run at `agent` with `guards` (ood, ensemble, impact) under `shift` and writes
-/// `deploy.json` and `deploy.html`, as `mesascope deploy` does; returns lab's `DeployResult`
-/// as JSON text.
-#[pyfunction]
-#[pyo3(signature = (agent, *, ensemble=None, shift=None, guards=None, on_veto=None, levels=None, false_alarm=None, impact_budget=None, seed=None, out=None, progress=None))]
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn deploy(
-    py: Python<'_>,
-    agent: PathBuf,
-    ensemble: Option<Vec<PathBuf>>,
-    shift: Option<&str>,
-    guards: Option<Vec<String>>,
-    on_veto: Option<&str>,
-    levels: Option<usize>,
-    false_alarm: Option<f64>,
-    impact_budget: Option<f64>,
-    seed: Option<u64>,
-    out: Option<PathBuf>,
-    progress: Option<Py<PyAny>>,
-) -> PyResult<String> {
-    let job = deploy_job(Subject::Run(agent), ensemble, shift, guards, on_veto, levels, false_alarm, impact_budget, seed, out)?;
-    let progress = Progress::new(progress);
-    let result = py.detach(|| mesascope_lab::deploy(&job, &|p| progress.report(p)));
-    progress.finish(result)
-}
-
 /// A Python policy (a batch of observations → action logits, or the pair of them and
 /// `{name: activations [n, features]}`) as an agent of the deployment chain. A recurrent one
 /// (`state_shape`: one row of its state) is called `policy(obs, state)` and returns the next
@@ -325,17 +261,19 @@ impl Actor for PolicyActor {
     }
 }
 
-/// Deploys a Python policy (logits, and named activations for the OOD guard, which watches
-/// `layer`, by default the last one named; recurrent with `initial_state`) trained on the task
-/// `env` (discount `gamma` for the impact measure, the training default unless given), with
-/// `members` (further Python policies) and the runs of `ensemble` as its ensemble; otherwise as
-/// [`deploy`].
+/// Deploys `agent` with `guards` (ood, ensemble, impact) under `shift` and writes
+/// `deploy.json` and `deploy.html`, as `mesascope deploy` does; returns lab's `DeployResult` as
+/// JSON text. The agent is a run's path, or a Python policy (logits, and named activations for
+/// the OOD guard, which watches `layer`, by default the last one named; recurrent with
+/// `initial_state`) trained on the task `env` (discount `gamma` for the impact measure, the
+/// training default unless given), with `members` (further Python policies) beside the runs
+/// of `ensemble` as its ensemble. Options left out (`None`) take lab's defaults.
 #[pyfunction]
-#[pyo3(signature = (policy, env=None, *, name=None, initial_state=None, members=None, ensemble=None, layer=None, gamma=None, shift=None, guards=None, on_veto=None, levels=None, false_alarm=None, impact_budget=None, seed=None, out=None, progress=None))]
+#[pyo3(signature = (agent, env=None, *, name=None, initial_state=None, members=None, ensemble=None, layer=None, gamma=None, shift=None, guards=None, on_veto=None, levels=None, false_alarm=None, impact_budget=None, seed=None, out=None, progress=None))]
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn deploy_policy(
+pub(crate) fn deploy(
     py: Python<'_>,
-    policy: Py<PyAny>,
+    agent: Py<PyAny>,
     env: Option<&Bound<'_, PyDict>>,
     name: Option<&str>,
     initial_state: Option<Py<PyAny>>,
@@ -353,15 +291,44 @@ pub(crate) fn deploy_policy(
     out: Option<PathBuf>,
     progress: Option<Py<PyAny>>,
 ) -> PyResult<String> {
+    let defaults = DeployJob::default();
+    let mut job = DeployJob {
+        agent: defaults.agent.clone(),
+        ensemble: ensemble.unwrap_or_default(),
+        shift: match shift {
+            Some(name) => name.parse().map_err(err)?,
+            None => defaults.shift,
+        },
+        guards: guards.unwrap_or(defaults.guards),
+        on_veto: match on_veto {
+            Some(name) => serde_json::from_value::<OnVeto>(serde_json::Value::String(name.to_string())).map_err(|_| err(format!("unknown on_veto '{name}' (known: stop, defer)")))?,
+            None => defaults.on_veto,
+        },
+        levels: levels.unwrap_or(defaults.levels),
+        false_alarm: false_alarm.unwrap_or(defaults.false_alarm),
+        impact_budget: impact_budget.unwrap_or(defaults.impact_budget),
+        impact_measure: defaults.impact_measure,
+        seed: seed.unwrap_or(defaults.seed),
+        out,
+    };
+    let progress = Progress::new(progress);
+    if !agent.bind(py).is_callable() {
+        let path: PathBuf = agent.extract(py).map_err(|_| err("invalid agent: give a run's path or a Python policy (a callable)"))?;
+        if env.is_some_and(|e| !e.is_empty()) || members.is_some() || layer.is_some() || gamma.is_some() || name.is_some() || initial_state.is_some() {
+            return Err(err("task settings, members, layer, gamma, name and initial_state apply to a Python policy only (a run brings its own)"));
+        }
+        job.agent = Subject::Run(path);
+        let result = py.detach(|| mesascope_lab::deploy(&job, &|p| progress.report(p)));
+        return progress.finish(result);
+    }
     let obs = env_settings(env)?.obs;
-    let agent = PolicyActor::new(py, policy, obs, initial_state.as_ref(), "policy")?;
+    let agent = PolicyActor::new(py, agent, obs, initial_state.as_ref(), "policy")?;
     let members: Vec<PolicyActor> = members.unwrap_or_default().into_iter().enumerate().map(|(i, m)| PolicyActor::new(py, m, obs, None, &format!("member {}", i + 1))).collect::<PyResult<_>>()?;
     let mut overrides = overrides("env", env)?;
     if let Some(g) = gamma {
         overrides.push(format!("ppo.gamma={g:?}"));
     }
-    let job = deploy_job(Subject::External { name: name.unwrap_or(POLICY_NAME).to_string(), overrides }, ensemble, shift, guards, on_veto, levels, false_alarm, impact_budget, seed, out)?;
-    let progress = Progress::new(progress);
+    job.agent = Subject::External { name: name.unwrap_or(POLICY_NAME).to_string(), overrides };
     let result = py.detach(|| {
         let others: Vec<&dyn Actor> = members.iter().map(|m| m as &dyn Actor).collect();
         mesascope_lab::deploy_external(&job, &agent, &others, layer, &|p| progress.report(p))
