@@ -86,9 +86,10 @@ def audit(
       A recurrent policy gives ``initial_state``, a callable from a number of episodes ``n``
       to their zero state ``[n, ...]`` (e.g. ``Model.initial_state`` of a convgru run); it is
       then called ``policy(obs, state)`` and returns ``(actions, next_state)`` or ``(actions,
-      next_state, activations)`` (``untrained`` likewise); the audit carries each episode's
-      state from its start (the rows of a batch change as episodes end) and probes from the
-      zero state, as for a Rust model.
+      next_state, activations)``; the audit carries each episode's state from its start (the
+      rows of a batch change as episodes end). A recurrent model is probed on the states of its
+      own rollouts, which the audit replays for Rust runs only: for a recurrent Python policy
+      the probes are reported not applicable, with that reason.
 
       Thinking time (success against internal ticks per step) needs ticks the audit can vary,
       which a Python policy keeps to itself: ``audit.json`` reports it not applicable ("the

@@ -171,16 +171,17 @@ def test_a_recurrent_run_steps_with_its_state_and_is_deployed_and_audited_as_the
     python = mesascope.deploy(wrapper, initial_state=model.initial_state, layer="gru.hidden", out=tmp_path / "python", size=7, goal="top-right-3", **opts)
     mine = lambda r: {k: v for k, v in r.items() if k not in ("subject", "value_ece")}
     assert mine(python.report) == mine(own.report)
-    # The audit likewise, but for thinking time: only the run's own ticks can be varied.
+    # The audit likewise, but for what only the run's own rollouts give: thinking time (its
+    # ticks varied) and the recurrent probes (on states of its rollouts, replayed in Rust).
     own_audit = mesascope.audit(recurrent_run, out=tmp_path / "run-audit", **AUDIT)
-    python_audit = mesascope.audit(
-        wrapper, untrained=lambda obs, state: model.untrained()(obs, state, activations=True), initial_state=model.initial_state,
-        out=tmp_path / "python-audit", size=7, goal="top-right-3", **AUDIT,
-    )
-    looks_inside = ("subject", "thinking_time", "not_applicable")
+    python_audit = mesascope.audit(wrapper, initial_state=model.initial_state, out=tmp_path / "python-audit", size=7, goal="top-right-3", **AUDIT)
+    looks_inside = ("subject", "thinking_time", "probes", "not_applicable")
     assert {k: v for k, v in python_audit.report.items() if k not in looks_inside} == {k: v for k, v in own_audit.report.items() if k not in looks_inside}
-    assert own_audit.report["thinking_time"] is not None and python_audit.report["probes"] is not None
-    assert python_audit.report["not_applicable"] == {"thinking time": "a Python policy's internal ticks per step cannot be varied"}
+    assert own_audit.report["thinking_time"] is not None and own_audit.report["probes"] is not None
+    assert python_audit.report["not_applicable"] == {
+        "thinking time": "a Python policy's internal ticks per step cannot be varied",
+        "probes": "a recurrent model is probed on the states of its own rollouts, which the audit replays for Rust models only",
+    }
     # A wrapper that forgets its state between steps is another agent.
     forgetful = lambda obs, state: (model(obs, model.initial_state(len(obs)))[0], state)
     other = mesascope.deploy(forgetful, initial_state=model.initial_state, out=tmp_path / "forgetful", size=7, goal="top-right-3", **{**opts, "guards": ["impact"]})

@@ -51,6 +51,15 @@ pub trait Inside: Agent {
     /// (a model that is not recurrent, or one whose ticks cannot be varied).
     fn trained_ticks(&self) -> Result<usize, &'static str>;
 
+    /// Whether it carries a recurrent state from step to step.
+    fn recurrent(&self) -> bool;
+
+    /// The Rust model behind it, when there is one: the probes of a recurrent model replay its
+    /// rollouts through the Rust evaluation.
+    fn model(&self) -> Option<&ModelAgent> {
+        None
+    }
+
     /// One episode per level at `ticks` internal ticks per step. A model that is not
     /// recurrent plays the same at any number of ticks.
     fn play_with_ticks(&mut self, levels: &[Level], seed: u64, _ticks: usize) -> Vec<EpisodeRecord> {
@@ -209,6 +218,14 @@ impl Inside for ModelAgent {
                 Ok((name, DMatrix::from_row_iterator(rows, f, values.iter().map(|&v| v as f64))))
             })
             .collect()
+    }
+
+    fn recurrent(&self) -> bool {
+        self.cfg.model.recurrent()
+    }
+
+    fn model(&self) -> Option<&ModelAgent> {
+        Some(self)
     }
 
     fn trained_ticks(&self) -> Result<usize, &'static str> {

@@ -122,7 +122,7 @@ pub fn html(r: &AuditReport) -> String {
         inf.actions, inf.episodes, inf.gamma, inf.mode_class_posterior, 100.0 * inf.mode_stability, inf.chance_log_likelihood
     );
     for f in &inf.fits {
-        let _ = write!(h, "<tr><td>{}</td><td>{}</td><td>{:.3}</td><td>{:.1}</td><td>{:.4}</td></tr>", escape(&f.candidate.name), escape(&f.candidate.class()), f.beta, f.log_likelihood, f.posterior);
+        let _ = write!(h, "<tr><td>{}</td><td>{}</td><td>{:.3}</td><td>{:.1}</td><td>{:.4}</td></tr>", escape(&f.candidate.name), escape(&f.kind), f.beta, f.log_likelihood, f.posterior);
     }
     h.push_str("</table>");
     for (aside, same) in &inf.indistinguishable {

@@ -5,18 +5,26 @@
 //! reach. Probes are ridge regressions fitted on states of some held-out levels and scored on
 //! states of others: goal position as a ridge classifier over cells (accuracy), the distance
 //! map as multi-output ridge regression (R² over floor cells against the per-cell mean map).
+//!
+//! Which states are probed depends on the model. A feed-forward model's activations are a
+//! function of the observation alone, so the agent is placed on random floor cells. A
+//! recurrent model's depend on what it has seen, and a zero hidden state is one it never has
+//! after its first step: its probes read steps of its own rollouts, with the hidden state it
+//! carried there (and the untrained baseline replays the same actions, carrying its own).
 
 use nalgebra::DMatrix;
 use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64Mcg;
 use serde::{Deserialize, Serialize};
 
+use mesascope_learn::eval::{evaluate_with, EvalOptions};
+use mesascope_learn::ActorCritic;
 use mesascope_tasks::grid::Tile;
 use mesascope_tasks::solve::distance_map;
 use mesascope_tasks::vecenv::write_observation;
-use mesascope_tasks::{reset, Level, Shift, State, TrainingDistribution};
+use mesascope_tasks::{reset, Action, Level, Shift, State, TrainingDistribution};
 
-use crate::agents::{Activations, Inside};
+use crate::agents::{Activations, Inside, ModelAgent};
 use mesascope_report::stats::{mean_ci, Estimate};
 use crate::AuditError;
 
@@ -77,24 +85,35 @@ pub fn probe_level_sets(dist: &TrainingDistribution, fit: usize, seed: u64) -> R
 /// cells of each.
 struct Samples {
     states: Vec<(usize, State)>,
+    /// For states drawn from rollouts, the step of the episode; 0 for placed states.
+    steps: Vec<usize>,
     goal: Vec<usize>,
     distance: Vec<Vec<f64>>,
     floor: Vec<Vec<bool>>,
 }
 
+/// The distance-to-goal map of `level` (scaled by the grid's area so targets are O(1) on any
+/// size; 0 off the floor) and its floor mask.
+fn targets(level: &Level, goal: u16) -> (Vec<f64>, Vec<bool>) {
+    let dist = distance_map(level, goal);
+    let floor: Vec<bool> = level.tiles.iter().map(|&t| t == Tile::Floor).collect();
+    let scale = level.tiles.len() as f64;
+    let target = dist.iter().zip(&floor).map(|(&d, &f)| if f && d != u32::MAX { d as f64 / scale } else { 0.0 }).collect();
+    (target, floor)
+}
+
+/// The agent placed on `per_level` random floor cells of each level (feed-forward models).
 fn samples(levels: &[Level], per_level: usize, rng: &mut Pcg64Mcg) -> Samples {
-    let mut out = Samples { states: Vec::new(), goal: Vec::new(), distance: Vec::new(), floor: Vec::new() };
+    let mut out = Samples { states: Vec::new(), steps: Vec::new(), goal: Vec::new(), distance: Vec::new(), floor: Vec::new() };
     for (i, level) in levels.iter().enumerate() {
         let Some(goal) = level.goal_cell() else { continue };
+        let (target, floor) = targets(level, goal);
         let dist = distance_map(level, goal);
-        let floor: Vec<bool> = level.tiles.iter().map(|&t| t == Tile::Floor).collect();
         let cells: Vec<usize> = (0..level.tiles.len()).filter(|&c| floor[c] && c != goal as usize && dist[c] != u32::MAX).collect();
-        // Distances are scaled by the grid's area so targets are O(1) on any size.
-        let scale = level.tiles.len() as f64;
-        let target: Vec<f64> = dist.iter().zip(&floor).map(|(&d, &f)| if f && d != u32::MAX { d as f64 / scale } else { 0.0 }).collect();
         for _ in 0..per_level {
             let cell = cells[rng.random_range(0..cells.len())];
             out.states.push((i, State { agent: cell as u16, ..reset(level) }));
+            out.steps.push(0);
             out.goal.push(goal as usize);
             out.distance.push(target.clone());
             out.floor.push(floor.clone());
@@ -103,7 +122,105 @@ fn samples(levels: &[Level], per_level: usize, rng: &mut Pcg64Mcg) -> Samples {
     out
 }
 
-/// Each named activation of the model (or of its untrained twin) on the sampled states, as
+/// One drawn step of a rollout: the step's index in its episode, the state before it, and the
+/// model's activations there, one row per named activation.
+#[derive(Clone)]
+struct Draw {
+    step: usize,
+    state: State,
+    rows: Vec<Vec<f32>>,
+}
+
+/// Probe samples from rollouts of a recurrent `agent` on `levels`: `per_level` steps of each
+/// episode, each drawn uniformly (with replacement) as the episode runs, with the trained
+/// model's activations there, and `untrained`'s at the same steps when it replays the same
+/// actions — each model carrying its own hidden state from its own forward passes. Returns
+/// the samples, then each model's activations as `[samples × features]` per name.
+#[allow(clippy::type_complexity)]
+fn rollout_samples(agent: &ModelAgent, untrained: &ActorCritic, levels: &[Level], per_level: usize, rng: &mut Pcg64Mcg) -> (Samples, Vec<(String, DMatrix<f64>)>, Vec<(String, DMatrix<f64>)>) {
+    let opts = EvalOptions { ticks: agent.ticks, greedy: false, seed: rng.random(), record_trajectories: false };
+    let (obs, cfg) = (agent.cfg.env.obs, &agent.cfg.model);
+    // Every episode's actions, and its draws: `per_level` independent reservoirs of size one
+    // (the step t-th seen replaces a draw with probability 1/t), so each is uniform over the
+    // episode's steps however long it runs.
+    let mut actions: Vec<Vec<Action>> = vec![Vec::new(); levels.len()];
+    let mut draws: Vec<Vec<Option<Draw>>> = vec![vec![None; per_level]; levels.len()];
+    let mut names = Vec::new();
+    evaluate_with(&agent.model, cfg, obs, levels, &agent.device, &opts, true, &mut |b| {
+        names = b.activations.iter().map(|(n, _)| n.clone()).collect();
+        for (j, &l) in b.levels.iter().enumerate() {
+            let t = actions[l].len();
+            for slot in draws[l].iter_mut() {
+                if rng.random_range(0..=t) == 0 {
+                    *slot = Some(Draw { step: t, state: b.states[j], rows: row_of(b.activations, b.levels.len(), j) });
+                }
+            }
+            actions[l].push(b.actions[j]);
+        }
+        Vec::new()
+    });
+    // The untrained model along the same trajectories: its actions are replaced by the
+    // trained agent's, step by step.
+    let mut fresh: Vec<Vec<Option<Vec<Vec<f32>>>>> = vec![vec![None; per_level]; levels.len()];
+    let mut replayed = vec![0usize; levels.len()];
+    evaluate_with(untrained, cfg, obs, levels, &agent.device, &opts, true, &mut |b| {
+        b.levels
+            .iter()
+            .enumerate()
+            .map(|(j, &l)| {
+                let t = replayed[l];
+                replayed[l] += 1;
+                for (slot, draw) in fresh[l].iter_mut().zip(&draws[l]) {
+                    if draw.as_ref().is_some_and(|d| d.step == t) {
+                        *slot = Some(row_of(b.activations, b.levels.len(), j));
+                    }
+                }
+                actions[l].get(t).copied()
+            })
+            .collect()
+    });
+    let mut out = Samples { states: Vec::new(), goal: Vec::new(), distance: Vec::new(), floor: Vec::new(), steps: Vec::new() };
+    let (mut trained_rows, mut fresh_rows) = (Vec::new(), Vec::new());
+    for (i, level) in levels.iter().enumerate() {
+        let Some(goal) = level.goal_cell() else { continue };
+        let (target, floor) = targets(level, goal);
+        for (draw, fresh) in draws[i].iter().zip(&fresh[i]) {
+            let (Some(d), Some(f)) = (draw, fresh) else { continue };
+            out.states.push((i, d.state));
+            out.steps.push(d.step);
+            out.goal.push(goal as usize);
+            out.distance.push(target.clone());
+            out.floor.push(floor.clone());
+            trained_rows.push(d.rows.clone());
+            fresh_rows.push(f.clone());
+        }
+    }
+    let matrices = |rows: &[Vec<Vec<f32>>]| -> Vec<(String, DMatrix<f64>)> {
+        names
+            .iter()
+            .enumerate()
+            .map(|(k, name)| {
+                let width = rows.first().map_or(0, |r| r[k].len());
+                (name.clone(), DMatrix::from_fn(rows.len(), width, |i, c| rows[i][k][c] as f64))
+            })
+            .collect()
+    };
+    let (trained, untrained) = (matrices(&trained_rows), matrices(&fresh_rows));
+    (out, trained, untrained)
+}
+
+/// Row `j` of each of a batch's named activations (`[n × F]` each, `n` rows).
+fn row_of(activations: &[(String, Vec<f32>)], n: usize, j: usize) -> Vec<Vec<f32>> {
+    activations
+        .iter()
+        .map(|(_, flat)| {
+            let width = flat.len() / n;
+            flat[j * width..(j + 1) * width].to_vec()
+        })
+        .collect()
+}
+
+/// Each named activation of the model (or of its untrained twin) on the placed states, as
 /// `[samples × features]`.
 fn activations(model: &mut dyn Inside, untrained: bool, levels: &[Level], s: &Samples) -> Result<Activations, AuditError> {
     let obs = model.obs();
@@ -118,6 +235,25 @@ fn activations(model: &mut dyn Inside, untrained: bool, levels: &[Level], s: &Sa
         return Err(AuditError::Invalid { what: "activations", message: format!("'{name}' has {} rows for {} observations", m.nrows(), s.states.len()) });
     }
     Ok(named)
+}
+
+/// The placed-state probes' activations of `model` and its untrained twin on the fit and test
+/// samples, each pair `(fit, test)` per name; `None` when the model names no activations.
+#[allow(clippy::type_complexity)]
+fn placed_activations(model: &mut dyn Inside, fit_levels: &[Level], test_levels: &[Level], fit: &Samples, test: &Samples) -> Result<Option<(Vec<((String, DMatrix<f64>), (String, DMatrix<f64>))>, Vec<((String, DMatrix<f64>), (String, DMatrix<f64>))>)>, AuditError> {
+    let trained_fit = activations(model, false, fit_levels, fit)?;
+    if trained_fit.is_empty() {
+        return Ok(None);
+    }
+    let trained_test = activations(model, false, test_levels, test)?;
+    let (fresh_fit, fresh_test) = (activations(model, true, fit_levels, fit)?, activations(model, true, test_levels, test)?);
+    let names = |a: &Activations| a.iter().map(|(n, m)| (n.clone(), m.ncols())).collect::<Vec<_>>();
+    for (what, other) in [("on the test levels", &trained_test), ("of the untrained twin", &fresh_fit), ("of the untrained twin on the test levels", &fresh_test)] {
+        if names(other) != names(&trained_fit) {
+            return Err(AuditError::Invalid { what: "activations", message: format!("the activations {what} are {:?}, not {:?} (name, width) as on the fit levels", names(other), names(&trained_fit)) });
+        }
+    }
+    Ok(Some((trained_fit.into_iter().zip(trained_test).collect(), fresh_fit.into_iter().zip(fresh_test).collect())))
 }
 
 fn rows(m: &DMatrix<f64>, idx: &[usize]) -> DMatrix<f64> {
@@ -211,32 +347,33 @@ fn probe_layer(x_fit: &DMatrix<f64>, x_test: &DMatrix<f64>, fit: &Samples, test:
 }
 
 /// Probes every named activation of `model` and of its untrained twin (same architecture,
-/// fresh weights), fitted on `fit_levels` and scored on `test_levels`. `None` when the model
-/// names no activations.
+/// fresh weights), fitted on `fit_levels` and scored on `test_levels`: a recurrent Rust model
+/// on steps of its own rollouts, any other model on placed states. `None` when the model names
+/// no activations.
 pub fn probes(model: &mut dyn Inside, fit_levels: &[Level], test_levels: &[Level], per_level: usize, seed: u64) -> Result<Option<Probes>, AuditError> {
     if fit_levels.len() < 4 || test_levels.is_empty() || per_level == 0 {
         return Err(AuditError::Invalid { what: "probe levels", message: "probes need at least 4 fit levels, 1 test level and 1 state per level".into() });
     }
     let mut rng = Pcg64Mcg::seed_from_u64(seed);
-    let fit = samples(fit_levels, per_level, &mut rng);
-    let test = samples(test_levels, per_level, &mut rng);
+    let (fit, test, trained, fresh) = match model.model().filter(|agent| agent.cfg.model.recurrent()) {
+        Some(agent) => {
+            let untrained = agent.untrained(agent.cfg.env.obs.shape(fit_levels[0].width, fit_levels[0].height));
+            let (fit, trained_fit, fresh_fit) = rollout_samples(agent, &untrained, fit_levels, per_level, &mut rng);
+            let (test, trained_test, fresh_test) = rollout_samples(agent, &untrained, test_levels, per_level, &mut rng);
+            (fit, test, trained_fit.into_iter().zip(trained_test).collect::<Vec<_>>(), fresh_fit.into_iter().zip(fresh_test).collect::<Vec<_>>())
+        }
+        None => {
+            let fit = samples(fit_levels, per_level, &mut rng);
+            let test = samples(test_levels, per_level, &mut rng);
+            let Some((trained, fresh)) = placed_activations(model, fit_levels, test_levels, &fit, &test)? else { return Ok(None) };
+            (fit, test, trained, fresh)
+        }
+    };
     if fit.goal.len() != fit_levels.len() * per_level || test.goal.len() != test_levels.len() * per_level {
         return Err(AuditError::Invalid { what: "probe levels", message: "every probe level needs a cheese".into() });
     }
-    let trained_fit = activations(model, false, fit_levels, &fit)?;
-    if trained_fit.is_empty() {
-        return Ok(None);
-    }
-    let trained_test = activations(model, false, test_levels, &test)?;
-    let (fresh_fit, fresh_test) = (activations(model, true, fit_levels, &fit)?, activations(model, true, test_levels, &test)?);
-    let names = |a: &Activations| a.iter().map(|(n, m)| (n.clone(), m.ncols())).collect::<Vec<_>>();
-    for (what, other) in [("on the test levels", &trained_test), ("of the untrained twin", &fresh_fit), ("of the untrained twin on the test levels", &fresh_test)] {
-        if names(other) != names(&trained_fit) {
-            return Err(AuditError::Invalid { what: "activations", message: format!("the activations {what} are {:?}, not {:?} (name, width) as on the fit levels", names(other), names(&trained_fit)) });
-        }
-    }
     let mut layers = Vec::new();
-    for (((name, xf), (_, xt)), ((_, uf), (_, ut))) in trained_fit.into_iter().zip(trained_test).zip(fresh_fit.into_iter().zip(fresh_test)) {
+    for (((name, xf), (_, xt)), ((_, uf), (_, ut))) in trained.into_iter().zip(fresh) {
         let (goal_accuracy, distance_r2, distance_r2_validation) = probe_layer(&xf, &xt, &fit, &test, per_level);
         let (goal_accuracy_untrained, distance_r2_untrained, _) = probe_layer(&uf, &ut, &fit, &test, per_level);
         layers.push(ProbeLayer { name, features: xf.ncols(), goal_accuracy, goal_accuracy_untrained, distance_r2, distance_r2_validation, distance_r2_untrained });
@@ -247,6 +384,7 @@ pub fn probes(model: &mut dyn Inside, fit_levels: &[Level], test_levels: &[Level
 #[cfg(test)]
 mod tests {
     use super::*;
+    use burn::prelude::{Tensor, TensorData};
 
     #[test]
     fn probe_levels_never_repeat_a_fit_level_in_the_test_set() {
@@ -257,6 +395,52 @@ mod tests {
         assert_eq!((fit.len(), test.len()), (160, 80));
         let fit_ids: std::collections::HashSet<u64> = fit.iter().map(Level::fingerprint).collect();
         assert!(test.iter().all(|l| !fit_ids.contains(&l.fingerprint())));
+    }
+
+    #[test]
+    fn recurrent_probes_read_the_hidden_state_the_rollout_carried() {
+        use mesascope_learn::TrainConfig;
+        let o = ["model.kind=\"convgru\"", "model.hidden=16", "model.channels=4", "env.size=7"].map(String::from);
+        let cfg = TrainConfig::from_toml_with("", &o).unwrap();
+        let device = mesascope_learn::device("cpu").unwrap();
+        let shape = cfg.env.obs.shape(7, 7);
+        let agent = ModelAgent { model: mesascope_learn::init_model(&cfg.model, shape, &device, 1), ticks: cfg.model.ticks, cfg: cfg.clone(), device: device.clone() };
+        let untrained = mesascope_learn::init_model(&cfg.model, shape, &device, 2);
+        let levels = cfg.env.dist.held_out_levels(Shift::None, 3, 5).unwrap();
+        let mut rng = Pcg64Mcg::seed_from_u64(7);
+        // The rollouts' action seed is the first number `rollout_samples` draws.
+        let seed: u64 = rng.clone().random();
+        let (samples, trained, _) = rollout_samples(&agent, &untrained, &levels, 4, &mut rng);
+        assert_eq!(samples.states.len(), 12);
+        let episodes = mesascope_learn::eval::evaluate(&agent.model, &cfg.model, cfg.env.obs, &levels, &device, &EvalOptions { ticks: agent.ticks, greedy: false, seed, record_trajectories: true });
+        let hidden = trained.iter().position(|(name, _)| name == "gru.hidden").expect("a gru.hidden activation");
+        let forward = |state: &State, level: &Level, h: Option<Tensor<4>>| {
+            let (c, hh, w) = shape;
+            let mut buf = vec![0.0f32; c * hh * w];
+            write_observation(cfg.env.obs, level, state, &mut buf);
+            agent.model.forward(Tensor::<4>::from_data(TensorData::new(buf, [1, c, hh, w]), &device), h, agent.ticks, true)
+        };
+        let row = |out: &mesascope_learn::model::ForwardOutput| -> Vec<f64> { out.activations[hidden].1.clone().into_data().as_slice::<f32>().unwrap().iter().map(|&v| v as f64).collect() };
+        let mut later_steps = 0;
+        for (k, (&(i, state), &t)) in samples.states.iter().zip(&samples.steps).enumerate() {
+            // Replay the episode up to the drawn step, carrying the hidden state.
+            let mut s = reset(&levels[i]);
+            let mut h = None;
+            for &a in &episodes[i].actions[..t] {
+                h = forward(&s, &levels[i], h).hidden;
+                mesascope_tasks::step(&levels[i], &mut s, a);
+            }
+            assert_eq!(s, state, "sample {k} is the state at step {t} of its episode");
+            let expected = row(&forward(&s, &levels[i], h));
+            let probed: Vec<f64> = trained[hidden].1.row(k).iter().copied().collect();
+            assert!(expected.iter().zip(&probed).all(|(a, b)| (a - b).abs() < 1e-5), "sample {k}, step {t}: the probed hidden state is the rollout's");
+            if t > 0 {
+                later_steps += 1;
+                let zero = row(&forward(&s, &levels[i], None));
+                assert!(zero.iter().zip(&probed).any(|(a, b)| (a - b).abs() > 1e-4), "sample {k}: a zero hidden state reads differently");
+            }
+        }
+        assert!(later_steps > 0, "some draws come after the first step");
     }
 
     #[test]

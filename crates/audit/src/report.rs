@@ -197,6 +197,10 @@ pub fn audit(subject: &str, agent: &mut dyn Agent, dist: &TrainingDistribution, 
             not_applicable.insert("probes".into(), "switched off (no probe levels asked for)".into());
             None
         }
+        Some(inside) if inside.recurrent() && inside.model().is_none() => {
+            not_applicable.insert("probes".into(), "a recurrent model is probed on the states of its own rollouts, which the audit replays for Rust models only".into());
+            None
+        }
         Some(inside) => {
             let (fit, test) = crate::probe::probe_level_sets(dist, opts.probe_levels, seed)?;
             let found = probes(inside, &fit, &test, opts.probe_states, seed)?;

@@ -35,6 +35,8 @@ fn bad_input_names_the_parameter() {
         (&["bench", "env", "--obs", "partial-4"], "invalid obs"),
         (&["bench", "env", "--dtype", "f16", "--seconds", "0.01"], "unknown element type"),
         (&["zoo", "score", "/nonexistent/zoo"], "not a zoo"),
+        (&["zoo", "score", "/nonexistent/zoo", "--audit-seeds", "6-0"], "runs backwards"),
+        (&["zoo", "score", "/nonexistent/zoo", "--audit-seeds", "0-six"], "'six' in '0-six' is not a seed"),
         (&["zoo", "build", "/nonexistent/zoo", "--jobs", "0"], "--jobs"),
         (&["train", "--set", "env.reward.at-cheese=1"], "env.reward.at-cheese"),
     ];

@@ -9,6 +9,7 @@
 #![warn(missing_docs)]
 
 pub mod config;
+pub mod conv3x3;
 pub mod error;
 pub mod eval;
 pub mod model;

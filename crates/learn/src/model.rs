@@ -15,13 +15,16 @@
 //! (70–86%, 99.5% at the end). Measured with [`ActorCritic::dead_units`] on 2,048 observations
 //! (`examples/track_dead_units.rs`); global gradient clipping alone did not change it.
 //!
-//! Convolutions run on channels-last rows `[batch·positions, channels]`: each is one gather of
-//! the 3×3 neighbourhoods (padding reads a zero row) and one matrix product, both burn ops, so
-//! autodiff derives the backward pass. Profiled on the default cnn update, burn's `Conv2d`
-//! (flex backend) spent most of its time in a direct-convolution loop and a transposed-
-//! convolution backward rather than in GEMM; the gathered form does its arithmetic in GEMM and
-//! made whole cnn updates about 1.5–2× faster (`mesascope bench train`). Both forms are tested
-//! to agree, values and gradients.
+//! Convolutions run on channels-last rows `[batch·positions, channels]`. On the CPU (burn's flex
+//! backend) each convolution and the ReLU after it are one fused operation with its own backward
+//! pass ([`crate::conv3x3`]): tiles of a few grids are gathered and multiplied while they sit in
+//! cache. On other devices each is a burn gather of the 3×3 neighbourhoods (padding reads a zero
+//! row) and one matrix product, so autodiff derives the backward pass. Profiled on the default
+//! cnn update, burn's `Conv2d` (flex) spent most of its time in a direct-convolution loop and a
+//! transposed-convolution backward; the gathered form did its arithmetic in GEMM but streamed
+//! every neighbourhood matrix through memory, with a serial scatter for its backward; the fused
+//! form does neither (`mesascope bench train`). All three are tested to agree, values and
+//! gradients.
 
 use burn::module::Param;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
@@ -31,6 +34,7 @@ use burn::tensor::activation::{relu, sigmoid, tanh};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
+use crate::conv3x3::{self, Geometry};
 use crate::error::LearnError;
 
 /// Which architecture a model has.
@@ -254,44 +258,39 @@ impl CellStep {
     }
 }
 
-/// Where a 3×3 convolution over a batch of `h × w` grids reads: the row indices that gather
-/// every output position's 9 taps (row-major over the kernel) from the inputs stored as
-/// `[batch·inputs + 1, C]` channels-last rows, the last row being the zero padding. Built once
-/// per forward pass and geometry, and shared by the layers (and ticks) that use it.
+/// Where a 3×3 convolution over a batch of `h × w` grids reads, built once per forward pass and
+/// geometry and shared by the layers (and ticks) that use it. On the flex CPU backend the fused
+/// kernel of [`crate::conv3x3`] reads the geometry itself; on other devices the convolution is a
+/// burn gather with `index`: the row indices of every output position's 9 taps (row-major over
+/// the kernel) in the inputs stored as `[batch·inputs + 1, C]` channels-last rows, the last row
+/// being the zero padding.
 struct Taps {
-    batch: usize,
-    inputs: usize,
-    outputs: usize,
-    index: Tensor<1, Int>,
+    geometry: Geometry,
+    index: Option<Tensor<1, Int>>,
 }
 
 impl Taps {
     fn new(batch: usize, (h, w): (usize, usize), stride: usize, pad: usize, device: &Device) -> Taps {
-        let (ho, wo) = ((h + 2 * pad).saturating_sub(3) / stride + 1, (w + 2 * pad).saturating_sub(3) / stride + 1);
-        // One grid's taps: the input position, or None on the padding.
-        let mut taps = Vec::with_capacity(ho * wo * 9);
-        for oy in 0..ho {
-            for ox in 0..wo {
-                for ky in 0..3 {
-                    for kx in 0..3 {
-                        let (y, x) = ((oy * stride + ky).checked_sub(pad), (ox * stride + kx).checked_sub(pad));
-                        taps.push(match (y, x) {
-                            (Some(y), Some(x)) if y < h && x < w => Some(y * w + x),
-                            _ => None,
-                        });
-                    }
-                }
-            }
+        let geometry = Geometry { batch, h, w, stride, pad };
+        if conv3x3::runs_fused(device) {
+            Taps { geometry, index: None }
+        } else {
+            Taps::gathered(geometry, device)
         }
-        let inputs = h * w;
-        let padding = (batch * inputs) as i64;
-        let mut index = Vec::with_capacity(batch * taps.len());
-        for b in 0..batch {
+    }
+
+    /// The generic form, on any device.
+    fn gathered(geometry: Geometry, device: &Device) -> Taps {
+        let taps = geometry.taps();
+        let inputs = geometry.inputs();
+        let padding = (geometry.batch * inputs) as i64;
+        let mut index = Vec::with_capacity(geometry.batch * taps.len());
+        for b in 0..geometry.batch {
             let base = (b * inputs) as i64;
             index.extend(taps.iter().map(|t| t.map_or(padding, |q| base + q as i64)));
         }
         let n = index.len();
-        Taps { batch, inputs, outputs: ho * wo, index: Tensor::from_data(TensorData::new(index, [n]), device) }
+        Taps { geometry, index: Some(Tensor::from_data(TensorData::new(index, [n]), device)) }
     }
 }
 
@@ -316,16 +315,36 @@ impl ConvMatrix {
         ConvMatrix { weight: weight.permute([2, 3, 1, 0]).reshape([kh * kw * i, o]), bias }
     }
 
-    /// `x` `[taps.batch·taps.inputs, in]` → `[taps.batch·taps.outputs, out]`.
+    /// `x` `[batch·inputs, in]` → `[batch·outputs, out]`.
     fn apply(&self, x: Tensor<2>, taps: &Taps) -> Tensor<2> {
+        self.run(x, taps, false)
+    }
+
+    /// `relu(self.apply(x, taps))`, fused on the CPU.
+    fn apply_relu(&self, x: Tensor<2>, taps: &Taps) -> Tensor<2> {
+        self.run(x, taps, true)
+    }
+
+    fn run(&self, x: Tensor<2>, taps: &Taps, with_relu: bool) -> Tensor<2> {
         let [rows, channels] = x.dims();
-        debug_assert_eq!(rows, taps.batch * taps.inputs);
-        let padded = Tensor::cat(vec![x, Tensor::zeros([1, channels], &taps.index.device())], 0);
-        let cols = padded.select(0, taps.index.clone()).reshape([taps.batch * taps.outputs, 9 * channels]);
+        let g = taps.geometry;
+        debug_assert_eq!(rows, g.batch * g.inputs());
+        let Some(index) = &taps.index else {
+            let out = self.weight.dims()[1];
+            let bias = self.bias.clone().unwrap_or_else(|| Tensor::zeros([out], &x.device()));
+            return conv3x3::conv3x3(x, self.weight.clone(), bias, g, with_relu);
+        };
+        let padded = Tensor::cat(vec![x, Tensor::zeros([1, channels], &index.device())], 0);
+        let cols = padded.select(0, index.clone()).reshape([g.batch * g.outputs(), 9 * channels]);
         let y = cols.matmul(self.weight.clone());
-        match &self.bias {
+        let y = match &self.bias {
             Some(b) => y + b.clone().unsqueeze_dim(0),
             None => y,
+        };
+        if with_relu {
+            relu(y)
+        } else {
+            y
         }
     }
 }
@@ -447,24 +466,18 @@ impl ActorCritic {
             }
             relu(self.dense.forward(x))
         } else if let Some(cell) = &self.cell {
-            let x = relu(ConvMatrix::new(&self.convs[0]).apply(to_rows(obs), &same));
+            let (x, hh) = self.recur_rows(cell, obs, hidden, ticks, &same);
             keep("encoder", &x);
-            let mut hh = hidden.map(to_rows).unwrap_or_else(|| x.zeros_like());
-            let step = CellStep::new(cell, &x, &same);
-            for _ in 0..ticks {
-                hh = step.tick(hh, &same);
-            }
             keep("gru.hidden", &hh);
-            let out = relu(ConvMatrix::new(&self.convs[1]).apply(hh.clone(), &same));
+            let (out, z) = self.read_out_rows(hh.clone(), batch, &same);
             keep("gru.readout", &out);
-            let channels = out.dims()[1];
             new_hidden = Some(from_rows(hh, batch, h, w));
-            relu(dense_on_rows(&self.dense, out.reshape([batch as i64, -1]), channels))
+            z
         } else {
             let rooms = Taps::new(batch, (h, w), 2, 0, &device);
             let mut x = to_rows(obs);
             for (i, conv) in self.convs.iter().enumerate() {
-                x = relu(ConvMatrix::new(conv).apply(x, if i < 2 { &same } else { &rooms }));
+                x = ConvMatrix::new(conv).apply_relu(x, if i < 2 { &same } else { &rooms });
                 keep(&format!("conv{}", i + 1), &x);
             }
             let channels = x.dims()[1];
@@ -479,6 +492,51 @@ impl ActorCritic {
             hidden: new_hidden,
             activations,
         }
+    }
+}
+
+impl ActorCritic {
+    /// A recurrent model's state after `ticks` ticks on `obs` `[B, C, H, W]` from `hidden` (zeros
+    /// when `None`): what [`ActorCritic::forward`] returns as `hidden`, without the readout and
+    /// heads. Training runs this step by step through a sequence and then
+    /// [`ActorCritic::read_out`] once on every step's state, which gives the same logits and
+    /// values as a forward pass per step with fewer, larger operations. `None` for feed-forward
+    /// models.
+    pub fn recur(&self, obs: Tensor<4>, hidden: Option<Tensor<4>>, ticks: usize) -> Option<Tensor<4>> {
+        let cell = self.cell.as_ref()?;
+        let [batch, _, h, w] = obs.dims();
+        let same = Taps::new(batch, (h, w), 1, 1, &obs.device());
+        let (_, hh) = self.recur_rows(cell, obs, hidden, ticks, &same);
+        Some(from_rows(hh, batch, h, w))
+    }
+
+    /// Action logits `[B, 5]` and values `[B]` from recurrent states `[B, channels, H, W]` (see
+    /// [`ActorCritic::recur`]). `None` for feed-forward models.
+    pub fn read_out(&self, hidden: Tensor<4>) -> Option<(Tensor<2>, Tensor<1>)> {
+        self.cell.as_ref()?;
+        let [batch, _, h, w] = hidden.dims();
+        let same = Taps::new(batch, (h, w), 1, 1, &hidden.device());
+        let (_, z) = self.read_out_rows(to_rows(hidden), batch, &same);
+        Some((self.policy.forward(z.clone()), self.value.forward(z).squeeze_dim(1)))
+    }
+
+    /// The encoder's rows and the cell's state rows after `ticks` ticks.
+    fn recur_rows(&self, cell: &ConvGruCell, obs: Tensor<4>, hidden: Option<Tensor<4>>, ticks: usize, same: &Taps) -> (Tensor<2>, Tensor<2>) {
+        let x = ConvMatrix::new(&self.convs[0]).apply_relu(to_rows(obs), same);
+        let mut hh = hidden.map(to_rows).unwrap_or_else(|| x.zeros_like());
+        let step = CellStep::new(cell, &x, same);
+        for _ in 0..ticks {
+            hh = step.tick(hh, same);
+        }
+        (x, hh)
+    }
+
+    /// The readout convolution's rows and the dense layer's output from state rows.
+    fn read_out_rows(&self, hh: Tensor<2>, batch: usize, same: &Taps) -> (Tensor<2>, Tensor<2>) {
+        let out = ConvMatrix::new(&self.convs[1]).apply_relu(hh, same);
+        let channels = out.dims()[1];
+        let z = relu(dense_on_rows(&self.dense, out.clone().reshape([batch as i64, -1]), channels));
+        (out, z)
     }
 }
 
@@ -589,39 +647,60 @@ mod tests {
         assert!(diff > 1.0);
     }
 
-    /// The im2col convolution on channels-last rows gives burn's `Conv2d` answer, and the same
-    /// gradients for the input, the weights and the bias, for each geometry the models use.
+    /// Both forms of the convolution on channels-last rows, the fused CPU kernel and the generic
+    /// gather (what GPUs run), give burn's `Conv2d` answer, with and without the ReLU, and the same
+    /// gradients for the input, the weights and the bias, for each geometry the models use, odd
+    /// ones, and a batch of 1.
     #[test]
-    fn im2col_convolution_matches_burn_conv2d_values_and_gradients() {
+    fn row_convolutions_match_burn_conv2d_values_and_gradients() {
         let device = Device::flex().autodiff();
+        assert!(conv3x3::runs_fused(&device), "the CPU device runs the fused kernel");
         let mut rng = Pcg64Mcg::seed_from_u64(5);
         let dist = burn::tensor::Distribution::Normal(0.0, 1.0);
-        // (in, out, stride, pad, h, w): the cnn's same-padded and strided layers on 9×9 and on
-        // a non-square grid, and a convgru gate layer.
-        for (i, o, stride, pad, h, w) in [(8, 16, 1, 1, 9, 9), (16, 32, 2, 0, 9, 9), (3, 5, 1, 1, 5, 7), (4, 6, 2, 0, 7, 5), (8, 8, 1, 1, 3, 3)] {
+        // (in, out, stride, pad, h, w, batch): the cnn's same-padded and strided layers on 9×9, a
+        // non-square grid, a convgru gate layer, a 1×1 grid, and batches large enough to span
+        // several tiles of the fused kernel.
+        let shapes = [
+            (8, 16, 1, 1, 9, 9, 3),
+            (16, 32, 2, 0, 9, 9, 3),
+            (3, 5, 1, 1, 5, 7, 1),
+            (4, 6, 2, 0, 7, 5, 2),
+            (8, 8, 1, 1, 3, 3, 1),
+            (2, 3, 1, 1, 1, 1, 2),
+            (16, 16, 1, 1, 9, 9, 37),
+            (16, 32, 2, 0, 9, 9, 41),
+        ];
+        for (i, o, stride, pad, h, w, batch) in shapes {
             let mut c = conv(i, o, 3, stride, pad, 1.0, &mut rng, &device);
             c.bias = Some(Param::from_tensor(Tensor::<1>::random([o], dist, &device)));
-            let batch = 3;
             let x = Tensor::<4>::random([batch, i, h, w], dist, &device).require_grad();
-            let taps = Taps::new(batch, (h, w), stride, pad, &device);
-            let reference = c.forward(x.clone());
-            let [_, _, ho, wo] = reference.dims();
-            assert_eq!(taps.outputs, ho * wo);
-            let ours = from_rows(ConvMatrix::new(&c).apply(to_rows(x.clone()), &taps), batch, ho, wo);
-            let err: f32 = (ours.clone() - reference.clone()).abs().max().into_scalar();
-            assert!(err < 1e-4, "values differ by {err} for {i}→{o} stride {stride} pad {pad} on {h}×{w}");
-            // A loss that weighs every output differently, so every gradient entry is tested.
-            let weights = Tensor::<4>::random([batch, o, ho, wo], dist, &device);
-            let grads_of = |y: Tensor<4>| {
-                let g = (y * weights.clone()).sum().backward();
-                let get = |t: Tensor<4>| t.grad(&g).unwrap().into_data().try_to_vec::<f32>().unwrap();
-                (get(x.clone()), get(c.weight.val()), c.bias.as_ref().unwrap().val().grad(&g).unwrap().into_data().try_to_vec::<f32>().unwrap())
-            };
-            let (a, b) = (grads_of(ours), grads_of(reference));
-            for (name, ours, reference) in [("input", a.0, b.0), ("weight", a.1, b.1), ("bias", a.2, b.2)] {
-                let err = ours.iter().zip(&reference).map(|(p, q)| (p - q).abs()).fold(0.0f32, f32::max);
-                let scale = reference.iter().map(|q| q.abs()).fold(1.0f32, f32::max);
-                assert!(err < 1e-4 * scale, "{name} gradient differs by {err} (scale {scale}) for {i}→{o} stride {stride} pad {pad} on {h}×{w}");
+            let geometry = Geometry { batch, h, w, stride, pad };
+            for (form, taps) in [("fused", Taps::new(batch, (h, w), stride, pad, &device)), ("gathered", Taps::gathered(geometry, &device))] {
+                for with_relu in [false, true] {
+                    let reference = c.forward(x.clone());
+                    let reference = if with_relu { relu(reference) } else { reference };
+                    let [_, _, ho, wo] = reference.dims();
+                    assert_eq!(geometry.out(), (ho, wo));
+                    let rows = to_rows(x.clone());
+                    let ours = if with_relu { ConvMatrix::new(&c).apply_relu(rows, &taps) } else { ConvMatrix::new(&c).apply(rows, &taps) };
+                    let ours = from_rows(ours, batch, ho, wo);
+                    let case = format!("{form}, relu {with_relu}: {i}→{o} stride {stride} pad {pad} on {batch}×{h}×{w}");
+                    let err: f32 = (ours.clone() - reference.clone()).abs().max().into_scalar();
+                    assert!(err < 1e-4, "values differ by {err} ({case})");
+                    // A loss that weighs every output differently, so every gradient entry is tested.
+                    let weights = Tensor::<4>::random([batch, o, ho, wo], dist, &device);
+                    let grads_of = |y: Tensor<4>| {
+                        let g = (y * weights.clone()).sum().backward();
+                        let get = |t: Tensor<4>| t.grad(&g).unwrap().into_data().try_to_vec::<f32>().unwrap();
+                        (get(x.clone()), get(c.weight.val()), c.bias.as_ref().unwrap().val().grad(&g).unwrap().into_data().try_to_vec::<f32>().unwrap())
+                    };
+                    let (a, b) = (grads_of(ours), grads_of(reference));
+                    for (name, ours, reference) in [("input", a.0, b.0), ("weight", a.1, b.1), ("bias", a.2, b.2)] {
+                        let err = ours.iter().zip(&reference).map(|(p, q)| (p - q).abs()).fold(0.0f32, f32::max);
+                        let scale = reference.iter().map(|q| q.abs()).fold(1.0f32, f32::max);
+                        assert!(err < 1e-4 * scale, "{name} gradient differs by {err} (scale {scale}) ({case})");
+                    }
+                }
             }
         }
     }
@@ -689,6 +768,36 @@ mod tests {
                 assert!(max_diff(a, b) < 1e-5, "{kind:?} activation {name}");
             }
         }
+    }
+
+    /// Stepping only the recurrence and reading out every step's state at once (how training runs
+    /// a sequence) gives the logits, values and states of a forward pass per step.
+    #[test]
+    fn recur_then_read_out_matches_a_forward_pass_per_step() {
+        let device = Device::flex();
+        let cfg = ModelConfig { kind: ModelKind::Convgru, hidden: 16, channels: 4, ticks: 2 };
+        let model = ActorCritic::new(&cfg, (8, 7, 7), &device, &mut Pcg64Mcg::seed_from_u64(4));
+        let obs: Vec<Tensor<4>> = (0..3).map(|_| Tensor::<4>::random([2, 8, 7, 7], burn::tensor::Distribution::Uniform(0.0, 1.0), &device)).collect();
+        let (mut h, mut states, mut logits, mut values) = (None, Vec::new(), Vec::new(), Vec::new());
+        let mut hidden = None;
+        for o in &obs {
+            let out = model.forward(o.clone(), hidden.take(), cfg.ticks, false);
+            hidden = out.hidden;
+            logits.push(out.logits);
+            values.push(out.value);
+            let state = model.recur(o.clone(), h.take(), cfg.ticks).unwrap();
+            let diff: f32 = (state.clone() - hidden.clone().unwrap()).abs().max().into_scalar();
+            assert!(diff < 1e-6, "state differs by {diff}");
+            states.push(state.clone());
+            h = Some(state);
+        }
+        let (l, v) = model.read_out(Tensor::cat(states, 0)).unwrap();
+        let dl: f32 = (l - Tensor::cat(logits, 0)).abs().max().into_scalar();
+        let dv: f32 = (v - Tensor::cat(values, 0)).abs().max().into_scalar();
+        assert!(dl < 1e-5 && dv < 1e-5, "logits differ by {dl}, values by {dv}");
+        // Feed-forward models have no recurrence to step.
+        let cnn = ActorCritic::new(&ModelConfig { kind: ModelKind::Cnn, ..cfg }, (8, 7, 7), &device, &mut Pcg64Mcg::seed_from_u64(4));
+        assert!(cnn.recur(obs[0].clone(), None, 1).is_none());
     }
 
     /// The FLOP counts `bench train` reports, by hand for the default sizes on 9×9 grids with

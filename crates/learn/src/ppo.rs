@@ -279,6 +279,7 @@ impl Trainer {
                 // Time-major gather: for step k of every sequence in the minibatch still running.
                 let mut mb_logits = Vec::new();
                 let mut mb_values = Vec::new();
+                let mut states = Vec::new();
                 let mut idx = Vec::new();
                 let mut h: Option<Tensor<4>> = (hsize > 0).then(|| {
                     let mut v = Vec::with_capacity(mb.len() * hsize);
@@ -315,16 +316,25 @@ impl Trainer {
                             h = Some(hh * keep.reshape([rows.len(), 1, 1, 1]));
                         }
                     }
-                    let out = self.model.forward(obs, h.take(), ticks, false);
-                    h = out.hidden;
-                    mb_logits.push(out.logits);
-                    mb_values.push(out.value);
+                    if hsize > 0 {
+                        // Only the recurrence is stepped; the readout runs once on every step's state.
+                        let state = self.model.recur(obs, h.take(), ticks).expect("a recurrent model");
+                        states.push(state.clone());
+                        h = Some(state);
+                    } else {
+                        let out = self.model.forward(obs, None, ticks, false);
+                        mb_logits.push(out.logits);
+                        mb_values.push(out.value);
+                    }
                     idx.extend(rows);
                 }
                 let n = idx.len();
                 self.trained_samples += n;
-                let logits = Tensor::cat(mb_logits, 0);
-                let new_values = Tensor::cat(mb_values, 0);
+                let (logits, new_values) = if hsize > 0 {
+                    self.model.read_out(Tensor::cat(states, 0)).expect("a recurrent model")
+                } else {
+                    (Tensor::cat(mb_logits, 0), Tensor::cat(mb_values, 0))
+                };
                 let pick = |src: &[f32]| Tensor::<1>::from_data(TensorData::new(idx.iter().map(|&r| src[r]).collect::<Vec<f32>>(), [n]), &self.device);
                 let old_logprob = pick(logprobs);
                 let old_values = pick(values);

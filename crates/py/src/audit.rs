@@ -166,10 +166,9 @@ impl Inside for PolicyAgent {
                 return Err(failure);
             }
         };
-        // A recurrent policy is probed from the zero state, as a Rust model is.
-        let mut state = vec![0.0f32; shape[0] * self.state_shape.as_ref().map_or(0, |row| row.iter().product::<usize>())];
+        // Placed states only: the audit does not probe recurrent Python policies.
         let found = Python::attach(|py| {
-            let (_, named) = call(py, callable, obs, shape, self.state_shape.as_deref().map(|row| (state.as_mut_slice(), row)))?;
+            let (_, named) = call(py, callable, obs, shape, None)?;
             match named {
                 Some(named) => activation_matrices(py, &named, shape[0], who),
                 None => Err(err(format!("invalid {who} output: it returned no activations; the probes need ({{name: activations}}) beside the actions, as the policy returns them"))),
@@ -180,6 +179,10 @@ impl Inside for PolicyAgent {
             self.error = Some(e);
             failure
         })
+    }
+
+    fn recurrent(&self) -> bool {
+        self.state_shape.is_some()
     }
 
     fn trained_ticks(&self) -> Result<usize, &'static str> {

@@ -1,0 +1,354 @@
+//! A fused 3×3 convolution (with an optional ReLU) on channels-last rows for the CPU (flex)
+//! backend, forward and backward, as a burn backend extension.
+//!
+//! The models' convolutions are tiny (8–32 channels on 9×9 grids, minibatches of 256), so what
+//! costs is memory traffic and per-operation overhead, not arithmetic. Written with burn's
+//! primitives (a gather of every 3×3 neighbourhood, a matrix product, a bias add and a ReLU, each
+//! its own pass), an update streamed the whole neighbourhood matrix (~12 MB per minibatch and
+//! layer) through memory several times, and the gather's backward was a serial scatter. Here each
+//! pass works on tiles of a few grids whose neighbourhoods fit in a core's cache: gather the tile,
+//! multiply it with the `gemm` crate (the GEMM burn's flex backend uses), add the bias and apply
+//! the ReLU while the tile is hot. The tiles are spread over the cores with rayon. The input
+//! gradient is a gather too (each input position reads the output gradients of the positions
+//! whose neighbourhoods contain it: a transposed convolution), so it parallelises like the
+//! forward pass; the weight gradient sums per-tile products in tile order, so the result does not
+//! depend on the number of threads.
+//!
+//! Other devices (wgpu, cuda) keep the generic gather-and-matmul form in `model.rs`; both are
+//! tested against burn's `Conv2d`, values and gradients.
+
+use std::ops::Range;
+
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::autodiff::{Autodiff, NodeId};
+use burn::backend::flex::FlexTensor;
+use burn::backend::ops::ActivationOps;
+use burn::backend::tensor::FloatTensor;
+use burn::backend::{backend_extension, Backend, Dispatch, DispatchDevice, Flex};
+use burn::prelude::*;
+use rayon::prelude::*;
+
+/// Where a 3×3 convolution reads and writes: `batch` grids of `h × w` positions stored as
+/// channels-last rows `[batch·h·w, channels]`, a kernel moved by `stride`, zero padding of `pad`
+/// on every side.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Geometry {
+    /// Grids in the batch.
+    pub batch: usize,
+    /// Rows of one input grid.
+    pub h: usize,
+    /// Columns of one input grid.
+    pub w: usize,
+    /// Step of the kernel.
+    pub stride: usize,
+    /// Zero padding on each side.
+    pub pad: usize,
+}
+
+impl Geometry {
+    /// Rows and columns of one output grid.
+    pub fn out(&self) -> (usize, usize) {
+        let side = |n: usize| (n + 2 * self.pad).saturating_sub(3) / self.stride + 1;
+        (side(self.h), side(self.w))
+    }
+
+    /// Positions of one input grid.
+    pub fn inputs(&self) -> usize {
+        self.h * self.w
+    }
+
+    /// Positions of one output grid.
+    pub fn outputs(&self) -> usize {
+        let (ho, wo) = self.out();
+        ho * wo
+    }
+
+    /// For every output position of one grid, the input positions its 9 taps read (row-major
+    /// over the kernel), `None` on the padding: `outputs · 9` entries.
+    pub fn taps(&self) -> Vec<Option<usize>> {
+        let (ho, wo) = self.out();
+        let mut taps = Vec::with_capacity(ho * wo * 9);
+        for oy in 0..ho {
+            for ox in 0..wo {
+                for ky in 0..3 {
+                    for kx in 0..3 {
+                        let (y, x) = ((oy * self.stride + ky).checked_sub(self.pad), (ox * self.stride + kx).checked_sub(self.pad));
+                        taps.push(match (y, x) {
+                            (Some(y), Some(x)) if y < self.h && x < self.w => Some(y * self.w + x),
+                            _ => None,
+                        });
+                    }
+                }
+            }
+        }
+        taps
+    }
+
+    /// The transpose of [`Geometry::taps`]: for every input position of one grid and every tap,
+    /// the output position that reads it through that tap, if any: `inputs · 9` entries. At most
+    /// one output position reads a given input through a given tap.
+    fn reverse_taps(&self) -> Vec<Option<usize>> {
+        let mut reverse = vec![None; self.inputs() * 9];
+        for (at, tap) in self.taps().into_iter().enumerate() {
+            if let Some(input) = tap {
+                reverse[input * 9 + at % 9] = Some(at / 9);
+            }
+        }
+        reverse
+    }
+}
+
+/// The fused convolution as a backend operation, reached from a `Tensor` through burn's runtime
+/// dispatch. Only the flex backend (and autodiff over it) implements it; see [`runs_fused`].
+#[backend_extension(Flex, Autodiff)]
+pub trait Conv3x3Backend: Backend {
+    /// `x` `[batch·inputs, in]`, `weight` `[9·in, out]` (row `tap·in + channel`), `bias` `[out]`
+    /// → `[batch·outputs, out]`, through a ReLU when `relu`.
+    fn conv3x3(x: FloatTensor<Self>, weight: FloatTensor<Self>, bias: FloatTensor<Self>, geometry: Geometry, relu: bool) -> FloatTensor<Self>;
+}
+
+/// Whether [`conv3x3`] can run on `device`: the flex CPU backend, with or without autodiff.
+pub fn runs_fused(device: &Device) -> bool {
+    matches!(device.as_dispatch().clone().inner(), DispatchDevice::Flex(_))
+}
+
+/// The fused convolution on `Tensor`s (see [`Conv3x3Backend::conv3x3`]); only for devices where
+/// [`runs_fused`] holds.
+pub fn conv3x3(x: Tensor<2>, weight: Tensor<2>, bias: Tensor<1>, geometry: Geometry, relu: bool) -> Tensor<2> {
+    Tensor::from_dispatch(<Dispatch as Conv3x3Backend>::conv3x3(x.into_dispatch(), weight.into_dispatch(), bias.into_dispatch(), geometry, relu))
+}
+
+/// A contiguous f32 view of a flex tensor, and its two dimensions.
+fn matrix(t: &FlexTensor) -> (FlexTensor, usize, usize) {
+    let shape = t.layout().shape();
+    let (rows, cols) = (shape[0], shape.num_elements() / shape[0].max(1));
+    (t.to_contiguous(), rows, cols)
+}
+
+fn slice(t: &FlexTensor) -> &[f32] {
+    t.as_slice::<f32>().expect("the fused convolution runs on contiguous f32 tensors")
+}
+
+fn flex_tensor(values: Vec<f32>, shape: [usize; 2]) -> FlexTensor {
+    FlexTensor::from_data(TensorData::new(values, shape))
+}
+
+impl Conv3x3Backend for Flex {
+    fn conv3x3(x: FlexTensor, weight: FlexTensor, bias: FlexTensor, geometry: Geometry, relu: bool) -> FlexTensor {
+        let ((x, _, channels_in), (weight, _, channels_out), (bias, ..)) = (matrix(&x), matrix(&weight), matrix(&bias));
+        let y = forward(slice(&x), channels_in, slice(&weight), channels_out, slice(&bias), geometry, relu);
+        flex_tensor(y, [geometry.batch * geometry.outputs(), channels_out])
+    }
+}
+
+/// The backward step: the ReLU's mask, then the input, weight and bias gradients of whichever
+/// inputs are tracked.
+#[derive(Debug)]
+struct Conv3x3Backward;
+
+impl Backward<Flex, 3> for Conv3x3Backward {
+    /// The input's and the weight's checkpoints, the output when it went through a ReLU, and
+    /// the geometry.
+    type State = (Option<NodeId>, Option<NodeId>, Option<FlexTensor>, Geometry);
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, checkpointer: &mut Checkpointer) {
+        let [node_x, node_weight, node_bias] = ops.parents;
+        let (x_id, weight_id, relu_output, geometry) = ops.state;
+        let grad = grads.consume::<Flex>(&ops.node);
+        let grad = match relu_output {
+            Some(output) => Flex::relu_backward(output, grad),
+            None => grad,
+        };
+        let (grad, _, channels_out) = matrix(&grad);
+        if let (Some(node), Some(x_id)) = (node_weight, x_id) {
+            let (x, _, channels_in) = matrix(&checkpointer.retrieve_node_output::<FlexTensor>(x_id));
+            let (dw, db) = weight_grad(slice(&x), channels_in, slice(&grad), channels_out, geometry);
+            grads.register::<Flex>(node.id, flex_tensor(dw, [9 * channels_in, channels_out]));
+            if let Some(node) = node_bias {
+                grads.register::<Flex>(node.id, FlexTensor::from_data(TensorData::new(db, [channels_out])));
+            }
+        } else if let Some(node) = node_bias {
+            grads.register::<Flex>(node.id, FlexTensor::from_data(TensorData::new(bias_grad(slice(&grad), channels_out), [channels_out])));
+        }
+        if let (Some(node), Some(weight_id)) = (node_x, weight_id) {
+            let (weight, rows, _) = matrix(&checkpointer.retrieve_node_output::<FlexTensor>(weight_id));
+            let channels_in = rows / 9;
+            let dx = input_grad(slice(&grad), channels_out, slice(&weight), channels_in, geometry);
+            grads.register::<Flex>(node.id, flex_tensor(dx, [geometry.batch * geometry.inputs(), channels_in]));
+        }
+    }
+}
+
+impl<C: CheckpointStrategy> Conv3x3Backend for Autodiff<Flex, C> {
+    fn conv3x3(x: FloatTensor<Self>, weight: FloatTensor<Self>, bias: FloatTensor<Self>, geometry: Geometry, relu: bool) -> FloatTensor<Self> {
+        let (x_tracked, weight_tracked) = (x.is_tracked(), weight.is_tracked());
+        match Conv3x3Backward.prepare::<C>([x.node(), weight.node(), bias.node()]).compute_bound().stateful() {
+            OpsKind::Tracked(mut prep) => {
+                // The weight gradient reads the input, the input gradient the weight.
+                let x_id = weight_tracked.then(|| prep.checkpoint(&x));
+                let weight_id = x_tracked.then(|| prep.checkpoint(&weight));
+                let y = Flex::conv3x3(x.into_primitive(), weight.into_primitive(), bias.into_primitive(), geometry, relu);
+                prep.finish((x_id, weight_id, relu.then(|| y.clone()), geometry), y)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(Flex::conv3x3(x.into_primitive(), weight.into_primitive(), bias.into_primitive(), geometry, relu)),
+        }
+    }
+}
+
+/// Floats of gathered neighbourhoods per tile: 128 KiB, well inside a core's L2 cache with the
+/// tile's output beside it.
+const TILE_FLOATS: usize = 1 << 15;
+
+/// Grids per tile for neighbourhood rows of `row_floats` floats per grid.
+fn grids_per_tile(row_floats: usize) -> usize {
+    (TILE_FLOATS / row_floats.max(1)).max(1)
+}
+
+/// Writes into `cols` the 3×3 neighbourhoods of the `grids` of `src` (`positions` rows of
+/// `channels` per grid) that `taps` names (9 per row, `None` reads zeros): one row of
+/// `9·channels` per entry of `taps / 9`, grid after grid.
+fn gather(src: &[f32], channels: usize, positions: usize, taps: &[Option<usize>], grids: Range<usize>, cols: &mut Vec<f32>) {
+    // A copy of a length known at compile time is a few vector moves; of a run-time length, a
+    // call to memcpy per tap (a quarter of a cnn update's time when measured).
+    match channels {
+        8 => gather_rows(src, 8, positions, taps, grids, cols),
+        16 => gather_rows(src, 16, positions, taps, grids, cols),
+        32 => gather_rows(src, 32, positions, taps, grids, cols),
+        _ => gather_rows(src, channels, positions, taps, grids, cols),
+    }
+}
+
+/// [`gather`]'s loop, inlined into each of its calls so that a constant `channels` reaches it.
+#[inline(always)]
+fn gather_rows(src: &[f32], channels: usize, positions: usize, taps: &[Option<usize>], grids: Range<usize>, cols: &mut Vec<f32>) {
+    let per_grid = taps.len() * channels;
+    cols.resize(grids.len() * per_grid, 0.0);
+    for (dst, grid) in cols.chunks_exact_mut(per_grid).zip(grids) {
+        let grid = &src[grid * positions * channels..][..positions * channels];
+        for (d, tap) in dst.chunks_exact_mut(channels).zip(taps) {
+            match tap {
+                Some(q) => d.copy_from_slice(&grid[q * channels..][..channels]),
+                None => d.fill(0.0),
+            }
+        }
+    }
+}
+
+/// `dst` (`m × n`, row-major) = [`dst` +] `lhs · rhs`, where `lhs` is `m × k` read with row
+/// stride `lhs_rs` and column stride `lhs_cs`, and `rhs` is `k × n` row-major; one thread.
+#[allow(clippy::too_many_arguments)]
+fn matmul(m: usize, n: usize, k: usize, dst: &mut [f32], accumulate: bool, lhs: &[f32], lhs_rs: usize, lhs_cs: usize, rhs: &[f32]) {
+    assert!(dst.len() >= m * n && rhs.len() >= k * n);
+    assert!(m == 0 || k == 0 || lhs.len() > (m - 1) * lhs_rs + (k - 1) * lhs_cs);
+    // SAFETY: the asserts above keep every element gemm reads or writes inside the slices.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            accumulate,
+            lhs.as_ptr(),
+            lhs_cs as isize,
+            lhs_rs as isize,
+            rhs.as_ptr(),
+            1,
+            n as isize,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        )
+    }
+}
+
+/// The forward pass on slices: `x` `[batch·inputs, cin]`, `weight` `[9·cin, cout]`, `bias`
+/// `[cout]` → `[batch·outputs, cout]`.
+pub fn forward(x: &[f32], cin: usize, weight: &[f32], cout: usize, bias: &[f32], g: Geometry, relu: bool) -> Vec<f32> {
+    let (taps, outputs) = (g.taps(), g.outputs());
+    let mut y = vec![0.0f32; g.batch * outputs * cout];
+    let grids = grids_per_tile(outputs * 9 * cin);
+    y.par_chunks_mut(grids * outputs * cout).enumerate().for_each_init(Vec::new, |cols, (tile, y)| {
+        let first = tile * grids;
+        let count = y.len() / (outputs * cout);
+        gather(x, cin, g.inputs(), &taps, first..first + count, cols);
+        for row in y.chunks_exact_mut(cout) {
+            row.copy_from_slice(bias);
+        }
+        matmul(count * outputs, cout, 9 * cin, y, true, cols, 9 * cin, 1, weight);
+        if relu {
+            y.iter_mut().for_each(|v| *v = v.max(0.0));
+        }
+    });
+    y
+}
+
+/// The input gradient on slices: `grad` `[batch·outputs, cout]`, `weight` `[9·cin, cout]` →
+/// `[batch·inputs, cin]`. Each input position gathers the output gradients that read it (one
+/// per tap at most) and multiplies them with the weight rearranged to `[9·cout, cin]`.
+pub fn input_grad(grad: &[f32], cout: usize, weight: &[f32], cin: usize, g: Geometry) -> Vec<f32> {
+    let (reverse, inputs) = (g.reverse_taps(), g.inputs());
+    let mut by_tap = vec![0.0f32; 9 * cout * cin];
+    for tap in 0..9 {
+        for c in 0..cin {
+            for o in 0..cout {
+                by_tap[(tap * cout + o) * cin + c] = weight[(tap * cin + c) * cout + o];
+            }
+        }
+    }
+    let mut dx = vec![0.0f32; g.batch * inputs * cin];
+    let grids = grids_per_tile(inputs * 9 * cout);
+    dx.par_chunks_mut(grids * inputs * cin).enumerate().for_each_init(Vec::new, |cols, (tile, dx)| {
+        let first = tile * grids;
+        let count = dx.len() / (inputs * cin);
+        gather(grad, cout, g.outputs(), &reverse, first..first + count, cols);
+        matmul(count * inputs, cin, 9 * cout, dx, false, cols, 9 * cout, 1, &by_tap);
+    });
+    dx
+}
+
+/// The weight and bias gradients on slices: `x` `[batch·inputs, cin]`, `grad`
+/// `[batch·outputs, cout]` → (`[9·cin, cout]`, `[cout]`). Tiles are summed in order, so the
+/// result is the same for any number of threads.
+pub fn weight_grad(x: &[f32], cin: usize, grad: &[f32], cout: usize, g: Geometry) -> (Vec<f32>, Vec<f32>) {
+    let (taps, outputs) = (g.taps(), g.outputs());
+    let grids = grids_per_tile(outputs * 9 * cin);
+    let tiles = g.batch.div_ceil(grids);
+    let partials: Vec<Vec<f32>> = (0..tiles)
+        .into_par_iter()
+        .map_init(Vec::new, |cols, tile| {
+            let range = tile * grids..((tile + 1) * grids).min(g.batch);
+            let rows = range.len() * outputs;
+            let grad = &grad[range.start * outputs * cout..][..rows * cout];
+            gather(x, cin, g.inputs(), &taps, range, cols);
+            let mut part = vec![0.0f32; (9 * cin + 1) * cout];
+            let (dw, db) = part.split_at_mut(9 * cin * cout);
+            // dw = colsᵀ · grad: colsᵀ's rows are the columns of cols.
+            matmul(9 * cin, cout, rows, dw, false, cols, 1, 9 * cin, grad);
+            db.copy_from_slice(&bias_grad(grad, cout));
+            part
+        })
+        .collect();
+    let mut sum = vec![0.0f32; (9 * cin + 1) * cout];
+    for part in partials {
+        sum.iter_mut().zip(part).for_each(|(s, p)| *s += p);
+    }
+    let db = sum.split_off(9 * cin * cout);
+    (sum, db)
+}
+
+/// The bias gradient: `grad` `[rows, cout]` summed over its rows.
+fn bias_grad(grad: &[f32], cout: usize) -> Vec<f32> {
+    let mut db = vec![0.0f32; cout];
+    for row in grad.chunks_exact(cout) {
+        db.iter_mut().zip(row).for_each(|(d, g)| *d += g);
+    }
+    db
+}
