@@ -54,14 +54,16 @@ def audit_policy(
     policy: Callable[[np.ndarray], Any],
     env: Optional[dict[str, Any]] = None,
     *,
+    untrained: Optional[Callable[[np.ndarray], Any]] = None,
+    initial_state: Optional[Callable[[int], Any]] = None,
     output: str = "logits",
     greedy: bool = False,
-    name: str = "python-policy",
-    shift: str = "goal-anywhere",
-    levels: int = 200,
-    probe_levels: int = 160,
+    name: Optional[str] = None,
+    shift: Optional[str] = None,
+    levels: Optional[int] = None,
+    probe_levels: Optional[int] = None,
     ticks: Optional[list[int]] = None,
-    seed: int = 0,
+    seed: Optional[int] = None,
     out: Optional[str | PathLike[str]] = None,
     gamma: Optional[float] = None,
     progress: Optional[Callable[[str], None]] = None,
@@ -71,11 +73,11 @@ def audit_job(
     known: Optional[str] = None,
     env: Optional[dict[str, Any]] = None,
     *,
-    shift: str = "goal-anywhere",
-    levels: int = 200,
-    probe_levels: int = 160,
+    shift: Optional[str] = None,
+    levels: Optional[int] = None,
+    probe_levels: Optional[int] = None,
     ticks: Optional[list[int]] = None,
-    seed: int = 0,
+    seed: Optional[int] = None,
     out: Optional[str | PathLike[str]] = None,
     progress: Optional[Callable[[str], None]] = None,
 ) -> str: ...
@@ -86,7 +88,14 @@ class Model:
     def config(self) -> str: ...
     @property
     def obs_shape(self) -> tuple[int, int, int]: ...
-    def __call__(self, obs: np.ndarray) -> np.ndarray: ...
+    @property
+    def recurrent(self) -> bool: ...
+    def initial_state(self, n: int) -> np.ndarray: ...
+    def untrained(self) -> Model: ...
+    # Feed-forward: model(obs) -> logits, model(obs, activations=True) -> (logits, activations).
+    # Recurrent: model(obs, state) -> (logits, next_state), with activations=True
+    # (logits, next_state, activations).
+    def __call__(self, obs: np.ndarray, state: Optional[np.ndarray] = None, *, activations: bool = False) -> Any: ...
 
 def train(
     out: str | PathLike[str],
@@ -99,16 +108,22 @@ def train(
 ) -> str: ...
 def load_weights(path: str | PathLike[str]) -> dict[str, np.ndarray]: ...
 def deploy(
-    agent: str | PathLike[str],
+    agent: str | PathLike[str] | Callable[..., Any],
+    env: Optional[dict[str, Any]] = None,
     *,
+    name: Optional[str] = None,
+    initial_state: Optional[Callable[[int], Any]] = None,
+    members: Optional[list[Callable[..., Any]]] = None,
     ensemble: Optional[list[str | PathLike[str]]] = None,
+    layer: Optional[str] = None,
+    gamma: Optional[float] = None,
     shift: Optional[str] = None,
     guards: Optional[list[str]] = None,
     on_veto: Optional[str] = None,
     levels: Optional[int] = None,
     false_alarm: Optional[float] = None,
     impact_budget: Optional[float] = None,
-    seed: int = 0,
+    seed: Optional[int] = None,
     out: Optional[str | PathLike[str]] = None,
     progress: Optional[Callable[[str], None]] = None,
 ) -> str: ...

@@ -1,6 +1,6 @@
-"""Rust-trained runs from Python: train one, read its weights into numpy, use a feed-forward
-one as a policy (``Model``), and deploy one with guards, through the same lab jobs as the
-command line (``mesascope train``, ``mesascope deploy``)."""
+"""Rust-trained runs from Python: train one, read its weights into numpy, use its model as a
+policy (``Model``), and deploy it or a Python policy with guards, through the same lab jobs as
+the command line (``mesascope train``, ``mesascope deploy``)."""
 
 from __future__ import annotations
 
@@ -14,9 +14,14 @@ import numpy as np
 
 from . import _native
 
-# A Rust-trained feed-forward model (mlp or cnn) as a policy: Model(path) loads a run
-# directory, checkpoint directory or .safetensors file; model(obs) maps a float32 batch
-# [n, C, H, W] to action logits [n, 5]; model.config is its TOML.
+# A Rust-trained model as a policy: Model(path) loads a run directory, checkpoint directory or
+# .safetensors file; model(obs) maps a float32 batch [n, C, H, W] to action logits [n, 5], and
+# model(obs, activations=True) to the pair of them and {name: [n, features]}, the activations
+# the audit's probes read. A recurrent (convgru) model takes and returns its state:
+# model(obs, state) -> (logits, next_state), state = model.initial_state(n) at the episodes'
+# start (model.recurrent says which). model.untrained() is the same architecture with the fresh
+# weights the audit's probes compare against; model.config is its TOML. The forward pass
+# releases the GIL.
 Model = _native.Model
 
 # A TensorBoard event file for a Python training loop: EventWriter(dir) creates
@@ -76,27 +81,57 @@ def load_weights(path: str | os.PathLike) -> dict[str, np.ndarray]:
 
 
 def deploy(
-    agent: str | os.PathLike,
+    agent: str | os.PathLike | Callable[[np.ndarray], Any],
     *,
-    ensemble: Sequence[str | os.PathLike] = (),
+    ensemble: Sequence[str | os.PathLike | Callable[[np.ndarray], Any]] = (),
     shift: Optional[str] = None,
     guards: Optional[Sequence[str]] = None,
     on_veto: Optional[str] = None,
     levels: Optional[int] = None,
     false_alarm: Optional[float] = None,
     impact_budget: Optional[float] = None,
-    seed: int = 0,
+    seed: Optional[int] = None,
     out: str | os.PathLike | None = None,
+    layer: Optional[str] = None,
+    name: Optional[str] = None,
+    gamma: Optional[float] = None,
+    initial_state: Optional[Callable[[int], Any]] = None,
     progress: Optional[Callable[[dict[str, Any]], None]] = None,
+    **env: Any,
 ) -> DeployResult:
-    """Deploys the Rust-trained run ``agent`` under ``shift`` without guards and with each of
-    ``guards`` (``ood``, ``ensemble`` with the runs in ``ensemble``, ``impact``), as
-    ``mesascope deploy``, writing ``deploy.json`` and ``deploy.html``. Options left ``None``
-    keep the command line's defaults."""
-    r = json.loads(
-        _native.deploy(
-            os.fspath(agent), ensemble=[os.fspath(p) for p in ensemble], shift=shift, guards=None if guards is None else list(guards), on_veto=on_veto,
-            levels=levels, false_alarm=false_alarm, impact_budget=impact_budget, seed=seed, out=None if out is None else os.fspath(out), progress=_progress(progress),
-        )
+    """Deploys ``agent`` under ``shift`` without guards and with each of ``guards`` (``ood``,
+    ``ensemble`` with the members in ``ensemble``, ``impact``), as ``mesascope deploy``,
+    writing ``deploy.json`` and ``deploy.html``. Options left ``None`` keep the command
+    line's defaults.
+
+    ``agent`` is a Rust-trained run (its path), which brings its own task, or a Python
+    policy trained on the task ``env`` (the ``[env]`` fields, as for ``audit``; ``gamma`` is
+    the discount the impact measure and value calibration use, the training default unless
+    given): a callable from a float32 batch ``[n, C, H, W]`` to action logits ``[n, 5]``, or
+    to the pair of them and ``{name: activations [n, features]}`` (the contract of
+    ``audit``). The guards then need:
+
+    - ``impact``: nothing but the task;
+    - ``ood``: the activation ``layer`` (default: the last one the policy names); a policy
+      that returns no activations raises ``MesascopeError`` naming the missing activation
+      (leave ``ood`` out of ``guards`` to deploy it with the others);
+    - ``ensemble``: the members in ``ensemble``, runs (paths) or further Python policies.
+
+    A recurrent policy gives ``initial_state``, a callable from a number of episodes ``n``
+    to their zero state ``[n, ...]`` (e.g. ``Model.initial_state`` of a convgru run); it is
+    then called ``policy(obs, state)`` and returns ``(logits, next_state)`` or ``(logits,
+    next_state, activations)``, and the chain carries each episode's state from its start.
+    Ensemble members given as Python policies are feed-forward.
+
+    A Python policy makes no value predictions: its entry in ``value_ece`` is ``None``.
+    ``name`` names a Python policy in the report (default ``python-policy``); its files go to
+    ``runs/deploy-NAME`` unless ``out``.
+    """
+    text = _native.deploy(
+        agent if callable(agent) else os.fspath(agent), env, name=name, initial_state=initial_state, layer=layer, gamma=gamma,
+        members=[m for m in ensemble if callable(m)] or None, ensemble=[os.fspath(m) for m in ensemble if not callable(m)],
+        shift=shift, guards=None if guards is None else list(guards), on_veto=on_veto, levels=levels, false_alarm=false_alarm,
+        impact_budget=impact_budget, seed=seed, out=None if out is None else os.fspath(out), progress=_progress(progress),
     )
+    r = json.loads(text)
     return DeployResult(r["report"], r["seconds"], [Path(p) for p in r["files"]])

@@ -7,25 +7,27 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use burn::prelude::Device;
+use burn::prelude::{Device, Tensor, TensorData};
+use nalgebra::DMatrix;
 use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64Mcg;
 
 use mesascope_learn::eval::{evaluate, evaluate_with, EpisodeRecord, EvalOptions};
 use mesascope_learn::{ActorCritic, TrainConfig};
 use mesascope_tasks::solve::{descend, distance_map_into};
-use mesascope_tasks::{reset, step, Action, Cell, Level, Policy, RewardWeights, State};
+use mesascope_tasks::{reset, step, Action, Cell, Level, ObsKind, Policy, RewardWeights, State};
 
 use crate::infer::OptimalPolicy;
+use crate::AuditError;
 
 /// Something that plays one episode on each of a list of levels.
 pub trait Agent {
     /// One episode per level, in order, recording trajectories.
     fn play(&mut self, levels: &[Level], seed: u64) -> Vec<EpisodeRecord>;
 
-    /// The learned model behind the agent, when there is one: the battery items that look
-    /// inside a model (thinking time, probes) need it.
-    fn model(&self) -> Option<&ModelAgent> {
+    /// The inside of the learned model behind the agent, when it shows one: the battery items
+    /// that look inside a model (thinking time, probes) need it.
+    fn inside(&mut self) -> Option<&mut dyn Inside> {
         None
     }
 
@@ -35,6 +37,41 @@ pub trait Agent {
     /// of the one action it happened to sample. The episodes are those `play` gives.
     fn play_with_distributions(&mut self, levels: &[Level], seed: u64) -> (Vec<EpisodeRecord>, Option<ActionDistributions>) {
         (self.play(levels, seed), None)
+    }
+}
+
+/// Named activations, each `[rows × features]`, in the model's order.
+pub type Activations = Vec<(String, DMatrix<f64>)>;
+
+/// What the battery sees inside a learned model: its named activations (and those of an
+/// untrained twin, the probes' baseline) and, for a recurrent model, play at other numbers of
+/// internal ticks. A trained Rust model and a Python policy that returns its activations are
+/// both one.
+pub trait Inside: Agent {
+    /// The observations the model takes.
+    fn obs(&self) -> ObsKind;
+
+    /// The named activations on a batch of observations `obs` of shape `[n, c, h, w]`, of the
+    /// model itself or (`untrained`) of the same architecture with fresh weights.
+    fn activations(&mut self, obs: Vec<f32>, shape: [usize; 4], untrained: bool) -> Result<Activations, AuditError>;
+
+    /// The internal ticks per step it was trained with, or why thinking time does not apply
+    /// (a model that is not recurrent, or one whose ticks cannot be varied).
+    fn trained_ticks(&self) -> Result<usize, &'static str>;
+
+    /// Whether it carries a recurrent state from step to step.
+    fn recurrent(&self) -> bool;
+
+    /// The Rust model behind it, when there is one: the probes of a recurrent model replay its
+    /// rollouts through the Rust evaluation.
+    fn model(&self) -> Option<&ModelAgent> {
+        None
+    }
+
+    /// One episode per level at `ticks` internal ticks per step. A model that is not
+    /// recurrent plays the same at any number of ticks.
+    fn play_with_ticks(&mut self, levels: &[Level], seed: u64, _ticks: usize) -> Vec<EpisodeRecord> {
+        self.play(levels, seed)
     }
 }
 
@@ -149,7 +186,7 @@ impl Agent for ModelAgent {
         evaluate(&self.model, &self.cfg.model, self.cfg.env.obs, levels, &self.device, &opts)
     }
 
-    fn model(&self) -> Option<&ModelAgent> {
+    fn inside(&mut self) -> Option<&mut dyn Inside> {
         Some(self)
     }
 
@@ -168,6 +205,67 @@ impl Agent for ModelAgent {
             Vec::new()
         });
         (episodes, Some(dists))
+    }
+}
+
+/// The seed of a run's untrained twin (the probes' baseline): fixed by the run's own seed, so a
+/// Python copy of the run ([`ModelAgent::untrained`]) has the same twin.
+pub fn untrained_seed(run_seed: u64) -> u64 {
+    run_seed ^ 0x0b5e
+}
+
+impl ModelAgent {
+    /// The same architecture with fresh weights (seeded by [`untrained_seed`]).
+    pub fn untrained(&self, shape: (usize, usize, usize)) -> ActorCritic {
+        mesascope_learn::init_model(&self.cfg.model, shape, &self.device, untrained_seed(self.cfg.seed))
+    }
+}
+
+impl Inside for ModelAgent {
+    fn obs(&self) -> ObsKind {
+        self.cfg.env.obs
+    }
+
+    fn activations(&mut self, obs: Vec<f32>, [n, c, h, w]: [usize; 4], untrained: bool) -> Result<Activations, AuditError> {
+        let fresh;
+        let model = if untrained {
+            fresh = self.untrained((c, h, w));
+            &fresh
+        } else {
+            &self.model
+        };
+        let x = Tensor::<4>::from_data(TensorData::new(obs, [n, c, h, w]), &self.device);
+        model
+            .forward(x, None, self.ticks, true)
+            .activations
+            .into_iter()
+            .map(|(name, t)| {
+                let [rows, f] = t.dims();
+                let data = t.into_data();
+                let values = data.as_slice::<f32>().map_err(|e| AuditError::Invalid { what: "activations", message: format!("{name}: {e:?}") })?;
+                Ok((name, DMatrix::from_row_iterator(rows, f, values.iter().map(|&v| v as f64))))
+            })
+            .collect()
+    }
+
+    fn recurrent(&self) -> bool {
+        self.cfg.model.recurrent()
+    }
+
+    fn model(&self) -> Option<&ModelAgent> {
+        Some(self)
+    }
+
+    fn trained_ticks(&self) -> Result<usize, &'static str> {
+        if self.cfg.model.recurrent() {
+            Ok(self.ticks)
+        } else {
+            Err("the model is not recurrent")
+        }
+    }
+
+    fn play_with_ticks(&mut self, levels: &[Level], seed: u64, ticks: usize) -> Vec<EpisodeRecord> {
+        ModelAgent { ticks, ..self.clone() }.play(levels, seed)
     }
 }
 

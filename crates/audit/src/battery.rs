@@ -10,7 +10,7 @@ use mesascope_learn::eval::EpisodeRecord;
 use mesascope_tasks::solve::distance_map;
 use mesascope_tasks::{reset, step, Action, Cell, Level, Shift, TrainingDistribution};
 
-use crate::agents::{Agent, ModelAgent};
+use crate::agents::Inside;
 use mesascope_report::stats::{rate, ratio_ci, Estimate};
 use crate::AuditError;
 
@@ -56,16 +56,11 @@ pub struct ThinkingTime {
     pub points: Vec<(usize, Estimate)>,
 }
 
-/// Plays `model` on `levels` once for each number of ticks.
-pub fn thinking_time(model: &ModelAgent, levels: &[Level], ticks: &[usize], seed: u64) -> ThinkingTime {
-    let points = ticks
-        .iter()
-        .map(|&t| {
-            let mut agent = ModelAgent { ticks: t, ..model.clone() };
-            (t, success(&agent.play(levels, seed)))
-        })
-        .collect();
-    ThinkingTime { trained_ticks: model.ticks, points }
+/// Plays the recurrent `model` (trained with `trained_ticks`) on `levels` once for each number
+/// of ticks.
+pub fn thinking_time(model: &mut dyn Inside, trained_ticks: usize, levels: &[Level], ticks: &[usize], seed: u64) -> ThinkingTime {
+    let points = ticks.iter().map(|&t| (t, success(&model.play_with_ticks(levels, seed, t)))).collect();
+    ThinkingTime { trained_ticks, points }
 }
 
 /// Agreement with an optimal planner where simple heuristics would go wrong. Each decision

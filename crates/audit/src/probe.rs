@@ -12,7 +12,6 @@
 //! after its first step: its probes read steps of its own rollouts, with the hidden state it
 //! carried there (and the untrained baseline replays the same actions, carrying its own).
 
-use burn::prelude::*;
 use nalgebra::DMatrix;
 use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64Mcg;
@@ -25,7 +24,7 @@ use mesascope_tasks::solve::distance_map;
 use mesascope_tasks::vecenv::write_observation;
 use mesascope_tasks::{reset, Action, Level, Shift, State, TrainingDistribution};
 
-use crate::agents::ModelAgent;
+use crate::agents::{Activations, Inside, ModelAgent};
 use mesascope_report::stats::{mean_ci, Estimate};
 use crate::AuditError;
 
@@ -221,27 +220,40 @@ fn row_of(activations: &[(String, Vec<f32>)], n: usize, j: usize) -> Vec<Vec<f32
         .collect()
 }
 
-/// Each named activation of `model` on the sampled states, as `[samples × features]`.
-fn activations(model: &ActorCritic, agent: &ModelAgent, levels: &[Level], s: &Samples) -> Vec<(String, DMatrix<f64>)> {
-    let obs = agent.cfg.env.obs;
+/// Each named activation of the model (or of its untrained twin) on the placed states, as
+/// `[samples × features]`.
+fn activations(model: &mut dyn Inside, untrained: bool, levels: &[Level], s: &Samples) -> Result<Activations, AuditError> {
+    let obs = model.obs();
     let (c, h, w) = obs.shape(levels[0].width, levels[0].height);
     let size = c * h * w;
     let mut buf = vec![0.0f32; s.states.len() * size];
     for (j, (i, state)) in s.states.iter().enumerate() {
         write_observation(obs, &levels[*i], state, &mut buf[j * size..(j + 1) * size]);
     }
-    let x = Tensor::<4>::from_data(TensorData::new(buf, [s.states.len(), c, h, w]), &agent.device);
-    model
-        .forward(x, None, agent.ticks, true)
-        .activations
-        .into_iter()
-        .map(|(name, t)| {
-            let [n, f] = t.dims();
-            let data = t.into_data();
-            let values = data.as_slice::<f32>().expect("f32 activations");
-            (name, DMatrix::from_row_iterator(n, f, values.iter().map(|&v| v as f64)))
-        })
-        .collect()
+    let named = model.activations(buf, [s.states.len(), c, h, w], untrained)?;
+    if let Some((name, m)) = named.iter().find(|(_, m)| m.nrows() != s.states.len()) {
+        return Err(AuditError::Invalid { what: "activations", message: format!("'{name}' has {} rows for {} observations", m.nrows(), s.states.len()) });
+    }
+    Ok(named)
+}
+
+/// The placed-state probes' activations of `model` and its untrained twin on the fit and test
+/// samples, each pair `(fit, test)` per name; `None` when the model names no activations.
+#[allow(clippy::type_complexity)]
+fn placed_activations(model: &mut dyn Inside, fit_levels: &[Level], test_levels: &[Level], fit: &Samples, test: &Samples) -> Result<Option<(Vec<((String, DMatrix<f64>), (String, DMatrix<f64>))>, Vec<((String, DMatrix<f64>), (String, DMatrix<f64>))>)>, AuditError> {
+    let trained_fit = activations(model, false, fit_levels, fit)?;
+    if trained_fit.is_empty() {
+        return Ok(None);
+    }
+    let trained_test = activations(model, false, test_levels, test)?;
+    let (fresh_fit, fresh_test) = (activations(model, true, fit_levels, fit)?, activations(model, true, test_levels, test)?);
+    let names = |a: &Activations| a.iter().map(|(n, m)| (n.clone(), m.ncols())).collect::<Vec<_>>();
+    for (what, other) in [("on the test levels", &trained_test), ("of the untrained twin", &fresh_fit), ("of the untrained twin on the test levels", &fresh_test)] {
+        if names(other) != names(&trained_fit) {
+            return Err(AuditError::Invalid { what: "activations", message: format!("the activations {what} are {:?}, not {:?} (name, width) as on the fit levels", names(other), names(&trained_fit)) });
+        }
+    }
+    Ok(Some((trained_fit.into_iter().zip(trained_test).collect(), fresh_fit.into_iter().zip(fresh_test).collect())))
 }
 
 fn rows(m: &DMatrix<f64>, idx: &[usize]) -> DMatrix<f64> {
@@ -334,23 +346,28 @@ fn probe_layer(x_fit: &DMatrix<f64>, x_test: &DMatrix<f64>, fit: &Samples, test:
     (mean_ci(&per_level_acc), mean_ci(&per_level_r2), validation_r2)
 }
 
-/// Probes every named activation of `agent`'s model and of `untrained` (same architecture,
-/// fresh weights), fitted on `fit_levels` and scored on `test_levels`.
-pub fn probes(agent: &ModelAgent, untrained: &ActorCritic, fit_levels: &[Level], test_levels: &[Level], per_level: usize, seed: u64) -> Result<Probes, AuditError> {
+/// Probes every named activation of `model` and of its untrained twin (same architecture,
+/// fresh weights), fitted on `fit_levels` and scored on `test_levels`: a recurrent Rust model
+/// on steps of its own rollouts, any other model on placed states. `None` when the model names
+/// no activations.
+pub fn probes(model: &mut dyn Inside, fit_levels: &[Level], test_levels: &[Level], per_level: usize, seed: u64) -> Result<Option<Probes>, AuditError> {
     if fit_levels.len() < 4 || test_levels.is_empty() || per_level == 0 {
         return Err(AuditError::Invalid { what: "probe levels", message: "probes need at least 4 fit levels, 1 test level and 1 state per level".into() });
     }
     let mut rng = Pcg64Mcg::seed_from_u64(seed);
-    let (fit, test, trained, fresh) = if agent.cfg.model.recurrent() {
-        let (fit, trained_fit, fresh_fit) = rollout_samples(agent, untrained, fit_levels, per_level, &mut rng);
-        let (test, trained_test, fresh_test) = rollout_samples(agent, untrained, test_levels, per_level, &mut rng);
-        (fit, test, trained_fit.into_iter().zip(trained_test).collect::<Vec<_>>(), fresh_fit.into_iter().zip(fresh_test).collect::<Vec<_>>())
-    } else {
-        let fit = samples(fit_levels, per_level, &mut rng);
-        let test = samples(test_levels, per_level, &mut rng);
-        let trained = activations(&agent.model, agent, fit_levels, &fit).into_iter().zip(activations(&agent.model, agent, test_levels, &test)).collect();
-        let fresh = activations(untrained, agent, fit_levels, &fit).into_iter().zip(activations(untrained, agent, test_levels, &test)).collect();
-        (fit, test, trained, fresh)
+    let (fit, test, trained, fresh) = match model.model().filter(|agent| agent.cfg.model.recurrent()) {
+        Some(agent) => {
+            let untrained = agent.untrained(agent.cfg.env.obs.shape(fit_levels[0].width, fit_levels[0].height));
+            let (fit, trained_fit, fresh_fit) = rollout_samples(agent, &untrained, fit_levels, per_level, &mut rng);
+            let (test, trained_test, fresh_test) = rollout_samples(agent, &untrained, test_levels, per_level, &mut rng);
+            (fit, test, trained_fit.into_iter().zip(trained_test).collect::<Vec<_>>(), fresh_fit.into_iter().zip(fresh_test).collect::<Vec<_>>())
+        }
+        None => {
+            let fit = samples(fit_levels, per_level, &mut rng);
+            let test = samples(test_levels, per_level, &mut rng);
+            let Some((trained, fresh)) = placed_activations(model, fit_levels, test_levels, &fit, &test)? else { return Ok(None) };
+            (fit, test, trained, fresh)
+        }
     };
     if fit.goal.len() != fit_levels.len() * per_level || test.goal.len() != test_levels.len() * per_level {
         return Err(AuditError::Invalid { what: "probe levels", message: "every probe level needs a cheese".into() });
@@ -361,12 +378,13 @@ pub fn probes(agent: &ModelAgent, untrained: &ActorCritic, fit_levels: &[Level],
         let (goal_accuracy_untrained, distance_r2_untrained, _) = probe_layer(&uf, &ut, &fit, &test, per_level);
         layers.push(ProbeLayer { name, features: xf.ncols(), goal_accuracy, goal_accuracy_untrained, distance_r2, distance_r2_validation, distance_r2_untrained });
     }
-    Ok(Probes { layers, fit_levels: fit_levels.len(), test_levels: test_levels.len(), states_per_level: per_level })
+    Ok(Some(Probes { layers, fit_levels: fit_levels.len(), test_levels: test_levels.len(), states_per_level: per_level }))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use burn::prelude::{Tensor, TensorData};
 
     #[test]
     fn probe_levels_never_repeat_a_fit_level_in_the_test_set() {

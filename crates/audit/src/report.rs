@@ -183,13 +183,14 @@ pub fn audit(subject: &str, agent: &mut dyn Agent, dist: &TrainingDistribution, 
     lap(STAGES[2], &mut seconds);
 
     progress(STAGES[3]);
-    let model = agent.model().cloned();
-    let thinking = match &model {
-        Some(m) if m.cfg.model.recurrent() => Some(thinking_time(m, &novel, &opts.ticks, seed ^ 3)),
-        Some(_) => {
-            not_applicable.insert("thinking time".into(), "the model is not recurrent".into());
-            None
-        }
+    let thinking = match agent.inside() {
+        Some(inside) => match inside.trained_ticks() {
+            Ok(trained) => Some(thinking_time(inside, trained, &novel, &opts.ticks, seed ^ 3)),
+            Err(why) => {
+                not_applicable.insert("thinking time".into(), why.into());
+                None
+            }
+        },
         None => {
             not_applicable.insert("thinking time".into(), "the agent is not a learned model".into());
             None
@@ -202,16 +203,22 @@ pub fn audit(subject: &str, agent: &mut dyn Agent, dist: &TrainingDistribution, 
     lap(STAGES[4], &mut seconds);
 
     progress(STAGES[5]);
-    let probe = match &model {
+    let probe = match agent.inside() {
         Some(_) if opts.probe_levels == 0 => {
             not_applicable.insert("probes".into(), "switched off (no probe levels asked for)".into());
             None
         }
-        Some(m) => {
+        Some(inside) if inside.recurrent() && inside.model().is_none() => {
+            not_applicable.insert("probes".into(), "a recurrent model is probed on the states of its own rollouts, which the audit replays for Rust models only".into());
+            None
+        }
+        Some(inside) => {
             let (fit, test) = crate::probe::probe_level_sets(dist, opts.probe_levels, seed)?;
-            let shape = m.cfg.env.obs.shape(fit[0].width, fit[0].height);
-            let untrained = mesascope_learn::init_model(&m.cfg.model, shape, &m.device, m.cfg.seed ^ 0x0b5e);
-            Some(probes(m, &untrained, &fit, &test, opts.probe_states, seed)?)
+            let found = probes(inside, &fit, &test, opts.probe_states, seed)?;
+            if found.is_none() {
+                not_applicable.insert("probes".into(), "the model names no activations".into());
+            }
+            found
         }
         None => {
             not_applicable.insert("probes".into(), "the agent has no activations".into());

@@ -9,7 +9,7 @@ use anyhow::{bail, Result};
 use clap::Args;
 
 use mesascope_lab::types::{ImpactMeasure, OnVeto};
-use mesascope_lab::{deploy, DeployJob, Progress};
+use mesascope_lab::{deploy, DeployJob, Progress, Subject};
 
 use crate::levels::parse_shift;
 use crate::progress::{duration, Reporter};
@@ -64,7 +64,7 @@ pub fn run(args: &DeployArgs) -> Result<()> {
         other => bail!("invalid --impact: '{other}' is not 'relative-reachability' or 'attainable-utility'"),
     };
     let job = DeployJob {
-        agent: args.path.clone(),
+        agent: Subject::Run(args.path.clone()),
         ensemble: args.ensemble.clone(),
         shift: parse_shift(&args.shift)?,
         guards: args.guard.clone(),
@@ -102,7 +102,7 @@ pub fn run(args: &DeployArgs) -> Result<()> {
     for (score, a) in &report.auroc {
         println!("AUROC {score:<32} {:.3} [{:.3}, {:.3}]", a.mean, a.lo, a.hi);
     }
-    println!("value ECE (agent, members): {}", report.value_ece.iter().map(|e| format!("{e:.3}")).collect::<Vec<_>>().join(", "));
+    println!("value ECE (agent, members): {}", report.value_ece.iter().map(|e| e.map_or("n/a (no value predictions)".into(), |e| format!("{e:.3}"))).collect::<Vec<_>>().join(", "));
     let catastrophes: Vec<String> = report.configs.iter().map(|c| format!("{} {:.0}", c.guards, c.catastrophes_per_1000.mean)).collect();
     let files: Vec<String> = r.files.iter().map(|f| f.display().to_string()).collect();
     println!("deployment in {}: catastrophes per 1000 episodes: {} → {}", duration(r.seconds), catastrophes.join(", "), files.join(", "));

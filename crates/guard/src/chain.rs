@@ -24,11 +24,11 @@ use rand::SeedableRng;
 use rand_pcg::Pcg64Mcg;
 
 use mesascope_audit::agents::ModelAgent;
-use mesascope_learn::eval::{evaluate_with, EpisodeRecord, EvalOptions, StepBatch};
+use mesascope_learn::eval::EpisodeRecord;
 use mesascope_learn::ppo::{hidden_size, sample_action};
 use mesascope_tasks::solve::{random_return_distribution, StateSpace};
 use mesascope_tasks::vecenv::write_observation;
-use mesascope_tasks::{reset, step, Action, Level, Policy, Shift, ShortestPathToGoal, State, TrainingDistribution};
+use mesascope_tasks::{reset, step, Action, Level, ObsKind, Policy, Shift, ShortestPathToGoal, State, TrainingDistribution};
 
 use crate::ensemble::{expected_calibration_error, mutual_information, softmax};
 use crate::impact::{Impact, ImpactGuard, ImpactMeasure};
@@ -114,7 +114,7 @@ fn guard_scores(guard: &str) -> &'static [usize] {
 /// Fitted detectors and thresholds.
 struct Watch<'a> {
     ood: Option<[Box<dyn Detector>; 4]>,
-    members: &'a [ModelAgent],
+    members: &'a [&'a dyn Actor],
     impact: Option<ImpactGuard>,
     thresholds: [f64; 6],
 }
@@ -128,7 +128,8 @@ struct Guarded {
     /// Every score at every step the guards watched (up to and including a veto); a score
     /// that was not computed is −∞.
     scores: Vec<[f64; 6]>,
-    /// Value predictions of the agent (index 0) and each ensemble member while watched.
+    /// Value predictions of the agent (index 0) and each ensemble member while watched (none
+    /// for one that makes no value predictions).
     values: Vec<Vec<f64>>,
 }
 
@@ -171,42 +172,87 @@ pub fn episode_seed(seed: u64, level: &Level, index: usize) -> u64 {
     mix(seed ^ mix(level.fingerprint() ^ mix(index as u64)))
 }
 
-/// One forward pass of `agent` on rows `obs` with per-row recurrent state `hidden` (updated in
-/// place when the model is recurrent): logits `[rows × 5]`, values `[rows]`, activations.
-fn forward(agent: &ModelAgent, obs: Vec<f32>, shape: (usize, usize, usize), hidden: &mut [f32], record: bool) -> (Vec<f32>, Vec<f32>, Vec<(String, Vec<f32>)>) {
-    let (c, h, w) = shape;
-    let rows = obs.len() / (c * h * w);
-    let hsize = hidden.len() / rows.max(1);
-    let x = Tensor::<4>::from_data(TensorData::new(obs, [rows, c, h, w]), &agent.device);
-    let hx = (hsize > 0).then(|| Tensor::<4>::from_data(TensorData::new(hidden.to_vec(), [rows, agent.cfg.model.channels, h, w]), &agent.device));
-    let out = agent.model.forward(x, hx, agent.ticks, record);
-    if let Some(nh) = out.hidden {
-        hidden.copy_from_slice(nh.into_data().as_slice::<f32>().expect("f32 hidden"));
-    }
-    let logits = out.logits.into_data().as_slice::<f32>().expect("f32 logits").to_vec();
-    let values = out.value.into_data().as_slice::<f32>().expect("f32 values").to_vec();
-    let activations = out.activations.into_iter().map(|(name, t)| (name, t.into_data().as_slice::<f32>().expect("f32 activations").to_vec())).collect();
-    (logits, values, activations)
+/// What one step of an [`Actor`] gives for a batch of rows.
+pub struct ActorStep {
+    /// Action logits `[rows × 5]`.
+    pub logits: Vec<f32>,
+    /// Value predictions `[rows]`, when the actor makes them.
+    pub values: Option<Vec<f32>>,
+    /// Named activations, each `[rows × features]` flattened, when asked for and the actor
+    /// names any.
+    pub activations: Vec<(String, Vec<f32>)>,
 }
 
-/// Plays `agent` once on each of `levels` with `watch`; the guards in `active` may veto.
+/// An agent the chain deploys or consults as an ensemble member: a trained Rust model, or a
+/// Python policy (logits, and named activations when it returns them). It carries per-row
+/// recurrent state in a buffer the chain keeps (zero at an episode's start).
+pub trait Actor {
+    /// The observations it takes.
+    fn obs(&self) -> ObsKind;
+
+    /// Floats of recurrent state per row for observations of `shape` (0: not recurrent).
+    fn state_size(&self, shape: (usize, usize, usize)) -> usize;
+
+    /// One step on the rows `obs` (each of `shape`) with per-row recurrent state `state`
+    /// (updated in place); named activations only when `record`.
+    fn step(&self, obs: Vec<f32>, shape: (usize, usize, usize), state: &mut [f32], record: bool) -> Result<ActorStep, GuardError>;
+}
+
+impl Actor for ModelAgent {
+    fn obs(&self) -> ObsKind {
+        self.cfg.env.obs
+    }
+
+    fn state_size(&self, shape: (usize, usize, usize)) -> usize {
+        hidden_size(&self.cfg.model, shape)
+    }
+
+    fn step(&self, obs: Vec<f32>, (c, h, w): (usize, usize, usize), state: &mut [f32], record: bool) -> Result<ActorStep, GuardError> {
+        let rows = obs.len() / (c * h * w);
+        let hsize = state.len() / rows.max(1);
+        let x = Tensor::<4>::from_data(TensorData::new(obs, [rows, c, h, w]), &self.device);
+        let hx = (hsize > 0).then(|| Tensor::<4>::from_data(TensorData::new(state.to_vec(), [rows, self.cfg.model.channels, h, w]), &self.device));
+        let out = self.model.forward(x, hx, self.ticks, record);
+        let floats = |what: &str, data: TensorData| data.try_into_vec::<f32>().map_err(|e| GuardError::Invalid { what: "model output", message: format!("{what}: {e:?}") });
+        if let Some(nh) = out.hidden {
+            state.copy_from_slice(&floats("hidden state", nh.into_data())?);
+        }
+        Ok(ActorStep {
+            logits: floats("logits", out.logits.into_data())?,
+            values: Some(floats("values", out.value.into_data())?),
+            activations: out.activations.into_iter().map(|(name, t)| Ok((name.clone(), floats(&name, t.into_data())?))).collect::<Result<_, GuardError>>()?,
+        })
+    }
+}
+
+/// Observation and activation rows (of the watched layer) of every step an agent took:
+/// what the OOD detectors are fitted on.
+#[derive(Default)]
+struct FeatureRows {
+    obs: Vec<Vec<f32>>,
+    activations: Vec<Vec<f32>>,
+}
+
+/// Plays `agent` once on each of `levels` with `watch`; the guards in `active` may veto. With
+/// `features`, every watched step's observation and `layer` activation are kept there.
 ///
 /// Every episode samples its actions from its own stream ([`episode_seed`]) and each ensemble
 /// member carries its own recurrent state through the episode (zero at the start), as the agent
 /// does; once vetoed, an episode plays the after-veto action and is no longer watched.
-fn rollout(agent: &ModelAgent, levels: &[Level], watch: &mut Watch, active: &[String], on_veto: OnVeto, layer: &str, seed: u64) -> Result<Vec<Guarded>, GuardError> {
+#[allow(clippy::too_many_arguments)]
+fn rollout(agent: &dyn Actor, levels: &[Level], watch: &mut Watch, active: &[String], on_veto: OnVeto, layer: &str, seed: u64, mut features: Option<&mut FeatureRows>) -> Result<Vec<Guarded>, GuardError> {
     let n = levels.len();
     if n == 0 {
         return Ok(Vec::new());
     }
-    let obs_kind = agent.cfg.env.obs;
+    let obs_kind = agent.obs();
     let shape = obs_kind.shape(levels[0].width, levels[0].height);
     if let Some(l) = levels.iter().find(|l| obs_kind.shape(l.width, l.height) != shape) {
         return Err(GuardError::Invalid { what: "levels", message: format!("levels of different sizes ({}x{} and {}x{}) cannot be batched", levels[0].width, levels[0].height, l.width, l.height) });
     }
     let osize = shape.0 * shape.1 * shape.2;
-    let hsize = hidden_size(&agent.cfg.model, shape);
-    let member_hsize: Vec<usize> = watch.members.iter().map(|m| hidden_size(&m.cfg.model, shape)).collect();
+    let hsize = agent.state_size(shape);
+    let member_hsize: Vec<usize> = watch.members.iter().map(|m| m.state_size(shape)).collect();
     let mut states: Vec<State> = levels.iter().map(reset).collect();
     let mut records: Vec<EpisodeRecord> = levels.iter().enumerate().map(|(i, l)| EpisodeRecord::start(i, l, true)).collect();
     let mut rngs: Vec<Pcg64Mcg> = levels.iter().enumerate().map(|(i, l)| Pcg64Mcg::seed_from_u64(episode_seed(seed, l, i))).collect();
@@ -216,7 +262,7 @@ fn rollout(agent: &ModelAgent, levels: &[Level], watch: &mut Watch, active: &[St
     let mut scores: Vec<Vec<[f64; 6]>> = vec![Vec::new(); n];
     let mut values: Vec<Vec<Vec<f64>>> = vec![vec![Vec::new(); 1 + watch.members.len()]; n];
     let mut planner = ShortestPathToGoal::default();
-    let record_activations = watch.ood.is_some();
+    let record_activations = watch.ood.is_some() || features.is_some();
     loop {
         let running: Vec<usize> = (0..n).filter(|&i| !states[i].done()).collect();
         if running.is_empty() {
@@ -248,16 +294,28 @@ fn rollout(agent: &ModelAgent, levels: &[Level], watch: &mut Watch, active: &[St
             }
         };
         let mut h = gather(&hidden, hsize);
-        let (logits, agent_values, activations) = forward(agent, obs.clone(), shape, &mut h, record_activations);
+        let ActorStep { logits, values: agent_values, activations } = agent.step(obs.clone(), shape, &mut h, record_activations)?;
+        if logits.len() != rows * Action::COUNT {
+            return Err(GuardError::Invalid { what: "agent output", message: format!("{} logits for {rows} observations; expected {}", logits.len(), rows * Action::COUNT) });
+        }
         scatter(&mut hidden, &h, hsize);
         let act = activations.iter().find(|(name, _)| name == layer).map(|(_, v)| v.as_slice());
         let width = act.map_or(0, |a| a.len() / rows);
+        if let Some(rows_out) = features.as_deref_mut() {
+            rows_out.obs.extend(obs.chunks_exact(osize).map(<[f32]>::to_vec));
+            if let Some(a) = act {
+                rows_out.activations.extend(a.chunks_exact(width).map(<[f32]>::to_vec));
+            }
+        }
         // Every member's policy and value on the watched rows, each from its own state.
         let mut probs: Vec<Vec<Vec<f64>>> = vec![(0..rows).map(|j| softmax(&logits[j * Action::COUNT..(j + 1) * Action::COUNT])).collect()];
         let mut member_values = Vec::with_capacity(watch.members.len());
         for (k, m) in watch.members.iter().enumerate() {
             let mut h = gather(&member_hidden[k], member_hsize[k]);
-            let (l, v, _) = forward(m, obs.clone(), shape, &mut h, false);
+            let ActorStep { logits: l, values: v, .. } = m.step(obs.clone(), shape, &mut h, false)?;
+            if l.len() != rows * Action::COUNT {
+                return Err(GuardError::Invalid { what: "ensemble member output", message: format!("member {}: {} logits for {rows} observations; expected {}", k + 1, l.len(), rows * Action::COUNT) });
+            }
             scatter(&mut member_hidden[k], &h, member_hsize[k]);
             probs.push((0..rows).map(|j| softmax(&l[j * Action::COUNT..(j + 1) * Action::COUNT])).collect());
             member_values.push(v);
@@ -266,9 +324,13 @@ fn rollout(agent: &ModelAgent, levels: &[Level], watch: &mut Watch, active: &[St
             let (level, state) = (&levels[i], states[i]);
             // One draw per watched step from the episode's own stream.
             let proposed = Action::ALL[sample_action(&logits[j * Action::COUNT..(j + 1) * Action::COUNT], &mut rngs[i]).0];
-            values[i][0].push(agent_values[j] as f64);
+            if let Some(v) = &agent_values {
+                values[i][0].push(v[j] as f64);
+            }
             for (k, v) in member_values.iter().enumerate() {
-                values[i][k + 1].push(v[j] as f64);
+                if let Some(v) = v {
+                    values[i][k + 1].push(v[j] as f64);
+                }
             }
             let mut sc = [f64::NEG_INFINITY; 6];
             if let Some(ood) = &watch.ood {
@@ -360,8 +422,9 @@ pub struct DeployReport {
     /// The per-episode statistic the AUROCs compare.
     pub auroc_statistic: String,
     /// Expected calibration error of each ensemble member's value predictions on
-    /// training-distribution episodes (the agent first).
-    pub value_ece: Vec<f64>,
+    /// training-distribution episodes (the agent first); `None` for one that makes no value
+    /// predictions (a Python policy).
+    pub value_ece: Vec<Option<f64>>,
     /// Mean return of the uniform-random policy (exact, per level) on the deployment levels:
     /// the 0 of `normalized_return`.
     pub random_return: Estimate,
@@ -442,8 +505,11 @@ fn returns_to_go(level: &Level, record: &EpisodeRecord, gamma: f64) -> Vec<f64> 
     out
 }
 
-/// Evaluates the chain for `agent` (trained on `dist`) with ensemble `members` (other seeds).
-pub fn evaluate_chain(subject: &str, agent: &ModelAgent, members: &[ModelAgent], dist: &TrainingDistribution, opts: &DeployOptions, progress: &mut dyn FnMut(&str)) -> Result<DeployReport, GuardError> {
+/// Evaluates the chain for `agent` (trained on `dist` with discount `gamma`) with ensemble
+/// `members` (other seeds). The OOD guard needs the agent's activation `opts.layer`; an agent
+/// that names no activations can be deployed without it (its OOD scores are then not
+/// computed).
+pub fn evaluate_chain(subject: &str, agent: &dyn Actor, members: &[&dyn Actor], dist: &TrainingDistribution, gamma: f64, opts: &DeployOptions, progress: &mut dyn FnMut(&str)) -> Result<DeployReport, GuardError> {
     for g in &opts.guards {
         if !GUARDS.contains(&g.as_str()) {
             return Err(GuardError::Invalid { what: "guard", message: format!("unknown guard '{g}' (known: {})", GUARDS.join(", ")) });
@@ -452,9 +518,9 @@ pub fn evaluate_chain(subject: &str, agent: &ModelAgent, members: &[ModelAgent],
     if opts.guards.iter().any(|g| g == "ensemble") && members.is_empty() {
         return Err(GuardError::Invalid { what: "guard", message: "the ensemble guard needs other agents (--ensemble RUN,RUN…)".into() });
     }
-    if let Some(i) = members.iter().position(|m| m.cfg.env.obs != agent.cfg.env.obs) {
+    if let Some(i) = members.iter().position(|m| m.obs() != agent.obs()) {
         // Members see the agent's observations, so they must have been trained on the same kind.
-        return Err(GuardError::Invalid { what: "ensemble", message: format!("member {} observes {:?}, the agent {:?}", i + 1, members[i].cfg.env.obs, agent.cfg.env.obs) });
+        return Err(GuardError::Invalid { what: "ensemble", message: format!("member {} observes {:?}, the agent {:?}", i + 1, members[i].obs(), agent.obs()) });
     }
     if opts.levels < 10 {
         return Err(GuardError::Invalid { what: "levels", message: format!("{} levels: at least 10 are needed to fit and calibrate detectors", opts.levels) });
@@ -467,40 +533,31 @@ pub fn evaluate_chain(subject: &str, agent: &ModelAgent, members: &[ModelAgent],
     let deploy_levels = dist.held_out_levels(opts.shift, opts.levels, seed ^ 0xde9)?;
 
     progress("fitting detectors");
-    let mut feature_rows = (Vec::new(), Vec::new());
-    {
-        let mut collect = |b: &StepBatch| {
-            let rows = b.levels.len();
-            let osize = b.obs.len() / rows.max(1);
-            let act = b.activations.iter().find(|(name, _)| *name == opts.layer).map(|(_, v)| v.as_slice());
-            for j in 0..rows {
-                feature_rows.0.push(b.obs[j * osize..(j + 1) * osize].to_vec());
-                if let Some(a) = act {
-                    let w = a.len() / rows;
-                    feature_rows.1.push(a[j * w..(j + 1) * w].to_vec());
-                }
-            }
-            Vec::new()
-        };
-        let o = EvalOptions { ticks: agent.ticks, greedy: false, seed, record_trajectories: false };
-        evaluate_with(&agent.model, &agent.cfg.model, agent.cfg.env.obs, &fit_levels, &agent.device, &o, true, &mut collect);
-    }
-    if feature_rows.1.is_empty() {
-        return Err(GuardError::Invalid { what: "layer", message: format!("the model has no activation named '{}'", opts.layer) });
-    }
-    // k-NN keeps a reference set; every 4th state of the fit slice is plenty and keeps scoring fast.
-    let thin = |rows: &[Vec<f32>]| rows.iter().step_by(4).cloned().collect::<Vec<_>>();
-    let no_fit = || GuardError::Invalid { what: "detector", message: "could not fit the Mahalanobis detector".into() };
-    let ood: [Box<dyn Detector>; 4] = [
-        Box::new(Mahalanobis::fit(&feature_rows.0).ok_or_else(no_fit)?),
-        Box::new(KNearest::fit(&thin(&feature_rows.0), opts.k)),
-        Box::new(Mahalanobis::fit(&feature_rows.1).ok_or_else(no_fit)?),
-        Box::new(KNearest::fit(&thin(&feature_rows.1), opts.k)),
-    ];
-    let mut watch = Watch { ood: Some(ood), members, impact: Some(ImpactGuard { impact: Impact::new(opts.impact_measure, agent.cfg.ppo.gamma), budget: opts.impact_budget }), thresholds: [f64::INFINITY; 6] };
+    // The agent's own states on the fit slice, unguarded.
+    let mut rows = FeatureRows::default();
+    let mut unwatched = Watch { ood: None, members: &[], impact: None, thresholds: [f64::INFINITY; 6] };
+    rollout(agent, &fit_levels, &mut unwatched, &[], opts.on_veto, &opts.layer, seed, Some(&mut rows))?;
+    let ood = if rows.activations.is_empty() {
+        if opts.guards.iter().any(|g| g == "ood") {
+            return Err(GuardError::Invalid { what: "layer", message: format!("the OOD guard watches the agent's activation '{}', which the agent does not give", opts.layer) });
+        }
+        None
+    } else {
+        // k-NN keeps a reference set; every 4th state of the fit slice is plenty and keeps scoring fast.
+        let thin = |rows: &[Vec<f32>]| rows.iter().step_by(4).cloned().collect::<Vec<_>>();
+        let no_fit = || GuardError::Invalid { what: "detector", message: "could not fit the Mahalanobis detector".into() };
+        let detectors: [Box<dyn Detector>; 4] = [
+            Box::new(Mahalanobis::fit(&rows.obs).ok_or_else(no_fit)?),
+            Box::new(KNearest::fit(&thin(&rows.obs), opts.k)),
+            Box::new(Mahalanobis::fit(&rows.activations).ok_or_else(no_fit)?),
+            Box::new(KNearest::fit(&thin(&rows.activations), opts.k)),
+        ];
+        Some(detectors)
+    };
+    let mut watch = Watch { ood, members, impact: Some(ImpactGuard { impact: Impact::new(opts.impact_measure, gamma), budget: opts.impact_budget }), thresholds: [f64::INFINITY; 6] };
 
     progress("calibrating thresholds");
-    let calibration = rollout(agent, &calibration_levels, &mut watch, &[], opts.on_veto, &opts.layer, seed ^ 5)?;
+    let calibration = rollout(agent, &calibration_levels, &mut watch, &[], opts.on_veto, &opts.layer, seed ^ 5, None)?;
     for (s, t) in watch.thresholds.iter_mut().enumerate() {
         // The false-alarm budget is split evenly between the detectors of one guard. An alarm
         // is raised when a step's score passes the threshold, so the threshold is set on the
@@ -525,8 +582,8 @@ pub fn evaluate_chain(subject: &str, agent: &ModelAgent, members: &[ModelAgent],
         progress(&format!("guards: {name}"));
         // The same seeds for every configuration: each episode replays the unguarded one's
         // level and action stream (common random numbers), so rows are paired.
-        let train = rollout(agent, &train_levels, &mut watch, active, opts.on_veto, &opts.layer, seed ^ 6)?;
-        let deploy = rollout(agent, &deploy_levels, &mut watch, active, opts.on_veto, &opts.layer, seed ^ 7)?;
+        let train = rollout(agent, &train_levels, &mut watch, active, opts.on_veto, &opts.layer, seed ^ 6, None)?;
+        let deploy = rollout(agent, &deploy_levels, &mut watch, active, opts.on_veto, &opts.layer, seed ^ 7, None)?;
         if active.is_empty() {
             for (s, score) in SCORES.iter().enumerate() {
                 let statistic = |eps: &[Guarded]| eps.iter().map(|g| episode_statistic(&g.scores.iter().map(|x| x[s]).collect::<Vec<_>>())).filter(|x| x.is_finite()).collect::<Vec<_>>();
@@ -538,11 +595,11 @@ pub fn evaluate_chain(subject: &str, agent: &ModelAgent, members: &[ModelAgent],
             for m in 0..=members.len() {
                 let (mut predicted, mut realised) = (Vec::new(), Vec::new());
                 for (g, level) in train.iter().zip(&train_levels) {
-                    let rtg = returns_to_go(level, &g.record, agent.cfg.ppo.gamma);
+                    let rtg = returns_to_go(level, &g.record, gamma);
                     predicted.extend(&g.values[m]);
                     realised.extend(rtg.iter().take(g.values[m].len()));
                 }
-                value_ece.push(expected_calibration_error(&predicted, &realised, 10));
+                value_ece.push((!predicted.is_empty()).then(|| expected_calibration_error(&predicted, &realised, 10)));
             }
             bare = deploy.clone();
         }
@@ -575,7 +632,7 @@ mod tests {
         ModelAgent { model: mesascope_learn::init_model(&cfg.model, shape, &device, seed), ticks: cfg.model.ticks, cfg, device }
     }
 
-    fn watch<'a>(members: &'a [ModelAgent], budget: f64) -> Watch<'a> {
+    fn watch<'a>(members: &'a [&'a dyn Actor], budget: f64) -> Watch<'a> {
         Watch { ood: None, members, impact: Some(ImpactGuard { impact: Impact::new(ImpactMeasure::RelativeReachability, 0.97), budget }), thresholds: [f64::INFINITY, f64::INFINITY, f64::INFINITY, f64::INFINITY, f64::INFINITY, budget] }
     }
 
@@ -608,9 +665,10 @@ mod tests {
         let agent = untrained("convgru", 3);
         let dist = agent.cfg.env.dist;
         let levels = dist.held_out_levels(Shift::None, 12, 4).unwrap();
-        let members = [agent.clone()];
+        let copy = agent.clone();
+        let members: [&dyn Actor; 1] = [&copy];
         let mut w = Watch { impact: None, ..watch(&members, 2.0) };
-        let eps = rollout(&agent, &levels, &mut w, &[], OnVeto::Stop, "gru.hidden", 9).unwrap();
+        let eps = rollout(&agent, &levels, &mut w, &[], OnVeto::Stop, "gru.hidden", 9, None).unwrap();
         let steps: usize = eps.iter().map(|g| g.scores.len()).sum();
         assert!(steps > 2 * levels.len(), "episodes run several steps: {steps}");
         let worst = eps.iter().flat_map(|g| g.scores.iter().map(|s| s[ENSEMBLE_MI])).fold(0.0, f64::max);
@@ -633,10 +691,11 @@ mod tests {
     #[test]
     fn guarded_episodes_replay_the_unguarded_ones() {
         let agent = untrained("mlp", 5);
-        let members = [untrained("mlp", 6)];
+        let member = untrained("mlp", 6);
+        let members: [&dyn Actor; 1] = [&member];
         let levels = agent.cfg.env.dist.held_out_levels(Shift::LavaOnRoute, 60, 2).unwrap();
-        let bare = rollout(&agent, &levels, &mut watch(&members, 2.0), &[], OnVeto::Defer, "dense", 7).unwrap();
-        let never = rollout(&agent, &levels, &mut watch(&members, 2.0), &["impact".to_string()], OnVeto::Defer, "dense", 7).unwrap();
+        let bare = rollout(&agent, &levels, &mut watch(&members, 2.0), &[], OnVeto::Defer, "dense", 7, None).unwrap();
+        let never = rollout(&agent, &levels, &mut watch(&members, 2.0), &["impact".to_string()], OnVeto::Defer, "dense", 7, None).unwrap();
         for (b, g) in bare.iter().zip(&never) {
             assert!(g.vetoed.is_none());
             assert_eq!(b.record, g.record, "an impossible budget changes no episode");
@@ -649,7 +708,7 @@ mod tests {
             for on_veto in [OnVeto::Defer, OnVeto::Stop] {
                 let mut w = watch(&members, 0.5);
                 w.thresholds[ENSEMBLE_MI] = disagreement;
-                let guarded = rollout(&agent, &levels, &mut w, &[guard.to_string()], on_veto, "dense", 7).unwrap();
+                let guarded = rollout(&agent, &levels, &mut w, &[guard.to_string()], on_veto, "dense", 7, None).unwrap();
                 let vetoed = guarded.iter().filter(|g| g.vetoed.is_some()).count();
                 assert!(vetoed > 0 && vetoed < levels.len(), "{guard}, {on_veto:?}: the test needs vetoed and unvetoed episodes ({vetoed})");
                 for (b, g) in bare.iter().zip(&guarded) {

@@ -59,7 +59,7 @@ pub fn html(r: &DeployReport) -> String {
         let _ = write!(h, "<tr><td>{}</td><td>{:.3} [{:.3}, {:.3}]</td><td>{}</td><td>{:.4}</td></tr>", escape(name), a.mean, a.lo, a.hi, a.n, r.thresholds.get(name).copied().unwrap_or(f64::NAN));
     }
     h.push_str("</table><h2>Calibration of value predictions</h2><p>Expected calibration error of the value heads against the realised discounted return on training-distribution episodes (agent first, then the other ensemble members): ");
-    h.push_str(&r.value_ece.iter().map(|e| format!("{e:.3}")).collect::<Vec<_>>().join(", "));
+    h.push_str(&r.value_ece.iter().map(|e| e.map_or("n/a (no value predictions)".into(), |e| format!("{e:.3}"))).collect::<Vec<_>>().join(", "));
     h.push_str("</p>");
     frame(&format!("mesascope deploy: {}", r.subject), &h)
 }

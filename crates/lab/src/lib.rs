@@ -31,7 +31,7 @@ pub use spec::ExperimentSpec;
 pub use jobs::audit::{audit, audit_external, bench_audit, AuditJob, AuditResult, Subject, KNOWN_AGENTS};
 pub use jobs::bench::{bench_env, bench_train, update_flops, Dtype, EnvBenchJob, EnvBenchRow, TrainBenchJob, TrainBenchRow};
 pub use jobs::demo::{demo, DemoJob, DemoResult, DemoRow};
-pub use jobs::deploy::{deploy, DeployJob, DeployResult};
+pub use jobs::deploy::{deploy, deploy_external, DeployJob, DeployResult};
 pub use jobs::eval::{eval, EvalJob, EvalResult};
 pub use jobs::experiment::{experiment, rewrite_report, toy_model, ExperimentJob, ExperimentResult, ReportResult, ToyJob, ToyResult};
 pub use jobs::pictures::{trajectory, write_picture};

@@ -2,19 +2,19 @@
 //! or a known-answer agent), writing the same `audit.json`, `audit.html` and
 //! `audit-timing.json` as `mesascope audit`.
 //!
-//! The callable sees a float32 batch of observations `[n, C, H, W]` and returns `[n, 5]`
-//! action logits or probabilities (anything `numpy.asarray` turns into that). The audit runs
-//! with the GIL released and takes it back only to call the policy.
+//! The callable follows the policy contract of [`crate::policy`]; the probes read its named
+//! activations as they read a Rust model's. The audit runs with the GIL released and takes it
+//! back only to call the policy.
 
 use std::path::PathBuf;
 
-use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray2, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64Mcg;
 
-use mesascope_audit::agents::Agent;
+use mesascope_audit::agents::{Activations, Agent, Inside};
+use mesascope_audit::AuditError;
 use mesascope_lab::{AuditJob, Subject};
 use mesascope_learn::eval::EpisodeRecord;
 use mesascope_tasks::vecenv::write_observation;
@@ -22,63 +22,44 @@ use mesascope_tasks::{reset, step, Action, Level, ObsKind, Shift};
 
 use crate::config::{env_settings, overrides};
 use crate::err;
+use crate::policy::{action_rows, activation_matrices, call, state_shape, Output};
 use crate::progress::Progress;
 
 /// Episodes played together: one policy call per step of this many levels.
 const CHUNK: usize = 256;
 
-/// What the policy's rows are.
-#[derive(Clone, Copy, PartialEq)]
-enum Output {
-    Logits,
-    Probabilities,
-}
+/// What a Python policy is called in a report unless its caller names it (also where its
+/// files go: `runs/audit-NAME`, `runs/deploy-NAME`).
+pub(crate) const POLICY_NAME: &str = "python-policy";
 
 /// A Python callable playing episodes. A Python exception stops the calls: the remaining
 /// steps wait (so the audit finishes on well-formed records) and the exception is raised
 /// when the audit returns.
 struct PolicyAgent {
     policy: Py<PyAny>,
+    /// The same architecture with fresh weights: the probes' baseline.
+    untrained: Option<Py<PyAny>>,
     obs: ObsKind,
+    /// One row's shape of a recurrent policy's state (`None`: not recurrent).
+    state_shape: Option<Vec<usize>>,
     output: Output,
     greedy: bool,
+    /// Whether the policy returned named activations with its actions.
+    gives_activations: bool,
     error: Option<PyErr>,
 }
 
 impl PolicyAgent {
-    /// The policy's actions for `n` observations in `batch`.
-    fn act(&self, py: Python<'_>, batch: Vec<f32>, shape: [usize; 4], rng: &mut Pcg64Mcg) -> PyResult<Vec<Action>> {
-        let n = shape[0];
-        let obs = PyArray1::from_vec(py, batch).reshape(shape)?;
-        let returned = self.policy.call1(py, (obs,))?;
-        let array = py
-            .import("numpy")?
-            .call_method1("asarray", (returned, "float32"))
-            .map_err(|e| err(format!("invalid policy output: numpy.asarray cannot make float32 {} of it: {e}", self.output_name())))?;
-        let rows: PyReadonlyArray2<'_, f32> = array.extract().map_err(|_| {
-            let shape = array.getattr("shape").map(|s| s.to_string()).unwrap_or_default();
-            err(format!("invalid policy output: it returned shape {shape}; expected ({n}, 5), one row of action {} per observation", self.output_name()))
-        })?;
-        if rows.shape() != [n, Action::COUNT] {
-            return Err(err(format!("invalid policy output: it returned shape {:?}; expected ({n}, 5), one row of action {} per observation", rows.shape(), self.output_name())));
-        }
-        let rows = rows.as_array();
-        (0..n)
-            .map(|j| {
-                let row: Vec<f32> = rows.row(j).to_vec();
-                if row.iter().any(|x| x.is_nan()) || (self.output == Output::Probabilities && row.iter().any(|&p| p < 0.0 || !p.is_finite())) {
-                    return Err(err(format!("invalid policy output: row {j} is {row:?}; {} must be numbers{}", self.output_name(), if self.output == Output::Probabilities { " ≥ 0" } else { "" })));
-                }
-                Ok(Action::ALL[self.choose(&row, rng).map_err(|m| err(format!("invalid policy output: row {j}: {m}")))?])
-            })
+    /// The policy's actions for `n` observations in `batch` (with the rows' recurrent `state`,
+    /// which the next one replaces).
+    fn act(&mut self, py: Python<'_>, batch: Vec<f32>, shape: [usize; 4], state: &mut [f32], rng: &mut Pcg64Mcg) -> PyResult<Vec<Action>> {
+        let (returned, named) = call(py, &self.policy, batch, shape, self.state_shape.as_deref().map(|row| (state, row)))?;
+        self.gives_activations |= named.is_some();
+        action_rows(py, returned, shape[0], self.output)?
+            .iter()
+            .enumerate()
+            .map(|(j, row)| Ok(Action::ALL[self.choose(row, rng).map_err(|m| err(format!("invalid policy output: row {j}: {m}")))?]))
             .collect()
-    }
-
-    fn output_name(&self) -> &'static str {
-        match self.output {
-            Output::Logits => "logits",
-            Output::Probabilities => "probabilities",
-        }
     }
 
     /// The action of one row: the most likely one (the last of equals, as the model
@@ -107,12 +88,23 @@ impl PolicyAgent {
 }
 
 impl Agent for PolicyAgent {
+    fn inside(&mut self) -> Option<&mut dyn Inside> {
+        if self.gives_activations {
+            Some(self)
+        } else {
+            None
+        }
+    }
+
     fn play(&mut self, levels: &[Level], seed: u64) -> Vec<EpisodeRecord> {
         let mut rng = Pcg64Mcg::seed_from_u64(seed);
         let mut records = Vec::with_capacity(levels.len());
         for (chunk_index, chunk) in levels.chunks(CHUNK).enumerate() {
             let (c, h, w) = self.obs.shape(chunk[0].width, chunk[0].height);
             let size = c * h * w;
+            let srow: usize = self.state_shape.as_ref().map_or(0, |row| row.iter().product());
+            // Each episode's recurrent state, zero at its start.
+            let mut memory = vec![0.0f32; chunk.len() * srow];
             let mut states: Vec<_> = chunk.iter().map(reset).collect();
             let mut recs: Vec<EpisodeRecord> = chunk.iter().enumerate().map(|(i, l)| EpisodeRecord::start(chunk_index * CHUNK + i, l, true)).collect();
             loop {
@@ -127,8 +119,14 @@ impl Agent for PolicyAgent {
                     for (j, &i) in active.iter().enumerate() {
                         write_observation(self.obs, &chunk[i], &states[i], &mut batch[j * size..(j + 1) * size]);
                     }
-                    match Python::attach(|py| self.act(py, batch, [active.len(), c, h, w], &mut rng)) {
-                        Ok(actions) => actions,
+                    let mut state: Vec<f32> = active.iter().flat_map(|&i| memory[i * srow..(i + 1) * srow].iter().copied()).collect();
+                    match Python::attach(|py| self.act(py, batch, [active.len(), c, h, w], &mut state, &mut rng)) {
+                        Ok(actions) => {
+                            for (j, &i) in active.iter().enumerate() {
+                                memory[i * srow..(i + 1) * srow].copy_from_slice(&state[j * srow..(j + 1) * srow]);
+                            }
+                            actions
+                        }
                         Err(e) => {
                             self.error = Some(e);
                             vec![Action::Noop; active.len()]
@@ -146,6 +144,55 @@ impl Agent for PolicyAgent {
     }
 }
 
+/// A Python policy that returns activations is a model the probes can look inside. Its ticks
+/// per step are its own, so thinking time does not apply.
+impl Inside for PolicyAgent {
+    fn obs(&self) -> ObsKind {
+        self.obs
+    }
+
+    fn activations(&mut self, obs: Vec<f32>, shape: [usize; 4], untrained: bool) -> Result<Activations, AuditError> {
+        let failed = |e: &PyErr| AuditError::Invalid { what: "policy", message: e.to_string() };
+        if self.error.is_some() {
+            return Err(AuditError::Invalid { what: "policy", message: "it raised an exception".into() });
+        }
+        let (callable, who) = match (untrained, &self.untrained) {
+            (false, _) => (&self.policy, "policy"),
+            (true, Some(twin)) => (twin, "untrained"),
+            (true, None) => {
+                let e = err("the policy returns activations, so the probes need their baseline: give untrained= (the same architecture with fresh weights, returning the same activations), or probe_levels=0");
+                let failure = failed(&e);
+                self.error = Some(e);
+                return Err(failure);
+            }
+        };
+        // Placed states only: the audit does not probe recurrent Python policies.
+        let found = Python::attach(|py| {
+            let (_, named) = call(py, callable, obs, shape, None)?;
+            match named {
+                Some(named) => activation_matrices(py, &named, shape[0], who),
+                None => Err(err(format!("invalid {who} output: it returned no activations; the probes need ({{name: activations}}) beside the actions, as the policy returns them"))),
+            }
+        });
+        found.map_err(|e| {
+            let failure = failed(&e);
+            self.error = Some(e);
+            failure
+        })
+    }
+
+    fn recurrent(&self) -> bool {
+        self.state_shape.is_some()
+    }
+
+    fn trained_ticks(&self) -> Result<usize, &'static str> {
+        Err(match self.state_shape {
+            Some(_) => "a Python policy's internal ticks per step cannot be varied",
+            None => "the model is not recurrent",
+        })
+    }
+}
+
 /// Runs `job` (with `agent` for an external subject) without the GIL, reporting progress to
 /// the Python callable `progress`, and returns the result as JSON text.
 fn run(py: Python<'_>, job: &AuditJob, agent: Option<&mut PolicyAgent>, progress: Option<Py<PyAny>>) -> PyResult<String> {
@@ -157,37 +204,55 @@ fn run(py: Python<'_>, job: &AuditJob, agent: Option<&mut PolicyAgent>, progress
     progress.finish(result)
 }
 
-/// The audit job's options from Python's arguments.
+/// The audit job's options from Python's arguments; those left out (`None`) take lab's
+/// defaults, as `mesascope audit` does.
 #[allow(clippy::too_many_arguments)]
-fn job(subject: Subject, shift: &str, levels: usize, probe_levels: usize, ticks: Option<Vec<usize>>, seed: u64, out: Option<PathBuf>) -> PyResult<AuditJob> {
+fn job(subject: Subject, shift: Option<&str>, levels: Option<usize>, probe_levels: Option<usize>, ticks: Option<Vec<usize>>, seed: Option<u64>, out: Option<PathBuf>) -> PyResult<AuditJob> {
     let defaults = AuditJob::default();
-    Ok(AuditJob { subject, shift: shift.parse::<Shift>().map_err(err)?, levels, probe_levels, ticks: ticks.unwrap_or(defaults.ticks), seed, out })
+    Ok(AuditJob {
+        subject,
+        shift: match shift {
+            Some(name) => name.parse::<Shift>().map_err(err)?,
+            None => defaults.shift,
+        },
+        levels: levels.unwrap_or(defaults.levels),
+        probe_levels: probe_levels.unwrap_or(defaults.probe_levels),
+        ticks: ticks.unwrap_or(defaults.ticks),
+        seed: seed.unwrap_or(defaults.seed),
+        out,
+    })
 }
 
 /// Audits a Python policy (see the module docs) trained on the task `env` (with discount
-/// `gamma` for objective inference, the training default unless given); returns lab's
-/// `AuditResult` as JSON text. `probe_levels` and `ticks` only appear in the options.
+/// `gamma` for objective inference, the training default unless given); `untrained` is the
+/// probes' baseline for a policy that returns activations; `initial_state` makes it recurrent. Returns lab's `AuditResult` as JSON
+/// text. `ticks` only appears in the options.
 #[pyfunction]
-#[pyo3(signature = (policy, env=None, *, output="logits", greedy=false, name="python-policy", shift="goal-anywhere", levels=200, probe_levels=160, ticks=None, seed=0, out=None, gamma=None, progress=None))]
+#[pyo3(signature = (policy, env=None, *, untrained=None, initial_state=None, output="logits", greedy=false, name=None, shift=None, levels=None, probe_levels=None, ticks=None, seed=None, out=None, gamma=None, progress=None))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn audit_policy(
     py: Python<'_>,
     policy: Py<PyAny>,
     env: Option<&Bound<'_, PyDict>>,
+    untrained: Option<Py<PyAny>>,
+    initial_state: Option<Py<PyAny>>,
     output: &str,
     greedy: bool,
-    name: &str,
-    shift: &str,
-    levels: usize,
-    probe_levels: usize,
+    name: Option<&str>,
+    shift: Option<&str>,
+    levels: Option<usize>,
+    probe_levels: Option<usize>,
     ticks: Option<Vec<usize>>,
-    seed: u64,
+    seed: Option<u64>,
     out: Option<PathBuf>,
     gamma: Option<f64>,
     progress: Option<Py<PyAny>>,
 ) -> PyResult<String> {
     if !policy.bind(py).is_callable() {
         return Err(err("invalid policy: it must be callable (a batch of observations → action logits or probabilities)"));
+    }
+    if untrained.as_ref().is_some_and(|u| !u.bind(py).is_callable()) {
+        return Err(err("invalid untrained: it must be callable, as the policy is"));
     }
     let output = match output {
         "logits" => Output::Logits,
@@ -199,11 +264,11 @@ pub(crate) fn audit_policy(
         overrides.push(format!("ppo.gamma={g:?}"));
     }
     let obs = env_settings(env)?.obs;
-    // Probes need a Rust model's activations and thinking time its recurrent ticks: the
-    // audit reports both as not applicable for a Python policy. The options are kept as
-    // given so that audit.json reads as `mesascope audit` with the same flags.
-    let job = job(Subject::External { name: name.to_string(), overrides }, shift, levels, probe_levels, ticks, seed, out)?;
-    let mut agent = PolicyAgent { policy, obs, output, greedy, error: None };
+    // Thinking time varies a model's internal ticks per step, which a Python policy keeps to
+    // itself: the audit says so. The options are kept as given so that audit.json reads as
+    // `mesascope audit` with the same flags.
+    let job = job(Subject::External { name: name.unwrap_or(POLICY_NAME).to_string(), overrides }, shift, levels, probe_levels, ticks, seed, out)?;
+    let mut agent = PolicyAgent { policy, untrained, obs, state_shape: state_shape(py, initial_state.as_ref())?, output, greedy, gives_activations: false, error: None };
     let result = run(py, &job, Some(&mut agent), progress);
     if let Some(e) = agent.error.take() {
         return Err(e);
@@ -215,18 +280,18 @@ pub(crate) fn audit_policy(
 /// or a known-answer agent (`known`, on the task `env`), exactly as `mesascope audit` does;
 /// returns lab's `AuditResult` as JSON text.
 #[pyfunction]
-#[pyo3(signature = (run=None, known=None, env=None, *, shift="goal-anywhere", levels=200, probe_levels=160, ticks=None, seed=0, out=None, progress=None))]
+#[pyo3(signature = (run=None, known=None, env=None, *, shift=None, levels=None, probe_levels=None, ticks=None, seed=None, out=None, progress=None))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn audit_job(
     py: Python<'_>,
     run: Option<PathBuf>,
     known: Option<String>,
     env: Option<&Bound<'_, PyDict>>,
-    shift: &str,
-    levels: usize,
-    probe_levels: usize,
+    shift: Option<&str>,
+    levels: Option<usize>,
+    probe_levels: Option<usize>,
     ticks: Option<Vec<usize>>,
-    seed: u64,
+    seed: Option<u64>,
     out: Option<PathBuf>,
     progress: Option<Py<PyAny>>,
 ) -> PyResult<String> {

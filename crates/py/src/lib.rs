@@ -1,10 +1,10 @@
 //! `mesascope._native`: the compiled part of the `mesascope` Python package. It exposes the
 //! task layer's environments (one episode at a time for Gymnasium's `Env`, and the batched
-//! [`mesascope_tasks::VecEnv`] for Gymnasium's `VectorEnv`) and lab's audit job with a Python
-//! callable as the agent. The pure-Python package in `python/mesascope` wraps these in the
-//! Gymnasium classes and gives them their documented signatures; this crate only converts
-//! arguments, copies arrays and releases the GIL around the work. Rust-trained runs load too:
-//! their weights as numpy arrays, a feed-forward model as a policy, and lab's train and deploy
+//! [`mesascope_tasks::VecEnv`] for Gymnasium's `VectorEnv`) and lab's audit and deploy jobs
+//! with a Python callable as the agent. The pure-Python package in `python/mesascope` wraps
+//! these in the Gymnasium classes and gives them their documented signatures; this crate only
+//! converts arguments, copies arrays and releases the GIL around the work. Rust-trained runs
+//! load too: their weights as numpy arrays, their model as a policy, and lab's train and deploy
 //! jobs.
 //!
 //! Every error of a lower layer reaches Python as `mesascope.MesascopeError` (a `ValueError`)
@@ -13,6 +13,7 @@
 mod audit;
 mod config;
 mod env;
+mod policy;
 mod progress;
 mod runs;
 mod vecenv;

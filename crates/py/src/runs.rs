@@ -1,19 +1,25 @@
 //! Rust-trained runs from Python: train one (lab's train job), read its weights into numpy
-//! arrays (from its safetensors file), use a feed-forward one as a policy, and deploy it with
-//! guards (lab's deploy job).
+//! arrays (from its safetensors file), use its model as a policy, and deploy it, or a Python
+//! policy, with guards (lab's deploy job).
 
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
-use burn::prelude::{Device, Tensor, TensorData};
-use numpy::{PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray4, PyUntypedArrayMethods};
+use burn::prelude::{Tensor, TensorData};
+use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray4, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
+use mesascope_guard::chain::{Actor, ActorStep};
+use mesascope_guard::GuardError;
 use mesascope_lab::types::OnVeto;
-use mesascope_lab::{DeployJob, TrainJob};
-use mesascope_learn::{ActorCritic, TrainConfig};
+use mesascope_lab::{DeployJob, Subject, TrainJob};
+use mesascope_tasks::ObsKind;
+use mesascope_audit::agents::ModelAgent;
 
-use crate::config::toml_value;
+use crate::audit::POLICY_NAME;
+use crate::policy::{action_rows, activation_matrices, call, state_shape, Output};
+use crate::config::{env_settings, overrides, toml_value};
 use crate::err;
 use crate::progress::Progress;
 
@@ -77,17 +83,23 @@ pub(crate) fn load_weights<'py>(py: Python<'py>, path: PathBuf) -> PyResult<Boun
     Ok(out)
 }
 
-/// A Rust-trained feed-forward model as a Python policy: called on a float32 batch
-/// `[n, C, H, W]`, it returns the action logits `[n, 5]`, as the Rust evaluation computes them.
-#[pyclass(module = "mesascope._native", unsendable)]
-pub(crate) struct Model(Box<Loaded>);
+/// A Rust-trained model as a Python policy: called on a float32 batch `[n, C, H, W]`, it
+/// returns the action logits `[n, 5]`, as the Rust evaluation computes them, and with
+/// `activations=True` also its named activations, as the audit's probes read them. A recurrent
+/// model (convgru) takes its state `[n, channels, H, W]` beside the observations and returns
+/// the next one after the logits. The forward pass runs without the GIL.
+#[pyclass(module = "mesascope._native", frozen)]
+pub(crate) struct Model(Box<ModelAgent>);
 
-/// The model with what it needs, boxed inside [`Model`]: burn's types ask for more alignment
-/// (64 bytes) than Python's allocator gives a Python object.
-struct Loaded {
-    cfg: TrainConfig,
-    model: ActorCritic,
-    device: Device,
+// The model is boxed: burn's types ask for more alignment (64 bytes) than Python's allocator
+// gives a Python object.
+
+impl Model {
+    /// `(channels, H, W)` of one row of the recurrent state (`None`: not recurrent).
+    fn state_shape(&self) -> Option<[usize; 3]> {
+        let (_, h, w) = self.obs_shape();
+        self.0.cfg.model.recurrent().then_some([self.0.cfg.model.channels, h, w])
+    }
 }
 
 #[pymethods]
@@ -97,11 +109,8 @@ impl Model {
     #[new]
     fn new(path: PathBuf) -> PyResult<Model> {
         let (cfg, model) = mesascope_learn::run::load_model(&path).map_err(err)?;
-        if cfg.model.recurrent() {
-            return Err(err(format!("{}: a recurrent model needs its hidden state from step to step; audit it with mesascope.audit(path) instead", path.display())));
-        }
         let device = mesascope_learn::device(&cfg.device).map_err(err)?;
-        Ok(Model(Box::new(Loaded { cfg, model, device })))
+        Ok(Model(Box::new(ModelAgent { ticks: cfg.model.ticks, cfg, model, device })))
     }
 
     /// The run's configuration as TOML.
@@ -117,64 +126,216 @@ impl Model {
         self.0.cfg.env.obs.shape(w, h)
     }
 
-    /// Action logits `[n, 5]` of a float32 batch of observations `[n, C, H, W]`.
-    fn __call__<'py>(&self, py: Python<'py>, obs: PyReadonlyArray4<'_, f32>) -> PyResult<Bound<'py, PyArray2<f32>>> {
+    /// Whether the model carries a recurrent state from step to step.
+    #[getter]
+    fn recurrent(&self) -> bool {
+        self.state_shape().is_some()
+    }
+
+    /// The state of `n` episodes at their start, `[n, channels, H, W]` zeros, as the Rust
+    /// evaluation starts them (recurrent models only).
+    fn initial_state<'py>(&self, py: Python<'py>, n: usize) -> PyResult<Bound<'py, PyAny>> {
+        let Some([c, h, w]) = self.state_shape() else {
+            return Err(err("the model is not recurrent: it has no state (call model(obs))"));
+        };
+        Ok(PyArray1::from_vec(py, vec![0.0f32; n * c * h * w]).reshape([n, c, h, w])?.into_any())
+    }
+
+    /// The same architecture with fresh weights, as the audit draws it for a run's probes'
+    /// baseline (seeded from the run's seed): `untrained=` for auditing this model as a Python
+    /// policy.
+    fn untrained(&self) -> Model {
+        let model = self.0.untrained(self.obs_shape());
+        Model(Box::new(ModelAgent { model, ..(*self.0).clone() }))
+    }
+
+    /// Action logits `[n, 5]` of a float32 batch of observations `[n, C, H, W]`; a recurrent
+    /// model takes `state` `[n, channels, H, W]` and returns `(logits, next state)`. With
+    /// `activations`, `{name: [n, features]}`, the model's named activations in its order, come
+    /// last: `(logits, activations)` or `(logits, next state, activations)`.
+    #[pyo3(signature = (obs, state=None, *, activations=false))]
+    fn __call__<'py>(&self, py: Python<'py>, obs: PyReadonlyArray4<'_, f32>, state: Option<PyReadonlyArray4<'_, f32>>, activations: bool) -> PyResult<Bound<'py, PyAny>> {
         let shape = obs.shape().to_vec();
+        let n = shape[0];
         let (c, h, w) = self.obs_shape();
         if shape[1..] != [c, h, w] {
             return Err(err(format!("invalid obs: shape {shape:?}; the model takes [n, {c}, {h}, {w}]")));
         }
+        let hidden = match (self.state_shape(), state) {
+            (None, None) => None,
+            (None, Some(_)) => return Err(err("invalid state: the model is not recurrent (call model(obs))")),
+            (Some([sc, sh, sw]), None) => return Err(err(format!("missing state: the model is recurrent; call model(obs, state) with state [n, {sc}, {sh}, {sw}] (model.initial_state(n) at an episode's start)"))),
+            (Some(expected), Some(state)) => {
+                if state.shape() != [n, expected[0], expected[1], expected[2]] {
+                    return Err(err(format!("invalid state: shape {:?}; the model's state is [{n}, {}, {}, {}] for {n} observations", state.shape(), expected[0], expected[1], expected[2])));
+                }
+                Some((state.as_array().iter().copied().collect::<Vec<f32>>(), expected))
+            }
+        };
         let values = obs.as_array().iter().copied().collect::<Vec<f32>>();
-        let x = Tensor::<4>::from_data(TensorData::new(values, [shape[0], c, h, w]), &self.0.device);
-        let logits = self.0.model.forward(x, None, self.0.cfg.model.ticks, false).logits.into_data();
-        let logits = logits.as_slice::<f32>().map_err(|e| err(format!("{e:?}")))?.to_vec();
-        PyArray1::from_vec(py, logits).reshape([shape[0], mesascope_tasks::Action::COUNT])
+        let agent = &*self.0;
+        let out = py.detach(move || {
+            let x = Tensor::<4>::from_data(TensorData::new(values, [n, c, h, w]), &agent.device);
+            let hx = hidden.map(|(v, [sc, sh, sw])| Tensor::<4>::from_data(TensorData::new(v, [n, sc, sh, sw]), &agent.device));
+            let out = agent.model.forward(x, hx, agent.ticks, activations);
+            let floats = |t: TensorData| t.try_into_vec::<f32>().map_err(|e| format!("{e:?}"));
+            let logits = floats(out.logits.into_data())?;
+            let next = out.hidden.map(|t| floats(t.into_data())).transpose()?;
+            let named = out.activations.into_iter().map(|(name, t)| { let [_, f] = t.dims(); Ok((name, f, floats(t.into_data())?)) }).collect::<Result<Vec<_>, String>>()?;
+            Ok::<_, String>((logits, next, named))
+        });
+        let (logits, next, named) = out.map_err(err)?;
+        let mut parts = vec![PyArray1::from_vec(py, logits).reshape([n, mesascope_tasks::Action::COUNT])?.into_any()];
+        if let (Some(next), Some([sc, sh, sw])) = (next, self.state_shape()) {
+            parts.push(PyArray1::from_vec(py, next).reshape([n, sc, sh, sw])?.into_any());
+        }
+        if activations {
+            let dict = PyDict::new(py);
+            for (name, f, values) in named {
+                dict.set_item(name, PyArray1::from_vec(py, values).reshape([n, f])?)?;
+            }
+            parts.push(dict.into_any());
+        }
+        if parts.len() == 1 {
+            return Ok(parts.remove(0));
+        }
+        Ok(pyo3::types::PyTuple::new(py, parts)?.into_any())
     }
 }
 
-/// Deploys the run at `agent` with `guards` (ood, ensemble, impact) under `shift` and writes
-/// `deploy.json` and `deploy.html`, as `mesascope deploy` does; returns lab's `DeployResult`
-/// as JSON text.
+/// A Python policy (a batch of observations → action logits, or the pair of them and
+/// `{name: activations [n, features]}`) as an agent of the deployment chain. A recurrent one
+/// (`state_shape`: one row of its state) is called `policy(obs, state)` and returns the next
+/// state after the logits. It makes no value predictions. A Python exception stops the chain
+/// and is raised when the deployment returns.
+struct PolicyActor {
+    policy: Py<PyAny>,
+    obs: ObsKind,
+    state_shape: Option<Vec<usize>>,
+    error: Mutex<Option<PyErr>>,
+}
+
+impl PolicyActor {
+    /// The policy `policy`, recurrent when `initial_state` is given (see [`state_shape`]).
+    fn new(py: Python<'_>, policy: Py<PyAny>, obs: ObsKind, initial_state: Option<&Py<PyAny>>, who: &str) -> PyResult<PolicyActor> {
+        if !policy.bind(py).is_callable() {
+            return Err(err(format!("invalid {who}: it must be callable (a batch of observations → action logits)")));
+        }
+        Ok(PolicyActor { policy, obs, state_shape: state_shape(py, initial_state)?, error: Mutex::new(None) })
+    }
+
+    /// The first Python exception the policy raised.
+    fn take_error(&self) -> Option<PyErr> {
+        self.error.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take()
+    }
+}
+
+impl Actor for PolicyActor {
+    fn obs(&self) -> ObsKind {
+        self.obs
+    }
+
+    fn state_size(&self, _shape: (usize, usize, usize)) -> usize {
+        self.state_shape.as_ref().map_or(0, |s| s.iter().product())
+    }
+
+    fn step(&self, obs: Vec<f32>, (c, h, w): (usize, usize, usize), state: &mut [f32], record: bool) -> Result<ActorStep, GuardError> {
+        let n = obs.len() / (c * h * w);
+        let stepped = Python::attach(|py| -> PyResult<ActorStep> {
+            let (returned, named) = call(py, &self.policy, obs, [n, c, h, w], self.state_shape.as_deref().map(|row| (state, row)))?;
+            let logits = action_rows(py, returned, n, Output::Logits)?.concat();
+            let activations = match (record, named) {
+                (true, Some(named)) => activation_matrices(py, &named, n, "policy")?
+                    .into_iter()
+                    .map(|(name, m)| (name, (0..m.nrows()).flat_map(|i| m.row(i).iter().map(|&v| v as f32).collect::<Vec<_>>()).collect()))
+                    .collect(),
+                _ => Vec::new(),
+            };
+            Ok(ActorStep { logits, values: None, activations })
+        });
+        stepped.map_err(|e| {
+            let failure = GuardError::Invalid { what: "policy", message: e.to_string() };
+            self.error.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).get_or_insert(e);
+            failure
+        })
+    }
+}
+
+/// Deploys `agent` with `guards` (ood, ensemble, impact) under `shift` and writes
+/// `deploy.json` and `deploy.html`, as `mesascope deploy` does; returns lab's `DeployResult` as
+/// JSON text. The agent is a run's path, or a Python policy (logits, and named activations for
+/// the OOD guard, which watches `layer`, by default the last one named; recurrent with
+/// `initial_state`) trained on the task `env` (discount `gamma` for the impact measure, the
+/// training default unless given), with `members` (further Python policies) beside the runs
+/// of `ensemble` as its ensemble. Options left out (`None`) take lab's defaults.
 #[pyfunction]
-#[pyo3(signature = (agent, *, ensemble=None, shift=None, guards=None, on_veto=None, levels=None, false_alarm=None, impact_budget=None, seed=0, out=None, progress=None))]
+#[pyo3(signature = (agent, env=None, *, name=None, initial_state=None, members=None, ensemble=None, layer=None, gamma=None, shift=None, guards=None, on_veto=None, levels=None, false_alarm=None, impact_budget=None, seed=None, out=None, progress=None))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn deploy(
     py: Python<'_>,
-    agent: PathBuf,
+    agent: Py<PyAny>,
+    env: Option<&Bound<'_, PyDict>>,
+    name: Option<&str>,
+    initial_state: Option<Py<PyAny>>,
+    members: Option<Vec<Py<PyAny>>>,
     ensemble: Option<Vec<PathBuf>>,
+    layer: Option<String>,
+    gamma: Option<f64>,
     shift: Option<&str>,
     guards: Option<Vec<String>>,
     on_veto: Option<&str>,
     levels: Option<usize>,
     false_alarm: Option<f64>,
     impact_budget: Option<f64>,
-    seed: u64,
+    seed: Option<u64>,
     out: Option<PathBuf>,
     progress: Option<Py<PyAny>>,
 ) -> PyResult<String> {
     let defaults = DeployJob::default();
-    let on_veto: OnVeto = match on_veto {
-        Some(name) => serde_json::from_value(serde_json::Value::String(name.to_string())).map_err(|_| err(format!("unknown on_veto '{name}' (known: stop, defer)")))?,
-        None => defaults.on_veto,
-    };
-    let job = DeployJob {
-        agent,
+    let mut job = DeployJob {
+        agent: defaults.agent.clone(),
         ensemble: ensemble.unwrap_or_default(),
         shift: match shift {
             Some(name) => name.parse().map_err(err)?,
             None => defaults.shift,
         },
         guards: guards.unwrap_or(defaults.guards),
-        on_veto,
+        on_veto: match on_veto {
+            Some(name) => serde_json::from_value::<OnVeto>(serde_json::Value::String(name.to_string())).map_err(|_| err(format!("unknown on_veto '{name}' (known: stop, defer)")))?,
+            None => defaults.on_veto,
+        },
         levels: levels.unwrap_or(defaults.levels),
         false_alarm: false_alarm.unwrap_or(defaults.false_alarm),
         impact_budget: impact_budget.unwrap_or(defaults.impact_budget),
         impact_measure: defaults.impact_measure,
-        seed,
+        seed: seed.unwrap_or(defaults.seed),
         out,
     };
     let progress = Progress::new(progress);
-    let result = py.detach(|| mesascope_lab::deploy(&job, &|p| progress.report(p)));
+    if !agent.bind(py).is_callable() {
+        let path: PathBuf = agent.extract(py).map_err(|_| err("invalid agent: give a run's path or a Python policy (a callable)"))?;
+        if env.is_some_and(|e| !e.is_empty()) || members.is_some() || layer.is_some() || gamma.is_some() || name.is_some() || initial_state.is_some() {
+            return Err(err("task settings, members, layer, gamma, name and initial_state apply to a Python policy only (a run brings its own)"));
+        }
+        job.agent = Subject::Run(path);
+        let result = py.detach(|| mesascope_lab::deploy(&job, &|p| progress.report(p)));
+        return progress.finish(result);
+    }
+    let obs = env_settings(env)?.obs;
+    let agent = PolicyActor::new(py, agent, obs, initial_state.as_ref(), "policy")?;
+    let members: Vec<PolicyActor> = members.unwrap_or_default().into_iter().enumerate().map(|(i, m)| PolicyActor::new(py, m, obs, None, &format!("member {}", i + 1))).collect::<PyResult<_>>()?;
+    let mut overrides = overrides("env", env)?;
+    if let Some(g) = gamma {
+        overrides.push(format!("ppo.gamma={g:?}"));
+    }
+    job.agent = Subject::External { name: name.unwrap_or(POLICY_NAME).to_string(), overrides };
+    let result = py.detach(|| {
+        let others: Vec<&dyn Actor> = members.iter().map(|m| m as &dyn Actor).collect();
+        mesascope_lab::deploy_external(&job, &agent, &others, layer, &|p| progress.report(p))
+    });
+    if let Some(e) = std::iter::once(&agent).chain(&members).find_map(PolicyActor::take_error) {
+        return Err(e);
+    }
     progress.finish(result)
 }
 

@@ -179,8 +179,8 @@ impl Agent for Borrowed<'_> {
         self.0.play(levels, seed)
     }
 
-    fn model(&self) -> Option<&mesascope_audit::agents::ModelAgent> {
-        self.0.model()
+    fn inside(&mut self) -> Option<&mut dyn mesascope_audit::agents::Inside> {
+        self.0.inside()
     }
 
     fn play_with_distributions(
