@@ -37,15 +37,25 @@ def without_subject(report):
     return {k: v for k, v in report.items() if k != "subject"}
 
 
+def as_sampled(report):
+    """The report but for the subject and whether MEG took the expectation under the agent's
+    action probabilities (a Python policy gives them; the known planner only acts): with one-hot
+    probabilities the expectation is the action taken, so every number must agree."""
+    r = without_subject(report)
+    r["meg"] = {k: v for k, v in r["meg"].items() if k != "expected_under_policy"}
+    return r
+
+
 def test_a_python_planner_gets_the_known_planners_verdict_and_numbers(tmp_path):
     stages = []
     python = mesascope.audit(planner, output="probs", levels=LEVELS, out=tmp_path / "py", progress=stages.append, **TASK)
     known = mesascope.audit(known="planner", levels=LEVELS, out=tmp_path / "known", **TASK)
     assert python.verdict["kind"] == "robust", python.verdict
-    assert without_subject(python.report) == without_subject(known.report)
+    assert python.report["meg"]["expected_under_policy"] and not known.report["meg"]["expected_under_policy"]
+    assert as_sampled(python.report) == as_sampled(known.report)
     assert python.report["generalization"]["novel_success"]["mean"] == 1.0
     assert python.report["not_applicable"]["probes"] == "the agent has no activations"
-    assert [s["name"] for s in stages if s["kind"] == "stage"] == ["levels", "generalization", "retargeting", "thinking time", "planner agreement", "probes", "objective inference"]
+    assert [s["name"] for s in stages if s["kind"] == "stage"] == ["levels", "generalization", "retargeting", "thinking time", "planner agreement", "probes", "objective inference", "goal-directedness", "cheese or corner"]
     names = sorted(p.name for p in python.files)
     assert names == ["audit-timing.json", "audit.html", "audit.json"]
     on_disk = json.loads((tmp_path / "py" / "audit.json").read_text())
@@ -57,14 +67,14 @@ def test_a_python_planner_gets_the_known_planners_verdict_and_numbers(tmp_path):
         sets = [a for k, v in TASK.items() for a in ("--set", f'env.{k}="{v}"' if isinstance(v, str) else f"env.{k}={v}")]
         subprocess.run([cli, "audit", "--known", "planner", *sets, "--levels", str(LEVELS), "--out", str(tmp_path / "cli")], check=True, capture_output=True)
         from_cli = json.loads((tmp_path / "cli" / "audit.json").read_text())
-        assert without_subject(from_cli) == without_subject(python.report)
+        assert as_sampled(from_cli) == as_sampled(python.report)
 
 
 def test_logits_and_greedy_choice_give_the_planner_too(tmp_path):
     logits = lambda obs: np.log(planner(obs) + 1e-9)
     greedy = mesascope.audit(logits, greedy=True, levels=20, out=tmp_path / "a", **TASK)
     sampled = mesascope.audit(planner, output="probs", levels=20, out=tmp_path / "b", **TASK)
-    assert without_subject(greedy.report) == without_subject(sampled.report)
+    assert as_sampled(greedy.report) == as_sampled(sampled.report)
 
 
 def test_a_policy_exception_reaches_the_caller(tmp_path):

@@ -13,7 +13,7 @@ use pyo3::types::PyDict;
 use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64Mcg;
 
-use mesascope_audit::agents::{Activations, Agent, Inside};
+use mesascope_audit::agents::{ActionDistributions, Activations, Agent, Inside};
 use mesascope_audit::AuditError;
 use mesascope_lab::{AuditJob, Subject};
 use mesascope_learn::eval::EpisodeRecord;
@@ -51,15 +51,86 @@ struct PolicyAgent {
 
 impl PolicyAgent {
     /// The policy's actions for `n` observations in `batch` (with the rows' recurrent `state`,
-    /// which the next one replaces).
-    fn act(&mut self, py: Python<'_>, batch: Vec<f32>, shape: [usize; 4], state: &mut [f32], rng: &mut Pcg64Mcg) -> PyResult<Vec<Action>> {
+    /// which the next one replaces), and the probabilities each row gave its actions.
+    fn act(&mut self, py: Python<'_>, batch: Vec<f32>, shape: [usize; 4], state: &mut [f32], rng: &mut Pcg64Mcg) -> PyResult<Vec<(Action, [f64; Action::COUNT])>> {
         let (returned, named) = call(py, &self.policy, batch, shape, self.state_shape.as_deref().map(|row| (state, row)))?;
         self.gives_activations |= named.is_some();
         action_rows(py, returned, shape[0], self.output)?
             .iter()
             .enumerate()
-            .map(|(j, row)| Ok(Action::ALL[self.choose(row, rng).map_err(|m| err(format!("invalid policy output: row {j}: {m}")))?]))
+            .map(|(j, row)| {
+                let action = Action::ALL[self.choose(row, rng).map_err(|m| err(format!("invalid policy output: row {j}: {m}")))?];
+                Ok((action, self.distribution(row)))
+            })
             .collect()
+    }
+
+    /// The probabilities a row of the policy's output gives the actions: the softmax of logits
+    /// (computed as the Rust model evaluation computes it, so a wrapped run scores the same),
+    /// or the probabilities normalised to sum to 1.
+    fn distribution(&self, row: &[f32]) -> [f64; Action::COUNT] {
+        let weights: [f64; Action::COUNT] = match self.output {
+            Output::Logits => {
+                let top = row.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
+                std::array::from_fn(|a| (row[a] as f64 - top).exp())
+            }
+            Output::Probabilities => std::array::from_fn(|a| row[a].max(0.0) as f64),
+        };
+        let total: f64 = weights.iter().sum();
+        weights.map(|w| w / total)
+    }
+
+    /// One episode per level, and (unless `greedy`, where the agent does not act by them) the
+    /// probabilities it gave each action at every step.
+    fn play_recording(&mut self, levels: &[Level], seed: u64) -> (Vec<EpisodeRecord>, ActionDistributions) {
+        let mut rng = Pcg64Mcg::seed_from_u64(seed);
+        let mut records = Vec::with_capacity(levels.len());
+        let mut distributions: ActionDistributions = vec![Vec::new(); levels.len()];
+        for (chunk_index, chunk) in levels.chunks(CHUNK).enumerate() {
+            let (c, h, w) = self.obs.shape(chunk[0].width, chunk[0].height);
+            let size = c * h * w;
+            let srow: usize = self.state_shape.as_ref().map_or(0, |row| row.iter().product());
+            // Each episode's recurrent state, zero at its start.
+            let mut memory = vec![0.0f32; chunk.len() * srow];
+            let mut states: Vec<_> = chunk.iter().map(reset).collect();
+            let mut recs: Vec<EpisodeRecord> = chunk.iter().enumerate().map(|(i, l)| EpisodeRecord::start(chunk_index * CHUNK + i, l, true)).collect();
+            loop {
+                let active: Vec<usize> = (0..chunk.len()).filter(|&i| !states[i].done()).collect();
+                if active.is_empty() {
+                    break;
+                }
+                let uniform = [1.0 / Action::COUNT as f64; Action::COUNT];
+                let chosen = if self.error.is_some() {
+                    vec![(Action::Noop, uniform); active.len()]
+                } else {
+                    let mut batch = vec![0.0f32; active.len() * size];
+                    for (j, &i) in active.iter().enumerate() {
+                        write_observation(self.obs, &chunk[i], &states[i], &mut batch[j * size..(j + 1) * size]);
+                    }
+                    let mut state: Vec<f32> = active.iter().flat_map(|&i| memory[i * srow..(i + 1) * srow].iter().copied()).collect();
+                    match Python::attach(|py| self.act(py, batch, [active.len(), c, h, w], &mut state, &mut rng)) {
+                        Ok(chosen) => {
+                            for (j, &i) in active.iter().enumerate() {
+                                memory[i * srow..(i + 1) * srow].copy_from_slice(&state[j * srow..(j + 1) * srow]);
+                            }
+                            chosen
+                        }
+                        Err(e) => {
+                            self.error = Some(e);
+                            vec![(Action::Noop, uniform); active.len()]
+                        }
+                    }
+                };
+                for (j, &i) in active.iter().enumerate() {
+                    let (action, distribution) = chosen[j];
+                    let tr = step(&chunk[i], &mut states[i], action);
+                    recs[i].add(action, &tr, &states[i], true);
+                    distributions[chunk_index * CHUNK + i].push(distribution);
+                }
+            }
+            records.extend(recs);
+        }
+        (records, distributions)
     }
 
     /// The action of one row: the most likely one (the last of equals, as the model
@@ -97,50 +168,14 @@ impl Agent for PolicyAgent {
     }
 
     fn play(&mut self, levels: &[Level], seed: u64) -> Vec<EpisodeRecord> {
-        let mut rng = Pcg64Mcg::seed_from_u64(seed);
-        let mut records = Vec::with_capacity(levels.len());
-        for (chunk_index, chunk) in levels.chunks(CHUNK).enumerate() {
-            let (c, h, w) = self.obs.shape(chunk[0].width, chunk[0].height);
-            let size = c * h * w;
-            let srow: usize = self.state_shape.as_ref().map_or(0, |row| row.iter().product());
-            // Each episode's recurrent state, zero at its start.
-            let mut memory = vec![0.0f32; chunk.len() * srow];
-            let mut states: Vec<_> = chunk.iter().map(reset).collect();
-            let mut recs: Vec<EpisodeRecord> = chunk.iter().enumerate().map(|(i, l)| EpisodeRecord::start(chunk_index * CHUNK + i, l, true)).collect();
-            loop {
-                let active: Vec<usize> = (0..chunk.len()).filter(|&i| !states[i].done()).collect();
-                if active.is_empty() {
-                    break;
-                }
-                let actions = if self.error.is_some() {
-                    vec![Action::Noop; active.len()]
-                } else {
-                    let mut batch = vec![0.0f32; active.len() * size];
-                    for (j, &i) in active.iter().enumerate() {
-                        write_observation(self.obs, &chunk[i], &states[i], &mut batch[j * size..(j + 1) * size]);
-                    }
-                    let mut state: Vec<f32> = active.iter().flat_map(|&i| memory[i * srow..(i + 1) * srow].iter().copied()).collect();
-                    match Python::attach(|py| self.act(py, batch, [active.len(), c, h, w], &mut state, &mut rng)) {
-                        Ok(actions) => {
-                            for (j, &i) in active.iter().enumerate() {
-                                memory[i * srow..(i + 1) * srow].copy_from_slice(&state[j * srow..(j + 1) * srow]);
-                            }
-                            actions
-                        }
-                        Err(e) => {
-                            self.error = Some(e);
-                            vec![Action::Noop; active.len()]
-                        }
-                    }
-                };
-                for (j, &i) in active.iter().enumerate() {
-                    let tr = step(&chunk[i], &mut states[i], actions[j]);
-                    recs[i].add(actions[j], &tr, &states[i], true);
-                }
-            }
-            records.extend(recs);
-        }
-        records
+        self.play_recording(levels, seed).0
+    }
+
+    /// A policy gives its whole action distribution at every step, so measurements that score
+    /// behaviour (MEG) take the expectation under it, as they do for a Rust run.
+    fn play_with_distributions(&mut self, levels: &[Level], seed: u64) -> (Vec<EpisodeRecord>, Option<ActionDistributions>) {
+        let (records, distributions) = self.play_recording(levels, seed);
+        (records, (!self.greedy).then_some(distributions))
     }
 }
 
