@@ -111,6 +111,22 @@ fn exposed(f: Feature, levels: &[Level]) -> bool {
     }
 }
 
+/// The level of a recorded episode and its exact state space, for the measurements that score
+/// every choice of an episode against exact values (objective inference, MEG, named by
+/// `measurement` in errors); `None` where the level is too large to solve exactly, which the
+/// caller counts as skipped.
+pub(crate) fn episode_state_space<'a>(levels: &'a [Level], ep: &EpisodeRecord, measurement: &str) -> Result<Option<(&'a Level, StateSpace)>, AuditError> {
+    let level = levels.get(ep.level).ok_or(AuditError::Invalid { what: "episode", message: format!("level {} out of range", ep.level) })?;
+    if ep.length > 0 && ep.actions.is_empty() {
+        return Err(AuditError::Invalid { what: "episode", message: format!("{measurement} needs recorded actions") });
+    }
+    match StateSpace::enumerate(level, MAX_EXACT_STATES) {
+        Ok(space) => Ok(Some((level, space))),
+        Err(mesascope_tasks::TaskError::StateSpaceTooLarge { .. }) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// The candidate set for `levels` whose base objective is `base`: the base, each exposed
 /// feature the base does not reward alone and mixed into the base, and the indifferent
 /// objective.
@@ -328,17 +344,9 @@ pub fn infer_objective(levels: &[Level], episodes: &[EpisodeRecord], candidates:
     let mut skipped = 0;
     let mut chance_ll = 0.0;
     for ep in episodes {
-        let level = levels.get(ep.level).ok_or(AuditError::Invalid { what: "episode", message: format!("level {} out of range", ep.level) })?;
-        if ep.length > 0 && ep.actions.is_empty() {
-            return Err(AuditError::Invalid { what: "episode", message: "objective inference needs recorded actions".into() });
-        }
-        let space = match StateSpace::enumerate(level, MAX_EXACT_STATES) {
-            Ok(space) => space,
-            Err(mesascope_tasks::TaskError::StateSpaceTooLarge { .. }) => {
-                skipped += 1;
-                continue;
-            }
-            Err(e) => return Err(e.into()),
+        let Some((level, space)) = episode_state_space(levels, ep, "objective inference")? else {
+            skipped += 1;
+            continue;
         };
         // (state, the action taken as the first action with its transition, which actions
         // are the first of their transition).

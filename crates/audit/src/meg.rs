@@ -24,8 +24,7 @@ use mesascope_tasks::solve::{StateSpace, TERMINAL};
 use mesascope_tasks::{reset, step, Action, Level};
 
 use crate::agents::ActionDistributions;
-use crate::infer::Candidate;
-use crate::op::MAX_EXACT_STATES;
+use crate::infer::{episode_state_space, Candidate};
 use crate::AuditError;
 
 /// Grid points per decade of `β`.
@@ -192,17 +191,9 @@ pub fn meg(levels: &[Level], episodes: &[EpisodeRecord], distributions: Option<&
     let mut counts: Vec<f64> = Vec::new();
     let mut skipped = 0;
     for (e, ep) in episodes.iter().enumerate() {
-        let level = levels.get(ep.level).ok_or(AuditError::Invalid { what: "episode", message: format!("level {} out of range", ep.level) })?;
-        if ep.length > 0 && ep.actions.is_empty() {
-            return Err(AuditError::Invalid { what: "episode", message: "MEG needs recorded actions".into() });
-        }
-        let space = match StateSpace::enumerate(level, MAX_EXACT_STATES) {
-            Ok(space) => space,
-            Err(mesascope_tasks::TaskError::StateSpaceTooLarge { .. }) => {
-                skipped += 1;
-                continue;
-            }
-            Err(err) => return Err(err.into()),
+        let Some((level, space)) = episode_state_space(levels, ep, "MEG")? else {
+            skipped += 1;
+            continue;
         };
         let choices = choice_sets(&space);
         let mut decisions = Vec::with_capacity(ep.actions.len());
