@@ -77,6 +77,9 @@ pub struct Candidate {
 /// The kind of objective the base objective's candidates stand for in a verdict.
 pub const BASE_KIND: &str = "base objective";
 
+/// The kind of objective the indifferent candidate (random behaviour) stands for in a verdict.
+pub const INDIFFERENT_KIND: &str = "indifferent";
+
 impl Candidate {
     /// The kind of objective the candidate stands for in a verdict, before the behavioural
     /// check of mixtures ([`MixtureCheck`]): the base objective, the proxy feature it rewards
@@ -85,7 +88,7 @@ impl Candidate {
         match (self.is_base, self.proxy) {
             (true, _) => BASE_KIND.into(),
             (false, Some(f)) => describe(f).into(),
-            (false, None) => "indifferent".into(),
+            (false, None) => INDIFFERENT_KIND.into(),
         }
     }
 

@@ -31,7 +31,7 @@ fn meg_section(h: &mut String, m: &crate::meg::Meg) {
     if m.skipped > 0 {
         let _ = write!(h, "<p class=\"na\">{} episodes were skipped: their levels are too large to solve exactly.</p>", m.skipped);
     }
-    let megs: Vec<(String, Estimate, usize)> = m.candidates.iter().map(|c| (c.candidate.clone(), c.meg, if c.kind == "base objective" { 0 } else { 3 })).collect();
+    let megs: Vec<(String, Estimate, usize)> = m.candidates.iter().map(|c| (c.candidate.clone(), c.meg, if c.kind == crate::infer::BASE_KIND { 0 } else { 3 })).collect();
     h.push_str(&bars("Goal-directedness per candidate objective", "nats per decision", &megs));
 }
 
