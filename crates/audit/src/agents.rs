@@ -78,6 +78,15 @@ pub trait Inside: Agent {
 /// An agent's action probabilities at every step of every episode: `[episode][step][action]`.
 pub type ActionDistributions = Vec<Vec<[f64; Action::COUNT]>>;
 
+/// The probabilities one row of action logits gives the actions (a softmax in f64): one
+/// computation for a Rust model and a Python policy's logits, so a wrapped run scores the same.
+pub fn action_probabilities(logits: &[f32]) -> [f64; Action::COUNT] {
+    let top = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
+    let w: [f64; Action::COUNT] = std::array::from_fn(|a| (logits[a] as f64 - top).exp());
+    let z: f64 = w.iter().sum();
+    w.map(|x| x / z)
+}
+
 /// One episode of `policy` on each level.
 pub fn play_policy(policy: &mut dyn Policy, levels: &[Level]) -> Vec<EpisodeRecord> {
     levels
@@ -196,11 +205,7 @@ impl Agent for ModelAgent {
         // The hook overrides nothing, so the episodes are exactly `play`'s.
         let episodes = evaluate_with(&self.model, &self.cfg.model, self.cfg.env.obs, levels, &self.device, &opts, false, &mut |batch| {
             for (j, &level) in batch.levels.iter().enumerate() {
-                let logits = &batch.logits[j * Action::COUNT..(j + 1) * Action::COUNT];
-                let top = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
-                let w: [f64; Action::COUNT] = std::array::from_fn(|a| (logits[a] as f64 - top).exp());
-                let z: f64 = w.iter().sum();
-                dists[level].push(w.map(|x| x / z));
+                dists[level].push(action_probabilities(&batch.logits[j * Action::COUNT..(j + 1) * Action::COUNT]));
             }
             Vec::new()
         });

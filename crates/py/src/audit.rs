@@ -13,7 +13,7 @@ use pyo3::types::PyDict;
 use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64Mcg;
 
-use mesascope_audit::agents::{ActionDistributions, Activations, Agent, Inside};
+use mesascope_audit::agents::{action_probabilities, ActionDistributions, Activations, Agent, Inside};
 use mesascope_audit::AuditError;
 use mesascope_lab::{AuditJob, Subject};
 use mesascope_learn::eval::EpisodeRecord;
@@ -66,18 +66,16 @@ impl PolicyAgent {
     }
 
     /// The probabilities a row of the policy's output gives the actions: the softmax of logits
-    /// (computed as the Rust model evaluation computes it, so a wrapped run scores the same),
-    /// or the probabilities normalised to sum to 1.
+    /// (as a Rust model's, so a wrapped run scores the same), or the probabilities normalised
+    /// to sum to 1.
     fn distribution(&self, row: &[f32]) -> [f64; Action::COUNT] {
-        let weights: [f64; Action::COUNT] = match self.output {
-            Output::Logits => {
-                let top = row.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
-                std::array::from_fn(|a| (row[a] as f64 - top).exp())
+        match self.output {
+            Output::Logits => action_probabilities(row),
+            Output::Probabilities => {
+                let total: f64 = row.iter().map(|&p| p.max(0.0) as f64).sum();
+                std::array::from_fn(|a| row[a].max(0.0) as f64 / total)
             }
-            Output::Probabilities => std::array::from_fn(|a| row[a].max(0.0) as f64),
-        };
-        let total: f64 = weights.iter().sum();
-        weights.map(|w| w / total)
+        }
     }
 
     /// One episode per level, and (unless `greedy`, where the agent does not act by them) the
