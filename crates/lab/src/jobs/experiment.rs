@@ -84,16 +84,21 @@ pub fn experiment(job: &ExperimentJob, progress: OnProgress) -> Result<Experimen
         dir.display()
     );
     progress(&Progress::Started { what, total, done: 0, unit: "steps" });
-    let (step, runs_done) = (AtomicU64::new(0), AtomicUsize::new(0));
+    let (step, resumed, runs_done) = (AtomicU64::new(0), AtomicU64::new(0), AtomicUsize::new(0));
     let opts = RunnerOptions { quick: job.quick, jobs, max_updates: job.max_updates };
     let outcome = run_experiment(&job.spec, &dir, &opts, &|e| match e {
         Event::Steps(n) => {
             let step = step.fetch_add(n, Ordering::SeqCst) + n;
-            progress(&Progress::Experiment { step, runs_done: runs_done.load(Ordering::SeqCst), last_run: None });
+            progress(&Progress::Experiment { step, resumed: resumed.load(Ordering::SeqCst), runs_done: runs_done.load(Ordering::SeqCst), last_run: None });
+        }
+        Event::Resumed(n) => {
+            let step = step.fetch_add(n, Ordering::SeqCst) + n;
+            let resumed = resumed.fetch_add(n, Ordering::SeqCst) + n;
+            progress(&Progress::Experiment { step, resumed, runs_done: runs_done.load(Ordering::SeqCst), last_run: None });
         }
         Event::RunDone(id) => {
             let runs_done = runs_done.fetch_add(1, Ordering::SeqCst) + 1;
-            progress(&Progress::Experiment { step: step.load(Ordering::SeqCst), runs_done, last_run: Some(id) });
+            progress(&Progress::Experiment { step: step.load(Ordering::SeqCst), resumed: resumed.load(Ordering::SeqCst), runs_done, last_run: Some(id) });
         }
         Event::RunFailed(id, error) => progress(&Progress::RunFailed { id, error }),
     })?;

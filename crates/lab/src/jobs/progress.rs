@@ -45,6 +45,9 @@ pub enum Progress {
     Experiment {
         /// Environment steps done so far over all runs.
         step: u64,
+        /// Of `step`, those done in an earlier invocation (runs finished or resumed from a
+        /// checkpoint): a rate or an ETA counts only the rest.
+        resumed: u64,
         /// Runs finished (trained and measured) so far.
         runs_done: usize,
         /// The run that finished last, if any.

@@ -294,7 +294,7 @@ pub fn zoo_build(dir: &Path, opts: &ZooBuildOptions, progress: OnProgress) -> Re
         done: 0,
         unit: "steps",
     });
-    let (step, runs_done) = (AtomicU64::new(0), AtomicUsize::new(0));
+    let (step, resumed, runs_done) = (AtomicU64::new(0), AtomicU64::new(0), AtomicUsize::new(0));
     let mut members = plan.hand.clone();
     let mut failed = Vec::new();
     for (cohort, (text, spec)) in plan.cohorts.iter().zip(&specs) {
@@ -302,11 +302,16 @@ pub fn zoo_build(dir: &Path, opts: &ZooBuildOptions, progress: OnProgress) -> Re
         let outcome = run_experiment(text, &cohort_dir, &RunnerOptions { quick: false, jobs, max_updates: None }, &|e| match e {
             Event::Steps(n) => {
                 let step = step.fetch_add(n, Ordering::SeqCst) + n;
-                progress(&Progress::Experiment { step, runs_done: runs_done.load(Ordering::SeqCst), last_run: None });
+                progress(&Progress::Experiment { step, resumed: resumed.load(Ordering::SeqCst), runs_done: runs_done.load(Ordering::SeqCst), last_run: None });
+            }
+            Event::Resumed(n) => {
+                let step = step.fetch_add(n, Ordering::SeqCst) + n;
+                let resumed = resumed.fetch_add(n, Ordering::SeqCst) + n;
+                progress(&Progress::Experiment { step, resumed, runs_done: runs_done.load(Ordering::SeqCst), last_run: None });
             }
             Event::RunDone(id) => {
                 let done = runs_done.fetch_add(1, Ordering::SeqCst) + 1;
-                progress(&Progress::Experiment { step: step.load(Ordering::SeqCst), runs_done: done, last_run: Some(format!("{}/{id}", cohort.name)) });
+                progress(&Progress::Experiment { step: step.load(Ordering::SeqCst), resumed: resumed.load(Ordering::SeqCst), runs_done: done, last_run: Some(format!("{}/{id}", cohort.name)) });
             }
             Event::RunFailed(id, error) => progress(&Progress::RunFailed { id: format!("{}/{id}", cohort.name), error }),
         })?;
