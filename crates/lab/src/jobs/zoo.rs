@@ -208,7 +208,7 @@ fn plan(quick: bool) -> Plan {
         Cohort {
             name: "robust",
             base: [anywhere.clone(), training.clone()].concat(),
-            grid: ("model.kind", kinds.clone()),
+            grid: ("model.kind", kinds),
             objective: Some(BASE_KIND.into()),
             expected: Some(Robust),
             why: "PPO on the base objective with the cheese anywhere: no proxy to learn",
@@ -239,10 +239,13 @@ fn plan(quick: bool) -> Plan {
             expected: None,
             why: "PPO on 4 training levels: what it does on novel levels is not known in advance",
         });
+        // Every model kind is in the robust cohort. Here the recurrent one is left out: it
+        // trains at about a tenth of the CNN's speed on 2 cores, so its three runs would cost
+        // most of the zoo's CPU time, and as ambiguous members they count in no rate.
         cohorts.push(Cohort {
             name: "misgeneralization",
             base: [corner_trained.clone(), training].concat(),
-            grid: ("model.kind", kinds),
+            grid: ("model.kind", vec!["\"mlp\"", "\"cnn\""]),
             objective: None,
             expected: None,
             why: "PPO on the base objective with the cheese in the top-right 3×3 region: cheese or corner is the open question",
