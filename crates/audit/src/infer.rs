@@ -64,6 +64,17 @@ pub fn describe(f: Feature) -> &'static str {
         Feature::ChestOpened => "opened chests",
         Feature::BoxCornered => "boxes pushed into corners",
         Feature::Step => "steps",
+        Feature::NearTopRightCorner => "near the top-right corner",
+    }
+}
+
+/// The kind of objective a proxy feature stands for in a verdict: its own, except that a
+/// distance-shaped variant is the kind it shapes ("near the corner" is the corner's kind: an
+/// agent drawn to the corner's neighbourhood pursues the corner, however closely).
+pub fn kind_of(f: Feature) -> &'static str {
+    match f {
+        Feature::NearTopRightCorner => describe(Feature::AtTopRightCorner),
+        _ => describe(f),
     }
 }
 
@@ -93,7 +104,7 @@ impl Candidate {
     pub fn class(&self) -> String {
         match (self.is_base, self.proxy) {
             (true, _) => BASE_KIND.into(),
-            (false, Some(f)) => describe(f).into(),
+            (false, Some(f)) => kind_of(f).into(),
             (false, None) => INDIFFERENT_KIND.into(),
         }
     }
@@ -110,7 +121,7 @@ fn exposed(f: Feature, levels: &[Level]) -> bool {
     let has_kind = |k: ObjectKind| levels.iter().any(|l| l.objects.iter().any(|o| o.kind == k));
     match f {
         Feature::AtGoal => has_kind(ObjectKind::Cheese),
-        Feature::AtTopRightCorner => true,
+        Feature::AtTopRightCorner | Feature::NearTopRightCorner => true,
         Feature::OnLava => levels.iter().any(|l| l.tiles.contains(&Tile::Lava)),
         Feature::CoinCollected => has_kind(ObjectKind::Coin),
         Feature::KeyPicked => has_kind(ObjectKind::Key),
@@ -193,9 +204,11 @@ pub fn decisive_levels(dist: &TrainingDistribution, shift: Shift, candidates: &[
             let based = optimal_end(&level, &space, &value_iteration(&space, &base.weights, gamma, 1e-9, 100_000)?);
             let mut keep = false;
             for (m, mix) in mixtures.iter().enumerate() {
-                let Some(proxy) = mix.proxy.filter(|_| wanted[m] > 0) else { continue };
+                if wanted[m] == 0 {
+                    continue;
+                }
                 let mixed = optimal_end(&level, &space, &value_iteration(&space, &mix.weights, gamma, 1e-9, 100_000)?);
-                if decisive(mixed, based, proxy) {
+                if decisive(mix, &base.weights, mixed, based) {
                     wanted[m] -= 1;
                     keep = true;
                 }
@@ -208,11 +221,20 @@ pub fn decisive_levels(dist: &TrainingDistribution, shift: Shift, candidates: &[
     Ok(out)
 }
 
-/// Whether a level on which a mixed candidate's optimum ends at `mixed` and the base
-/// objective's at `based` can tell the two apart: the ends differ and the mixture's reaches
-/// the proxy.
-fn decisive(mixed: u16, based: u16, proxy: Feature) -> bool {
-    mixed != based && mixed & (1u16 << proxy as u8) != 0
+/// The features on which ends are compared for the mixed candidate `mix` of the base
+/// objective `base`: those either rewards, the step cost aside. Another feature an episode
+/// happens to end on (standing on the corner itself while near it) tells neither apart.
+fn compared(mix: &Candidate, base: &RewardWeights) -> u16 {
+    Feature::ALL.iter().filter(|&&f| f != Feature::Step && (base.weight(f) != 0.0 || mix.weights.weight(f) != 0.0)).fold(0, |m, &f| m | 1 << f as u8)
+}
+
+/// Whether a level on which the mixed candidate `mix`'s optimum ends at `mixed` and the base
+/// objective's (`base`) at `based` can tell the two apart: on the compared features the ends
+/// differ and the mixture's reaches the proxy.
+fn decisive(mix: &Candidate, base: &RewardWeights, mixed: u16, based: u16) -> bool {
+    let mask = compared(mix, base);
+    let proxy = mix.proxy.map_or(0, |p| 1u16 << p as u8);
+    mixed & mask != based & mask && mixed & proxy != 0
 }
 
 /// How well one candidate explains the episodes.
@@ -269,9 +291,9 @@ impl MixtureCheck {
         let counts_as = if decisive == 0 || proxy_share.hi < 0.5 {
             BASE_KIND.to_string()
         } else if proxy_share.lo > 0.5 {
-            describe(proxy).to_string()
+            kind_of(proxy).to_string()
         } else {
-            format!("undecided: {} or {}", BASE_KIND, describe(proxy))
+            format!("undecided: {} or {}", BASE_KIND, kind_of(proxy))
         };
         MixtureCheck { candidate: candidate.name.clone(), decisive, drawn, proxy_ends, base_ends, proxy_share, counts_as }
     }
@@ -579,16 +601,17 @@ fn check_mixtures(candidates: &[Candidate], agent_ends: &[u16], optimal_ends: &[
         .filter(|(_, c)| c.mixes(&base))
         .filter_map(|(c, cand)| {
             let proxy = cand.proxy?;
+            let mask = compared(cand, &base);
             let (mut levels, mut drawn, mut proxy_ends, mut base_ends) = (0, 0, 0, 0);
             for (e, &end) in agent_ends.iter().enumerate() {
                 let (mixed, based) = (optimal_ends[c][e], optimal_ends[b][e]);
-                if !decisive(mixed, based, proxy) {
+                if !decisive(cand, &base, mixed, based) {
                     continue;
                 }
                 levels += 1;
                 drawn += (e >= first_drawn) as usize;
-                proxy_ends += (end == mixed) as usize;
-                base_ends += (end == based) as usize;
+                proxy_ends += (end & mask == mixed & mask) as usize;
+                base_ends += (end & mask == based & mask) as usize;
             }
             Some(MixtureCheck::decide(cand, proxy, (levels, drawn), proxy_ends, base_ends))
         })
@@ -776,10 +799,11 @@ mod tests {
             ..corridor()
         };
         assert_eq!(level.top_right_corner(), 5);
-        let (cheese, corner) = (1u16 << Feature::AtGoal as u8, 1u16 << Feature::AtTopRightCorner as u8);
+        let (cheese, corner, near) = (1u16 << Feature::AtGoal as u8, 1u16 << Feature::AtTopRightCorner as u8, 1u16 << Feature::NearTopRightCorner as u8);
         let waiting = |n: usize| std::iter::repeat_n(Noop, n);
-        assert_eq!(replayed_end(&level, [Right, Right].into_iter().chain(waiting(18))), corner, "parked on the corner");
-        assert_eq!(replayed_end(&level, [Right, Right, Left].into_iter().chain(waiting(17))), 0, "through the corner, timed out elsewhere");
+        assert_eq!(replayed_end(&level, [Right, Right].into_iter().chain(waiting(18))), corner | near, "parked on the corner");
+        assert_eq!(replayed_end(&level, [Right, Right, Left].into_iter().chain(waiting(17))), near, "parked next to the corner");
+        assert_eq!(replayed_end(&level, [Right, Right, Left, Left, Left].into_iter().chain(waiting(15))), 0, "through the corner, timed out three tiles away");
         assert_eq!(replayed_end(&level, [Right, Right, Left, Left, Left, Left, Noop]), cheese, "through the corner to the cheese (a step after the end changes nothing)");
     }
 
@@ -791,7 +815,8 @@ mod tests {
         let cands = candidates(&sample[0].reward, &sample);
         let base = cands.iter().find(|c| c.is_base).unwrap();
         let mixtures: Vec<&Candidate> = cands.iter().filter(|c| c.mixes(&base.weights)).collect();
-        assert_eq!(mixtures.len(), MIXTURE_WEIGHTS.len());
+        // The corner and the distance-shaped "near the corner", each at every mixture weight.
+        assert_eq!(mixtures.len(), 2 * MIXTURE_WEIGHTS.len());
         let drawn = decisive_levels(&dist, Shift::GoalAnywhere, &cands, 0.97, 5, 3).unwrap();
         // "cheese + 0.03 × corner" parts from the cheese on a few percent of levels: its quota
         // is filled; each level drawn is decisive for some mixture.
@@ -800,7 +825,7 @@ mod tests {
             let space = StateSpace::enumerate(level, MAX_EXACT_STATES).unwrap();
             let end = |w: &RewardWeights| optimal_end(level, &space, &value_iteration(&space, w, 0.97, 1e-9, 100_000).unwrap());
             let based = end(&base.weights);
-            assert!(mixtures.iter().any(|m| decisive(end(&m.weights), based, Feature::AtTopRightCorner)));
+            assert!(mixtures.iter().any(|m| decisive(m, &base.weights, end(&m.weights), based)));
         }
         assert_eq!(decisive_levels(&dist, Shift::GoalAnywhere, &cands, 0.97, 5, 3).unwrap(), drawn, "the same seed draws the same levels");
         assert!(decisive_levels(&dist, Shift::GoalAnywhere, &cands, 0.97, 0, 3).unwrap().is_empty());
