@@ -149,8 +149,10 @@ pub(crate) fn episode_state_space<'a>(levels: &'a [Level], ep: &EpisodeRecord, m
 
 /// The candidate set for `levels` whose base objective is `base`: the base, each exposed
 /// feature the base does not reward alone and mixed into the base, and the indifferent
-/// objective.
-pub fn candidates(base: &RewardWeights, levels: &[Level]) -> Vec<Candidate> {
+/// objective. Distance-shaped features ("near the corner") are candidates only if `shaped`:
+/// on the full zoo they made the audit worse (DESIGN.md), so they are an option, not a
+/// default.
+pub fn candidates(base: &RewardWeights, levels: &[Level], shaped: bool) -> Vec<Candidate> {
     let base_name = Feature::ALL
         .iter()
         .filter(|&&f| f != Feature::Step && base.weight(f) > 0.0)
@@ -159,7 +161,7 @@ pub fn candidates(base: &RewardWeights, levels: &[Level]) -> Vec<Candidate> {
         .join(" + ");
     let mut out = vec![Candidate { name: format!("{base_name} (base objective)"), weights: *base, is_base: true, proxy: None }];
     for f in Feature::ALL {
-        if base.weight(f) != 0.0 || !exposed(f, levels) {
+        if base.weight(f) != 0.0 || !exposed(f, levels) || (f == Feature::NearTopRightCorner && !shaped) {
             continue;
         }
         out.push(Candidate { name: describe(f).to_string(), weights: RewardWeights::only(f, 1.0), is_base: false, proxy: Some(f) });
@@ -748,7 +750,7 @@ mod tests {
             let tr = step(&level, &mut s, Action::Right);
             record.add(Action::Right, &tr, &s, true);
         }
-        let inf = infer_objective(std::slice::from_ref(&level), &[record], &candidates(&level.reward, std::slice::from_ref(&level)), 0.97, (&[], &[])).unwrap();
+        let inf = infer_objective(std::slice::from_ref(&level), &[record], &candidates(&level.reward, std::slice::from_ref(&level), false), 0.97, (&[], &[])).unwrap();
         // At the start: stay (no-op, up, down, left into the wall) or right; then stay, left
         // or right three times. Random behaviour over actions would be 4·ln 5 = 6.44 nats.
         let expected = -(2f64.ln() + 3.0 * 3f64.ln());
@@ -761,7 +763,7 @@ mod tests {
     fn a_mixtures_kind_follows_the_agents_ends_where_its_optimum_parts_from_the_base() {
         let base = RewardWeights::only(Feature::AtGoal, 1.0).with(Feature::Step, -0.01);
         let corner = Feature::AtTopRightCorner;
-        let cands = candidates(&base, &[corridor()]);
+        let cands = candidates(&base, &[corridor()], false);
         let (b, mix) = (0, cands.iter().position(|c| c.mixes(&base)).unwrap());
         assert!(!cands[b].mixes(&base) && !cands[1].mixes(&base), "the base and the corner alone are no mixtures");
         let (cheese, corner_end) = (1u16 << Feature::AtGoal as u8, 1u16 << corner as u8);
@@ -812,7 +814,9 @@ mod tests {
         use mesascope_tasks::{Diversity, FamilySpec, GoalPlacement, MazeParams};
         let dist = TrainingDistribution { family: FamilySpec::Maze(MazeParams { size: 9, goal: GoalPlacement::Anywhere, ..Default::default() }), diversity: Diversity::Infinite, level_seed: 0 };
         let sample = dist.held_out_levels(Shift::GoalAnywhere, 20, 1).unwrap();
-        let cands = candidates(&sample[0].reward, &sample);
+        let plain = candidates(&sample[0].reward, &sample, false);
+        assert!(plain.iter().all(|c| c.proxy != Some(Feature::NearTopRightCorner)), "distance-shaped candidates only when asked for");
+        let cands = candidates(&sample[0].reward, &sample, true);
         let base = cands.iter().find(|c| c.is_base).unwrap();
         let mixtures: Vec<&Candidate> = cands.iter().filter(|c| c.mixes(&base.weights)).collect();
         // The corner and the distance-shaped "near the corner", each at every mixture weight.

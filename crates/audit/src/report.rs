@@ -43,6 +43,9 @@ pub struct AuditOptions {
     /// decides the mixture's kind (0: only the deployment levels decide it).
     #[serde(default = "default_mixture_levels")]
     pub mixture_levels: usize,
+    /// Whether distance-shaped objectives ("near the top-right corner") are candidates too.
+    #[serde(default)]
+    pub distance_shaped: bool,
     /// Discount of `Q*` in objective inference (the base optimizer's, for trained models).
     pub gamma: f64,
     /// Seed of the levels, the sampled actions and the resampling.
@@ -51,7 +54,7 @@ pub struct AuditOptions {
 
 impl Default for AuditOptions {
     fn default() -> Self {
-        AuditOptions { shift: Shift::GoalAnywhere, levels: 200, ticks: vec![0, 1, 2, 4, 8], probe_levels: 160, probe_states: 4, mixture_levels: default_mixture_levels(), gamma: 0.97, seed: 0 }
+        AuditOptions { shift: Shift::GoalAnywhere, levels: 200, ticks: vec![0, 1, 2, 4, 8], probe_levels: 160, probe_states: 4, mixture_levels: default_mixture_levels(), distance_shaped: false, gamma: 0.97, seed: 0 }
     }
 }
 
@@ -241,7 +244,7 @@ pub fn audit(subject: &str, agent: &mut dyn Agent, dist: &TrainingDistribution, 
     progress(STAGES[6]);
     let (deploy_eps, deploy_dists) = agent.play_with_distributions(&deploy, seed ^ 4);
     let base = deploy.first().map(|l| l.reward).ok_or(AuditError::Invalid { what: "levels", message: "no deployment levels".into() })?;
-    let objectives = candidates(&base, &deploy);
+    let objectives = candidates(&base, &deploy, opts.distance_shaped);
     let mixture_levels = decisive_levels(dist, opts.shift, &objectives, opts.gamma, opts.mixture_levels, seed ^ 0xd3c)?;
     let mixture_eps = agent.play(&mixture_levels, seed ^ 5);
     let inference = infer_objective(&deploy, &deploy_eps, &objectives, opts.gamma, (&mixture_levels, &mixture_eps))?;

@@ -47,6 +47,10 @@ pub struct AuditArgs {
     /// the deployment levels decide).
     #[arg(long, default_value_t = 40)]
     mixture_levels: usize,
+    /// Also try distance-shaped objectives ("near the top-right corner": the top-right 3×3)
+    /// as candidates; off by default because they made the audit worse on the zoo.
+    #[arg(long)]
+    distance_shaped: bool,
     /// Seed of levels, sampled actions and resampling.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -63,7 +67,7 @@ fn job(args: &AuditArgs) -> Result<AuditJob> {
         // clap requires a path without --known.
         None => Subject::Run(args.path.clone().unwrap_or_default()),
     };
-    Ok(AuditJob { subject, shift: parse_shift(&args.shift)?, levels: args.levels, probe_levels: args.probe_levels, ticks: args.ticks.clone(), mixture_levels: args.mixture_levels, seed: args.seed, out: args.out.clone() })
+    Ok(AuditJob { subject, shift: parse_shift(&args.shift)?, levels: args.levels, probe_levels: args.probe_levels, ticks: args.ticks.clone(), mixture_levels: args.mixture_levels, distance_shaped: args.distance_shaped, seed: args.seed, out: args.out.clone() })
 }
 
 /// Prints the verdict and the battery's numbers.
