@@ -446,6 +446,7 @@ pub fn infer_objective(levels: &[Level], episodes: &[EpisodeRecord], candidates:
         // are the first of their transition).
         let mut indices = Vec::with_capacity(ep.actions.len());
         let mut s = reset(level);
+        let mut ending = Ending::default();
         for &a in &ep.actions {
             let i = space.index_of(&s).ok_or(AuditError::Invalid { what: "episode", message: "replayed state not in the level's state space".into() })? as usize;
             let edges = &space.edges[i];
@@ -454,9 +455,9 @@ pub fn infer_objective(levels: &[Level], episodes: &[EpisodeRecord], candidates:
             let taken = (0..Action::COUNT).find(|&o| edges[o] == edges[a.index()]).unwrap_or(a.index());
             chance_ll -= (options.iter().filter(|&&o| o).count() as f64).ln();
             indices.push((i, taken, options));
-            step(level, &mut s, a);
+            ending.add(step(level, &mut s, a).features);
         }
-        agent_ends.push(replayed_end(level, ep.actions.iter().copied()));
+        agent_ends.push(ending.end());
         for (c, cand) in candidates.iter().enumerate() {
             let values = value_iteration(&space, &cand.weights, gamma, 1e-9, 100_000)?;
             optimal_ends[c].push(optimal_end(level, &space, &values));
@@ -552,43 +553,55 @@ fn charged(lls: &[f64], candidates: &[Candidate], choices: usize) -> Vec<f64> {
     lls.iter().zip(candidates).map(|(ll, c)| if c.weights == RewardWeights::ZERO { *ll } else { ll - charge }).collect()
 }
 
-/// How an episode ended, for comparing episodes with optimal policies: the features of its
-/// last step (where it stood when it ended: on the cheese, or parked on the corner until the
-/// horizon), and the features that fire once when something is collected or done on the way
-/// (coins, keys, chests, boxes), wherever they fired (`reached`); the step cost left out. A
-/// place passed on the way is no end: an agent that wanders through the corner and times out
-/// elsewhere did not end as an optimum that parks on the corner does.
-fn end_of(reached: FeatureSet, last: FeatureSet) -> u16 {
-    let once = [Feature::CoinCollected, Feature::KeyPicked, Feature::ChestOpened, Feature::BoxCornered].iter().fold(0u16, |m, &f| m | 1 << f as u8);
-    (reached.0 & once | last.0) & !(1 << Feature::Step as u8)
+/// How an episode ends, gathered step by step, for comparing episodes with optimal policies:
+/// the features of its last step (where it stood when it ended: on the cheese, or parked on
+/// the corner until the horizon), and the features that fire once when something is collected
+/// or done on the way (coins, keys, chests, boxes), wherever they fired; the step cost left
+/// out. A place passed on the way is no end: an agent that wanders through the corner and
+/// times out elsewhere did not end as an optimum that parks on the corner does.
+#[derive(Default)]
+struct Ending {
+    reached: FeatureSet,
+    last: FeatureSet,
 }
 
-/// Plays `actions` on `level` from its start and returns how the episode ended ([`end_of`]).
+impl Ending {
+    /// Takes in the features of the episode's next step.
+    fn add(&mut self, fs: FeatureSet) {
+        self.last = fs;
+        self.reached.0 |= fs.0;
+    }
+
+    /// The end as a bit set over [`Feature`]s.
+    fn end(&self) -> u16 {
+        let once = [Feature::CoinCollected, Feature::KeyPicked, Feature::ChestOpened, Feature::BoxCornered].iter().fold(0u16, |m, &f| m | 1 << f as u8);
+        (self.reached.0 & once | self.last.0) & !(1 << Feature::Step as u8)
+    }
+}
+
+/// Plays `actions` on `level` from its start and returns how the episode ended ([`Ending`]).
 fn replayed_end(level: &Level, actions: impl IntoIterator<Item = Action>) -> u16 {
     let mut s = reset(level);
-    let (mut reached, mut last) = (FeatureSet::default(), FeatureSet::default());
+    let mut ending = Ending::default();
     for a in actions {
         if s.done() {
             break;
         }
-        last = step(level, &mut s, a).features;
-        reached.0 |= last.0;
+        ending.add(step(level, &mut s, a).features);
     }
-    end_of(reached, last)
+    ending.end()
 }
 
 /// How the greedy policy on `values` (ties broken as [`OptimalPolicy`] breaks them) ends on
 /// `level`.
 fn optimal_end(level: &Level, space: &StateSpace, values: &Values) -> u16 {
     let mut s = reset(level);
-    let mut actions = Vec::new();
+    let mut ending = Ending::default();
     while !s.done() {
         let Some(i) = space.index_of(&s) else { break };
-        let a = Action::ALL[argmax(&values.q[i as usize])];
-        step(level, &mut s, a);
-        actions.push(a);
+        ending.add(step(level, &mut s, Action::ALL[argmax(&values.q[i as usize])]).features);
     }
-    replayed_end(level, actions)
+    ending.end()
 }
 
 /// The [`MixtureCheck`] of every mixed candidate: `agent_ends[e]` is how episode `e` ended,

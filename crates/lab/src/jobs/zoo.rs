@@ -19,7 +19,6 @@
 //! says so, rather than counting the audit wrong for an agent that pursues nothing.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
@@ -37,8 +36,8 @@ use mesascope_tasks::{Feature, RewardWeights, Shift, TrainingDistribution, Unifo
 
 use super::audit::known_agent;
 use super::common::{model_agent, write_json};
-use super::progress::{OnProgress, Progress};
-use crate::{run_experiment, Event, ExperimentSpec, LabError, RunnerOptions};
+use super::progress::{ExperimentTotals, OnProgress, Progress};
+use crate::{run_experiment, ExperimentSpec, LabError, RunnerOptions};
 
 /// A trained member whose normalised return on its own training objective (0 = random
 /// behaviour, 1 = the exact optimum, on novel levels of its training distribution) stays
@@ -302,28 +301,13 @@ pub fn zoo_build(dir: &Path, opts: &ZooBuildOptions, progress: OnProgress) -> Re
         done: 0,
         unit: "steps",
     });
-    let (step, resumed, runs_done) = (AtomicU64::new(0), AtomicU64::new(0), AtomicUsize::new(0));
+    let totals = ExperimentTotals::default();
     let mut manifest = Manifest { quick: opts.quick, audit_levels: plan.audit_levels, members: plan.hand.clone(), pending: plan.cohorts.iter().map(|c| c.name.to_string()).collect() };
     let mut failed = Vec::new();
     let mut path = write_json(dir.join("zoo.json"), &manifest)?;
     for (cohort, (text, spec)) in plan.cohorts.iter().zip(&specs) {
         let cohort_dir = dir.join("cohorts").join(cohort.name);
-        let outcome = run_experiment(text, &cohort_dir, &RunnerOptions { quick: false, jobs, max_updates: None }, &|e| match e {
-            Event::Steps(n) => {
-                let step = step.fetch_add(n, Ordering::SeqCst) + n;
-                progress(&Progress::Experiment { step, resumed: resumed.load(Ordering::SeqCst), runs_done: runs_done.load(Ordering::SeqCst), last_run: None });
-            }
-            Event::Resumed(n) => {
-                let step = step.fetch_add(n, Ordering::SeqCst) + n;
-                let resumed = resumed.fetch_add(n, Ordering::SeqCst) + n;
-                progress(&Progress::Experiment { step, resumed, runs_done: runs_done.load(Ordering::SeqCst), last_run: None });
-            }
-            Event::RunDone(id) => {
-                let done = runs_done.fetch_add(1, Ordering::SeqCst) + 1;
-                progress(&Progress::Experiment { step: step.load(Ordering::SeqCst), resumed: resumed.load(Ordering::SeqCst), runs_done: done, last_run: Some(format!("{}/{id}", cohort.name)) });
-            }
-            Event::RunFailed(id, error) => progress(&Progress::RunFailed { id: format!("{}/{id}", cohort.name), error }),
-        })?;
+        let outcome = run_experiment(text, &cohort_dir, &RunnerOptions { quick: false, jobs, max_updates: None }, &|e| totals.report(e, |id| format!("{}/{id}", cohort.name), progress))?;
         let failed_ids: Vec<&String> = outcome.failed.iter().map(|(id, _)| id).collect();
         for point in spec.points(false)? {
             if failed_ids.contains(&&point.id) {
