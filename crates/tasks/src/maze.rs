@@ -167,11 +167,19 @@ pub struct MazeParams {
     /// (a few steps' cost) instead of wandering until the horizon. Must be finite and > 0
     /// (with `step_cost = 0`, zero would make lava and a timeout equal).
     pub lava_penalty: f64,
+    /// Coins on random floor tiles (not the start, the cheese or lava), collected by stepping
+    /// on them. The base objective ignores them; a config can reward them
+    /// (`env.reward.coin-collected`) to train an agent on a proxy unrelated to the corner.
+    /// At most [`MAX_COINS`]: each coin doubles a level's exact state space.
+    pub coins: u8,
 }
+
+/// The most coins a maze may hold.
+pub const MAX_COINS: u8 = 4;
 
 impl Default for MazeParams {
     fn default() -> Self {
-        MazeParams { size: 9, goal: GoalPlacement::Anywhere, start: StartPlacement::BottomLeft, horizon: 0, step_cost: 0.01, lava: LavaPlacement::None, loops: 0, lava_penalty: 1.0 }
+        MazeParams { size: 9, goal: GoalPlacement::Anywhere, start: StartPlacement::BottomLeft, horizon: 0, step_cost: 0.01, lava: LavaPlacement::None, loops: 0, lava_penalty: 1.0, coins: 0 }
     }
 }
 
@@ -211,6 +219,18 @@ impl MazeParams {
             if n == 0 || n as u32 > rooms * rooms / 2 {
                 return Err(TaskError::invalid("lava", format!("{} lava tiles: must be between 1 and {} for size {}", n, rooms * rooms / 2, self.size)));
             }
+        }
+        if self.coins > MAX_COINS {
+            return Err(TaskError::invalid("coins", format!("{} coins: at most {MAX_COINS} (each coin doubles the states the audit solves exactly)", self.coins)));
+        }
+        // A perfect maze over r×r rooms has 2r²−1 floor tiles; the start, the cheese and the lava
+        // take some, and every coin needs one of the rest.
+        let lava = match self.lava {
+            LavaPlacement::None => 0,
+            LavaPlacement::OffRoute(n) | LavaPlacement::OnRoute(n) => n as u32,
+        };
+        if self.coins as u32 + lava + 2 > 2 * rooms * rooms - 1 {
+            return Err(TaskError::invalid("coins", format!("{} coins do not fit a size-{} maze with {lava} lava tiles", self.coins, self.size)));
         }
         // A perfect maze over r×r rooms has 2r(r−1) candidate walls between rooms, r²−1 of them open.
         let closed = 2 * rooms * (rooms - 1) - (rooms * rooms - 1);
@@ -350,6 +370,28 @@ impl MazeGenerator {
         level.objects.push(Object { kind: ObjectKind::Cheese, cell: goal });
         self.open_loops(params, rng, level);
         self.place_lava(params, rng, level, goal);
+        self.place_coins(params, rng, level, goal);
+    }
+
+    /// Puts `params.coins` coins on distinct random floor tiles other than the start and the
+    /// cheese. It draws from `rng` last and only when there are coins, so a maze without coins
+    /// is the level it was before coins existed (fingerprints and train/held-out splits stay).
+    fn place_coins(&mut self, params: &MazeParams, rng: &mut impl Rng, level: &mut Level, goal: Cell) {
+        if params.coins == 0 {
+            return;
+        }
+        self.candidates.clear();
+        for (c, tile) in level.tiles.iter().enumerate() {
+            let c = c as Cell;
+            if *tile == Tile::Floor && c != level.start && c != goal {
+                self.candidates.push(c);
+            }
+        }
+        for _ in 0..params.coins {
+            // Validation leaves a floor tile for every coin.
+            let c = self.candidates.swap_remove(rng.random_range(0..self.candidates.len()));
+            level.objects.push(Object { kind: ObjectKind::Coin, cell: c });
+        }
     }
 
     /// Knocks down `params.loops` random closed walls between two rooms.
@@ -491,6 +533,49 @@ mod tests {
         assert!(MazeParams { loops: 1000, ..train }.validate().is_err());
         assert_eq!("on-route-3".parse::<LavaPlacement>().unwrap(), LavaPlacement::OnRoute(3));
         assert!("lava-3".parse::<LavaPlacement>().is_err());
+    }
+
+    /// Coins lie on distinct floor tiles away from the start, the cheese and lava, are
+    /// collected once, and leave a maze without coins exactly as it was.
+    #[test]
+    fn coins_lie_on_free_floor_and_are_collected_once() {
+        use crate::{reset, step, Feature};
+        let mut gen = MazeGenerator::default();
+        let plain = MazeParams { size: 7, lava: LavaPlacement::OffRoute(2), ..Default::default() };
+        let coins = MazeParams { coins: 3, ..plain };
+        coins.validate().unwrap();
+        let mut walked = 0;
+        for seed in 0..50 {
+            let without = gen.generate(&plain, &mut Pcg64Mcg::seed_from_u64(seed));
+            let with = gen.generate(&coins, &mut Pcg64Mcg::seed_from_u64(seed));
+            // The coins are drawn last: the same maze, cheese and lava, three coins more.
+            assert_eq!((&with.tiles, with.start, &with.objects[..1]), (&without.tiles, without.start, &without.objects[..]));
+            let cells: Vec<Cell> = with.objects[1..].iter().map(|o| o.cell).collect();
+            assert_eq!(cells.len(), 3);
+            assert!(with.objects[1..].iter().all(|o| o.kind == ObjectKind::Coin));
+            for (i, &c) in cells.iter().enumerate() {
+                assert!(with.tile(c) == Tile::Floor && c != with.start && c != with.objects[0].cell && !cells[..i].contains(&c), "seed {seed}: coin on {c}");
+            }
+            // Stepping onto a coin collects it; stepping off and back collects nothing.
+            let route = route_tiles(&with, with.start, cells[0]);
+            if route.len() < 2 || route[1..route.len() - 1].iter().any(|c| cells.contains(c) || *c == with.objects[0].cell) {
+                continue;
+            }
+            let back = route[route.len() - 2];
+            let mut s = reset(&with);
+            let mut collected = 0;
+            for &to in route[1..].iter().chain([&back, &cells[0]]) {
+                let a = crate::Action::ALL.into_iter().find(|&a| with.neighbour(s.agent, a) == Some(to)).unwrap();
+                collected += step(&with, &mut s, a).features.has(Feature::CoinCollected) as usize;
+            }
+            assert_eq!(collected, 1, "seed {seed}");
+            walked += 1;
+        }
+        assert!(walked >= 10, "{walked} levels walked");
+        let crowded = MazeParams { size: 5, coins: 4, lava: LavaPlacement::OffRoute(2), ..Default::default() }.validate().unwrap_err();
+        assert!(crowded.to_string().contains("coins"), "{crowded}");
+        let many = MazeParams { coins: MAX_COINS + 1, ..Default::default() }.validate().unwrap_err();
+        assert!(many.to_string().contains("coins"), "{many}");
     }
 
     #[test]
