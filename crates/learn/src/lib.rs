@@ -10,6 +10,8 @@
 
 pub mod config;
 pub mod conv3x3;
+mod elementwise;
+pub mod gru;
 pub mod error;
 pub mod eval;
 pub mod model;
