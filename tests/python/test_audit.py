@@ -111,3 +111,15 @@ def test_bad_audit_arguments_raise_the_rust_error(tmp_path):
         mesascope._native.audit_policy(42)
     with pytest.raises(MesascopeError):
         mesascope.audit(tmp_path / "no-such-run", levels=5)
+
+
+def test_the_mixture_check_and_distance_shaped_candidates_are_options(tmp_path):
+    default = mesascope.audit(known="corner-seeker", levels=20, probe_levels=0, out=tmp_path / "default", **TASK)
+    shaped = mesascope.audit(known="corner-seeker", levels=20, probe_levels=0, mixture_levels=5, distance_shaped=True, out=tmp_path / "shaped", **TASK)
+    names = lambda r: [f["candidate"]["name"] for f in r.report["inference"]["fits"]] + [a for a, _ in r.report["inference"]["indistinguishable"]]
+    assert not any("near the top-right corner" in n for n in names(default))
+    assert any("near the top-right corner" in n for n in names(shaped))
+    assert (default.report["options"]["mixture_levels"], default.report["options"]["distance_shaped"]) == (40, False)
+    assert (shaped.report["options"]["mixture_levels"], shaped.report["options"]["distance_shaped"]) == (5, True)
+    # Each mixture's check counts at most the levels asked for beyond the deployment ones.
+    assert all(m["drawn"] <= 5 for m in shaped.report["inference"]["mixture_checks"])

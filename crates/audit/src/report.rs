@@ -15,7 +15,7 @@ use mesascope_tasks::{Level, LevelGenerator, Shift, TrainingDistribution};
 
 use crate::agents::Agent;
 use crate::battery::{planner_agreement, retargeting_levels, success, thinking_time, training_goal_cells, PlannerAgreement, ThinkingTime};
-use crate::infer::{candidates, infer_objective, Inference};
+use crate::infer::{candidates, decisive_levels, infer_objective, Inference};
 use crate::decisions::{cheese_or_corner, CheeseOrCorner};
 use crate::meg::{meg, Meg};
 use crate::op::{measure_op, OpReport};
@@ -38,6 +38,14 @@ pub struct AuditOptions {
     pub probe_levels: usize,
     /// Agent positions per probe level.
     pub probe_states: usize,
+    /// Deployment levels drawn per mixed candidate (the base objective + a trace of a proxy)
+    /// where its exact optimum and the base objective's end differently, for the check that
+    /// decides the mixture's kind (0: only the deployment levels decide it).
+    #[serde(default = "default_mixture_levels")]
+    pub mixture_levels: usize,
+    /// Whether distance-shaped objectives ("near the top-right corner") are candidates too.
+    #[serde(default)]
+    pub distance_shaped: bool,
     /// Discount of `Q*` in objective inference (the base optimizer's, for trained models).
     pub gamma: f64,
     /// Seed of the levels, the sampled actions and the resampling.
@@ -46,8 +54,14 @@ pub struct AuditOptions {
 
 impl Default for AuditOptions {
     fn default() -> Self {
-        AuditOptions { shift: Shift::GoalAnywhere, levels: 200, ticks: vec![0, 1, 2, 4, 8], probe_levels: 160, probe_states: 4, gamma: 0.97, seed: 0 }
+        AuditOptions { shift: Shift::GoalAnywhere, levels: 200, ticks: vec![0, 1, 2, 4, 8], probe_levels: 160, probe_states: 4, mixture_levels: default_mixture_levels(), distance_shaped: false, gamma: 0.97, seed: 0 }
     }
+}
+
+/// Enough levels for the mixture check to decide an agent that ends one way throughout: 0 of
+/// 40 has the Wilson interval [0, 0.09].
+fn default_mixture_levels() -> usize {
+    40
 }
 
 /// Success and optimization power on training and novel levels (battery item 1).
@@ -230,8 +244,10 @@ pub fn audit(subject: &str, agent: &mut dyn Agent, dist: &TrainingDistribution, 
     progress(STAGES[6]);
     let (deploy_eps, deploy_dists) = agent.play_with_distributions(&deploy, seed ^ 4);
     let base = deploy.first().map(|l| l.reward).ok_or(AuditError::Invalid { what: "levels", message: "no deployment levels".into() })?;
-    let objectives = candidates(&base, &deploy);
-    let inference = infer_objective(&deploy, &deploy_eps, &objectives, opts.gamma)?;
+    let objectives = candidates(&base, &deploy, opts.distance_shaped);
+    let mixture_levels = decisive_levels(dist, opts.shift, &objectives, opts.gamma, opts.mixture_levels, seed ^ 0xd3c)?;
+    let mixture_eps = agent.play(&mixture_levels, seed ^ 5);
+    let inference = infer_objective(&deploy, &deploy_eps, &objectives, opts.gamma, (&mixture_levels, &mixture_eps))?;
     let deployment_success = success(&deploy_eps);
     let corner = mesascope_report::stats::rate(deploy_eps.iter().map(|r| r.reached_corner && !r.success));
     lap(STAGES[6], &mut seconds);

@@ -17,7 +17,7 @@ fn levels(n: usize, seed: u64) -> Vec<Level> {
 
 fn meg_of(policy: &mut dyn Policy, levels: &[Level]) -> Meg {
     let episodes = play_policy(policy, levels);
-    meg(levels, &episodes, None, &candidates(&levels[0].reward, levels), GAMMA, 0).unwrap()
+    meg(levels, &episodes, None, &candidates(&levels[0].reward, levels, false), GAMMA, 0).unwrap()
 }
 
 /// MEG with respect to the candidate named `name`.

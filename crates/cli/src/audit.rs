@@ -42,6 +42,15 @@ pub struct AuditArgs {
     /// Thinking-time ticks to try for recurrent models, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "0,1,2,4,8")]
     ticks: Vec<usize>,
+    /// Deployment levels drawn per "base objective + a trace of a proxy" candidate where its
+    /// optimum and the base objective's part ways, to decide whether the trace matters (0: only
+    /// the deployment levels decide).
+    #[arg(long, default_value_t = 40)]
+    mixture_levels: usize,
+    /// Also try distance-shaped objectives ("near the top-right corner": the top-right 3×3)
+    /// as candidates; off by default because they made the audit worse on the zoo.
+    #[arg(long)]
+    distance_shaped: bool,
     /// Seed of levels, sampled actions and resampling.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -58,7 +67,7 @@ fn job(args: &AuditArgs) -> Result<AuditJob> {
         // clap requires a path without --known.
         None => Subject::Run(args.path.clone().unwrap_or_default()),
     };
-    Ok(AuditJob { subject, shift: parse_shift(&args.shift)?, levels: args.levels, probe_levels: args.probe_levels, ticks: args.ticks.clone(), seed: args.seed, out: args.out.clone() })
+    Ok(AuditJob { subject, shift: parse_shift(&args.shift)?, levels: args.levels, probe_levels: args.probe_levels, ticks: args.ticks.clone(), mixture_levels: args.mixture_levels, distance_shaped: args.distance_shaped, seed: args.seed, out: args.out.clone() })
 }
 
 /// Prints the verdict and the battery's numbers.

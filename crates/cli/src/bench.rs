@@ -74,13 +74,22 @@ pub struct TrainBenchArgs {
     /// Config overrides applied to the built-in default, e.g. `--set env.size=15`.
     #[arg(long = "set", value_name = "FIELD=VALUE")]
     overrides: Vec<String>,
+    /// Tensor device to train on: `cpu`, or `wgpu` / `cuda` in a binary built with that cargo
+    /// feature; the same as `--set device="…"`, which it overrides.
+    #[arg(long)]
+    device: Option<String>,
 }
 
 /// Runs `mesascope bench train`.
 pub fn run_train(args: &TrainBenchArgs) -> Result<()> {
     println!("ms/update = acting (rollout) + learning; GFLOP/s = the model's analytic FLOPs (forward per env step, forward + 2x backward per trained sample) / wall time\n");
     println!("{:<10} {:>8} {:>10} {:>10} {:>10} {:>10} {:>10} {:>9}", "model", "batch", "steps/s", "ms/update", "acting", "learning", "GFLOP/upd", "GFLOP/s");
-    let job = TrainBenchJob { models: args.models.clone(), updates: args.updates, overrides: args.overrides.clone() };
+    let mut overrides = args.overrides.clone();
+    if let Some(device) = &args.device {
+        // Later overrides win, so this one beats a `--set device`.
+        overrides.push(format!("device=\"{device}\""));
+    }
+    let job = TrainBenchJob { models: args.models.clone(), updates: args.updates, overrides };
     bench_train(&job, &mut |r| {
         println!(
             "{:<10} {:>8} {:>10.0} {:>10.1} {:>10.1} {:>10.1} {:>10.2} {:>9.1}",

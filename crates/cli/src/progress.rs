@@ -27,6 +27,9 @@ struct State {
     pos: u64,
     /// Position and time the job started at, for rates and the ETA.
     start: (u64, Instant),
+    /// Of the position, steps an experiment found done by an earlier invocation: no work of
+    /// this one, so no part of its rate or ETA.
+    resumed: u64,
     /// The percentage at which the next log line is due, and when the last one was written.
     next_percent: u64,
     last_line: Instant,
@@ -48,18 +51,19 @@ impl Reporter {
     /// A reporter drawing a bar when standard error is a terminal, and log lines when not.
     pub fn new() -> Reporter {
         let now = Instant::now();
-        let state = State { bar: None, unit: "steps", total: 0, pos: 0, start: (0, now), next_percent: 0, last_line: now, held_out: None };
+        let state = State { bar: None, unit: "steps", total: 0, pos: 0, start: (0, now), resumed: 0, next_percent: 0, last_line: now, held_out: None };
         Reporter { state: Mutex::new(state), terminal: std::io::stderr().is_terminal() }
     }
 
     /// Shows one report.
     pub fn on(&self, p: &Progress) {
         let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let resumed_before = s.resumed;
         let message = match p {
             Progress::Started { what, total, done, unit } => {
                 eprintln!("{what}");
                 let now = Instant::now();
-                (s.unit, s.total, s.pos, s.start, s.last_line) = (unit, *total, *done, (*done, now), now);
+                (s.unit, s.total, s.pos, s.start, s.resumed, s.last_line) = (unit, *total, *done, (*done, now), 0, now);
                 s.next_percent = (100 * done / (*total).max(1) / LINE_PERCENT + 1) * LINE_PERCENT;
                 if self.terminal {
                     let bar = ProgressBar::new(*total).with_position(*done);
@@ -78,9 +82,9 @@ impl Reporter {
                 s.pos = *done;
                 name.clone()
             }
-            Progress::Experiment { step, runs_done, last_run } => {
-                s.pos = *step;
-                let rate = s.pos.saturating_sub(s.start.0) as f64 / s.start.1.elapsed().as_secs_f64().max(1e-9);
+            Progress::Experiment { step, resumed, runs_done, last_run } => {
+                (s.pos, s.resumed) = (*step, *resumed);
+                let rate = s.pos.saturating_sub(s.start.0 + s.resumed) as f64 / s.start.1.elapsed().as_secs_f64().max(1e-9);
                 let last = last_run.as_ref().map(|id| format!(", last {id}")).unwrap_or_default();
                 format!("{rate:.0} steps/s  {runs_done} runs measured{last}")
             }
@@ -95,6 +99,10 @@ impl Reporter {
         };
         if let Some(bar) = &s.bar {
             bar.set_position(s.pos);
+            if matches!(p, Progress::Experiment { .. }) && s.resumed != resumed_before {
+                // The jump was found done, not done now: estimate from here on.
+                bar.reset_eta();
+            }
             bar.set_message(message);
             return;
         }
@@ -103,7 +111,7 @@ impl Reporter {
             s.next_percent = (percent / LINE_PERCENT + 1) * LINE_PERCENT;
             s.last_line = Instant::now();
             let elapsed = s.start.1.elapsed().as_secs_f64();
-            let done_here = s.pos.saturating_sub(s.start.0);
+            let done_here = s.pos.saturating_sub(s.start.0 + s.resumed);
             let eta = if done_here == 0 { "?".to_string() } else { duration(elapsed / done_here as f64 * s.total.saturating_sub(s.pos) as f64) };
             eprintln!("[{}] {percent:>3}% {}/{} {}  {message}  eta {eta}", duration(elapsed), s.pos, s.total, s.unit);
         }

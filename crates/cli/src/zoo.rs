@@ -86,6 +86,9 @@ pub fn score(args: &ScoreArgs) -> Result<()> {
     reporter.finish();
     let r = result?;
     let s = &r.score;
+    if !s.pending.is_empty() {
+        eprintln!("partial zoo: the cohorts {} are not built yet, so their members are not scored (`mesascope zoo build` continues it)", s.pending.join(", "));
+    }
     for m in &s.members {
         let expected = m.expected.map_or("ambiguous", kind_name);
         let mark = if m.expected.is_some_and(|e| e != m.got) { "✗" } else { " " };

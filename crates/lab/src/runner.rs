@@ -36,8 +36,11 @@ pub struct RunnerOptions {
 /// What the runner reports as it goes.
 #[derive(Clone, Debug)]
 pub enum Event {
-    /// Environment steps done (including those of runs already finished or resumed).
+    /// Environment steps trained in this invocation.
     Steps(u64),
+    /// Environment steps done in an earlier invocation: of a run already finished, or of one
+    /// resumed from its checkpoint. They count towards the position, not towards rates.
+    Resumed(u64),
     /// A run finished and was measured.
     RunDone(String),
     /// A run failed; the error is in the store.
@@ -87,7 +90,7 @@ pub fn run_experiment(spec_text: &str, dir: &Path, opts: &RunnerOptions, events:
     let mut queue = VecDeque::new();
     for p in &points {
         match store.status(&p.id)? {
-            Status::Done => events(Event::Steps(point_steps(p))),
+            Status::Done => events(Event::Resumed(point_steps(p))),
             _ => queue.push_back(p.clone()),
         }
     }
@@ -139,7 +142,7 @@ fn run_point(p: &Point, dir: &Path, measure: &crate::spec::Measure, opts: &Runne
     let started = Instant::now();
     let mut run = if latest_checkpoint(&run_dir)?.is_some() {
         let run = Run::resume(&run_dir)?;
-        events(Event::Steps(run.trainer.global_step));
+        events(Event::Resumed(run.trainer.global_step));
         run
     } else {
         // Killed before its first checkpoint (or never started): start over.

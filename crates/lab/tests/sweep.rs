@@ -3,7 +3,9 @@
 
 use std::path::PathBuf;
 
-use mesascope_lab::{run_experiment, RunnerOptions};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use mesascope_lab::{run_experiment, Event, RunnerOptions};
 
 const SPEC: &str = r#"
 name = "tiny"
@@ -54,8 +56,17 @@ fn a_killed_sweep_resumes_to_the_same_table() {
     let finished_at = std::fs::metadata(first.join("audit.json")).unwrap().modified().unwrap();
     assert!(killed.join("runs/env.diversity=1__seed=1/checkpoints/latest").exists(), "the interrupted run kept its checkpoint");
 
-    let o = run_experiment(SPEC, &killed, &RunnerOptions { quick: false, jobs: 1, max_updates: None }, &|_| {}).unwrap();
+    // The rerun reports the 6 updates' steps (128 each) as found done, apart from the steps it
+    // trains, so its rate and ETA count only its own work.
+    let (trained, resumed) = (AtomicU64::new(0), AtomicU64::new(0));
+    let count = |e: Event| match e {
+        Event::Steps(n) => _ = trained.fetch_add(n, Ordering::SeqCst),
+        Event::Resumed(n) => _ = resumed.fetch_add(n, Ordering::SeqCst),
+        _ => {}
+    };
+    let o = run_experiment(SPEC, &killed, &RunnerOptions { quick: false, jobs: 1, max_updates: None }, &count).unwrap();
     assert_eq!((o.done, o.pending, o.failed.len()), (4, 0, 0));
+    assert_eq!((resumed.into_inner(), trained.into_inner()), (6 * 128, 4 * 512 - 6 * 128));
     assert_eq!(std::fs::metadata(first.join("audit.json")).unwrap().modified().unwrap(), finished_at, "finished runs are not redone");
     assert_eq!(std::fs::read_to_string(killed.join("summary.csv")).unwrap(), table, "same final table");
 

@@ -3,8 +3,10 @@
 //! trained agent learned what it was trained on, and no verdict names a wrong objective, over
 //! two audit seeds pooled.
 
-use mesascope_lab::jobs::zoo::{Maker, LEARNED};
-use mesascope_lab::{zoo_build, zoo_score, ZooBuildOptions, ZooScoreOptions};
+use std::sync::Mutex;
+
+use mesascope_lab::jobs::zoo::{Maker, Manifest, LEARNED};
+use mesascope_lab::{zoo_build, zoo_score, Progress, ZooBuildOptions, ZooScoreOptions};
 
 #[test]
 fn the_quick_zoo_scores_the_audit() {
@@ -20,7 +22,20 @@ fn the_quick_zoo_scores_the_audit() {
     assert!(err.contains("zoo.json") && err.contains("not a zoo manifest"), "{err}");
 
     let opts = ZooBuildOptions { quick: true, jobs: Some(2) };
-    let built = zoo_build(&dir, &opts, &|_| {}).unwrap();
+    // The manifest is on disk before the first cohort has trained, naming the cohorts still to
+    // come, so a long build can be scored on what it has.
+    let early = Mutex::new(None);
+    let built = zoo_build(&dir, &opts, &|p| {
+        let mut early = early.lock().unwrap();
+        if matches!(p, Progress::Experiment { .. }) && early.is_none() {
+            *early = std::fs::read_to_string(dir.join("zoo.json")).ok();
+        }
+    })
+    .unwrap();
+    let early: Manifest = serde_json::from_str(&early.into_inner().unwrap().expect("zoo.json is written before the cohorts train")).unwrap();
+    assert_eq!(early.pending, ["robust", "planted-corner", "planted-mix"]);
+    assert!(early.members.iter().all(|m| !matches!(m.maker, Maker::Trained { .. })));
+    assert!(built.manifest.pending.is_empty(), "{:?}", built.manifest.pending);
     assert!(built.failed.is_empty(), "{:?}", built.failed);
     let members = &built.manifest.members;
     let trained: Vec<_> = members.iter().filter(|m| matches!(m.maker, Maker::Trained { .. })).collect();

@@ -75,7 +75,7 @@ impl FamilySpec {
     pub fn features(&self) -> Vec<Feature> {
         match self {
             FamilySpec::Maze(p) => {
-                let mut fs = vec![Feature::AtGoal, Feature::AtTopRightCorner];
+                let mut fs = vec![Feature::AtGoal, Feature::AtTopRightCorner, Feature::NearTopRightCorner];
                 if p.lava != LavaPlacement::None {
                     fs.push(Feature::OnLava);
                 }
@@ -400,6 +400,19 @@ mod tests {
         assert_eq!(fps.len(), 16);
         let other = TrainingDistribution { level_seed: 12, ..d }.training_levels().unwrap().unwrap();
         assert_ne!(a, other, "another seed, other levels");
+    }
+
+    #[test]
+    fn levels_and_their_splits_do_not_move_between_versions() {
+        // The fingerprint decides the split, so a changed fingerprint would silently change
+        // every training pool, held-out set and deployment sample (and an old run's audit would
+        // draw training levels the agent never saw). The values below come from the first
+        // version with fingerprints; adding a feature must not move them.
+        let d = dist(Diversity::Finite(4), GoalPlacement::TopRight(3));
+        let pool: Vec<u64> = d.training_levels().unwrap().unwrap().iter().map(Level::fingerprint).collect();
+        let held: Vec<u64> = d.held_out_levels(Shift::GoalAnywhere, 2, 0).unwrap().iter().map(Level::fingerprint).collect();
+        assert_eq!(pool, [3911485479688735069, 1386604355286601921, 7699041275713154770, 4967752025936784587]);
+        assert_eq!(held, [12531444017465510095, 16143749628747450750]);
     }
 
     #[test]

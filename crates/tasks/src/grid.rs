@@ -114,13 +114,18 @@ pub enum Feature {
     BoxCornered = 6,
     /// Constant 1 on every step: a weight on it is a per-step cost or bonus.
     Step = 7,
+    /// The agent stands within two tiles (in both directions) of the top-right interior tile
+    /// after this step: the top-right 3×3 of the interior, where a maze trained with the cheese
+    /// in the top-right 3×3 region puts it. A distance-shaped variant of the corner: "get
+    /// near the corner" rather than "stand on it".
+    NearTopRightCorner = 8,
 }
 
 impl Feature {
     /// Number of features.
-    pub const COUNT: usize = 8;
+    pub const COUNT: usize = 9;
     /// All features in index order.
-    pub const ALL: [Feature; 8] = [
+    pub const ALL: [Feature; 9] = [
         Feature::AtGoal,
         Feature::AtTopRightCorner,
         Feature::OnLava,
@@ -129,6 +134,7 @@ impl Feature {
         Feature::ChestOpened,
         Feature::BoxCornered,
         Feature::Step,
+        Feature::NearTopRightCorner,
     ];
 
     /// The feature's kebab-case name, as used in configs and reports.
@@ -142,6 +148,7 @@ impl Feature {
             Feature::ChestOpened => "chest-opened",
             Feature::BoxCornered => "box-cornered",
             Feature::Step => "step",
+            Feature::NearTopRightCorner => "near-top-right-corner",
         }
     }
 
@@ -166,9 +173,30 @@ impl FeatureSet {
     }
 }
 
-/// A linear reward over [`Feature`]s: `r = Σ wᵢ·φᵢ`.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+/// Features whose weights every fingerprint hashes: those there were when fingerprints first
+/// split levels into training and held-out ones.
+const FINGERPRINTED_FEATURES: usize = 8;
+
+/// How far from the top-right interior tile [`Feature::NearTopRightCorner`] reaches, in tiles
+/// along each axis.
+const NEAR: u16 = 2;
+
+/// A linear reward over [`Feature`]s: `r = Σ wᵢ·φᵢ`. Serialized as the weights in feature
+/// order; a shorter list (written before later features were added) weighs those 0.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub struct RewardWeights(pub [f32; Feature::COUNT]);
+
+impl<'de> Deserialize<'de> for RewardWeights {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let given = Vec::<f32>::deserialize(d)?;
+        if given.len() > Feature::COUNT {
+            return Err(serde::de::Error::invalid_length(given.len(), &"at most one weight per feature"));
+        }
+        let mut w = [0.0; Feature::COUNT];
+        w[..given.len()].copy_from_slice(&given);
+        Ok(RewardWeights(w))
+    }
+}
 
 impl RewardWeights {
     /// All weights zero.
@@ -287,8 +315,15 @@ impl Level {
         }
         h.write_u64(self.start as u64);
         h.write_u64(self.horizon as u64);
-        for w in self.reward.0 {
-            h.write_u64(w.to_bits() as u64);
+        // The fingerprint decides a level's split (training or held out), so it must not move
+        // when a feature is added: features after the first eight count only where weighted.
+        for (i, w) in self.reward.0.into_iter().enumerate() {
+            if i < FINGERPRINTED_FEATURES {
+                h.write_u64(w.to_bits() as u64);
+            } else if w != 0.0 {
+                h.write_u64(i as u64);
+                h.write_u64(w.to_bits() as u64);
+            }
         }
         h.finish()
     }
@@ -487,8 +522,13 @@ pub fn step(level: &Level, state: &mut State, action: Action) -> Transition {
             }
         }
     }
-    if state.agent == level.top_right_corner() {
+    let corner = level.top_right_corner();
+    if state.agent == corner {
         fs.insert(Feature::AtTopRightCorner);
+    }
+    let ((x, y), (cx, cy)) = (level.xy(state.agent), level.xy(corner));
+    if x.abs_diff(cx) <= NEAR && y.abs_diff(cy) <= NEAR {
+        fs.insert(Feature::NearTopRightCorner);
     }
     state.t += 1;
     if tr.terminated {

@@ -64,6 +64,11 @@ pub struct AuditJob {
     pub probe_levels: usize,
     /// Thinking-time ticks to try for recurrent models.
     pub ticks: Vec<usize>,
+    /// Deployment levels drawn per mixed candidate for the check of its kind (0: only the
+    /// deployment levels decide it).
+    pub mixture_levels: usize,
+    /// Whether distance-shaped objectives ("near the top-right corner") are candidates too.
+    pub distance_shaped: bool,
     /// Seed of levels, sampled actions and resampling.
     pub seed: u64,
     /// Directory for the files; `None`: the run directory, or `runs/audit-NAME` for a
@@ -74,7 +79,7 @@ pub struct AuditJob {
 impl Default for AuditJob {
     fn default() -> Self {
         let o = AuditOptions::default();
-        AuditJob { subject: Subject::Run(PathBuf::from("runs/default")), shift: o.shift, levels: o.levels, probe_levels: o.probe_levels, ticks: o.ticks, seed: o.seed, out: None }
+        AuditJob { subject: Subject::Run(PathBuf::from("runs/default")), shift: o.shift, levels: o.levels, probe_levels: o.probe_levels, ticks: o.ticks, mixture_levels: o.mixture_levels, distance_shaped: o.distance_shaped, seed: o.seed, out: None }
     }
 }
 
@@ -145,7 +150,7 @@ fn run<'a>(job: &AuditJob, external: Option<Box<dyn Agent + 'a>>, progress: OnPr
     let started = Instant::now();
     let Loaded { mut agent, dist, gamma, name, out } = load(job, external)?;
     let out = job.out.clone().unwrap_or(out);
-    let opts = AuditOptions { shift: job.shift, levels: job.levels, ticks: job.ticks.clone(), probe_levels: job.probe_levels, gamma, seed: job.seed, ..AuditOptions::default() };
+    let opts = AuditOptions { shift: job.shift, levels: job.levels, ticks: job.ticks.clone(), probe_levels: job.probe_levels, mixture_levels: job.mixture_levels, distance_shaped: job.distance_shaped, gamma, seed: job.seed, ..AuditOptions::default() };
     progress(&Progress::Started { what: format!("auditing {name} → {}", out.display()), total: STAGES.len() as u64, done: 0, unit: "stages" });
     let mut done = 0;
     let report = mesascope_audit::audit(&name, agent.as_mut(), &dist, &opts, &mut |stage| {

@@ -2,7 +2,6 @@
 //! resumable), rewriting their reports from the run store, and the section-2.1 toy model.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
@@ -12,12 +11,12 @@ use mesascope_report::page::frame;
 use mesascope_report::plot::{lines, Series, XAxis};
 use mesascope_report::stats::Estimate;
 
-use super::progress::{OnProgress, Progress};
+use super::progress::{ExperimentTotals, OnProgress, Progress};
 use crate::report::{summarize, SummaryRow, VerdictCounts};
 use crate::runner::{point_steps, store_path};
 use crate::store::Store;
 use crate::toy::{solve, Cost, ToySolution};
-use crate::{run_experiment, Event, ExperimentSpec, LabError, Outcome, RunnerOptions};
+use crate::{run_experiment, ExperimentSpec, LabError, Outcome, RunnerOptions};
 
 /// Which experiment to run and how.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -84,19 +83,9 @@ pub fn experiment(job: &ExperimentJob, progress: OnProgress) -> Result<Experimen
         dir.display()
     );
     progress(&Progress::Started { what, total, done: 0, unit: "steps" });
-    let (step, runs_done) = (AtomicU64::new(0), AtomicUsize::new(0));
+    let totals = ExperimentTotals::default();
     let opts = RunnerOptions { quick: job.quick, jobs, max_updates: job.max_updates };
-    let outcome = run_experiment(&job.spec, &dir, &opts, &|e| match e {
-        Event::Steps(n) => {
-            let step = step.fetch_add(n, Ordering::SeqCst) + n;
-            progress(&Progress::Experiment { step, runs_done: runs_done.load(Ordering::SeqCst), last_run: None });
-        }
-        Event::RunDone(id) => {
-            let runs_done = runs_done.fetch_add(1, Ordering::SeqCst) + 1;
-            progress(&Progress::Experiment { step: step.load(Ordering::SeqCst), runs_done, last_run: Some(id) });
-        }
-        Event::RunFailed(id, error) => progress(&Progress::RunFailed { id, error }),
-    })?;
+    let outcome = run_experiment(&job.spec, &dir, &opts, &|e| totals.report(e, |id| id, progress))?;
     let store = Store::open(&store_path(&dir))?;
     let (summary, verdicts) = summarize(&spec, &store)?;
     let files = vec![dir.join("report.html"), dir.join("summary.csv"), store_path(&dir)];
