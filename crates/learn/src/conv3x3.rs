@@ -163,7 +163,7 @@ pub(crate) fn par_filled(n: usize, chunk: usize, fill: impl Fn(usize, &mut [Mayb
 ///
 /// # Safety
 /// Every element of `chunk` must be initialised.
-unsafe fn assume_init(chunk: &mut [MaybeUninit<f32>]) -> &mut [f32] {
+pub(crate) unsafe fn assume_init(chunk: &mut [MaybeUninit<f32>]) -> &mut [f32] {
     // SAFETY: MaybeUninit<f32> has f32's layout; the caller guarantees initialisation.
     unsafe { &mut *(chunk as *mut [MaybeUninit<f32>] as *mut [f32]) }
 }

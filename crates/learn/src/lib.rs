@@ -17,6 +17,7 @@ pub mod eval;
 pub mod model;
 pub mod ppo;
 pub mod run;
+pub mod sparse3x3;
 
 use burn::prelude::Device;
 
