@@ -10,11 +10,14 @@
 
 pub mod config;
 pub mod conv3x3;
+mod elementwise;
+pub mod gru;
 pub mod error;
 pub mod eval;
 pub mod model;
 pub mod ppo;
 pub mod run;
+pub mod sparse3x3;
 
 use burn::prelude::Device;
 

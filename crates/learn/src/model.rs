@@ -16,15 +16,19 @@
 //! (`examples/track_dead_units.rs`); global gradient clipping alone did not change it.
 //!
 //! Convolutions run on channels-last rows `[batch·positions, channels]`. On the CPU (burn's flex
-//! backend) each convolution and the ReLU after it are one fused operation with its own backward
-//! pass ([`crate::conv3x3`]): tiles of a few grids are gathered and multiplied while they sit in
-//! cache. On other devices each is a burn gather of the 3×3 neighbourhoods (padding reads a zero
+//! backend) each convolution and the activation after it are one fused operation with its own
+//! backward pass ([`crate::conv3x3`]): tiles of a few grids are gathered and multiplied while they
+//! sit in cache. A GRU tick is two such convolutions (its gates through a sigmoid, its candidate
+//! through a tanh, each adding the step's input part as an elementwise bias) and two fused
+//! elementwise operations ([`crate::gru`]). On other devices each is a burn gather of the 3×3 neighbourhoods (padding reads a zero
 //! row) and one matrix product, so autodiff derives the backward pass. Profiled on the default
 //! cnn update, burn's `Conv2d` (flex) spent most of its time in a direct-convolution loop and a
 //! transposed-convolution backward; the gathered form did its arithmetic in GEMM but streamed
 //! every neighbourhood matrix through memory, with a serial scatter for its backward; the fused
 //! form does neither (`mesascope bench train`). All three are tested to agree, values and
-//! gradients.
+//! gradients. The first convolution reads the observations, which are one-hot and need no
+//! gradient: on the CPU it is a lookup over each cell's few nonzero channels instead
+//! ([`crate::sparse3x3`]), which made the default cnn update about a tenth faster.
 
 use burn::module::Param;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
@@ -34,7 +38,9 @@ use burn::tensor::activation::{relu, sigmoid, tanh};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::conv3x3::{self, Geometry};
+use crate::conv3x3::{self, Activation, Geometry};
+use crate::gru;
+use crate::sparse3x3;
 use crate::error::LearnError;
 
 /// Which architecture a model has.
@@ -225,13 +231,16 @@ impl ConvGruCell {
 /// The cell's convolutions prepared for one forward pass. The gate convolution reads `[x, h]`;
 /// being linear, it splits into a part on `x` and a part on `h`, and since `x` does not change
 /// between ticks its part (with the bias) is computed once per step, with the candidate's `x`
-/// term: each tick then convolves only `h` (16 → 32 channels instead of 32 → 32 by default).
+/// term: each tick then convolves only `h` (16 → 32 channels instead of 32 → 32 by default),
+/// adding the step's part as an elementwise bias inside the convolution.
 struct CellStep {
     /// Gate pre-activations from `x` and the bias, `[rows, 2·channels]`.
     gates_x: Tensor<2>,
-    /// The candidate's `x` term, `[rows, channels]`.
+    /// The candidate's `x` term and both candidate biases, `[rows, channels]`.
     candidate_x: Tensor<2>,
+    /// The gates' `h` part, without bias.
     gates_h: ConvMatrix,
+    /// The candidate's `h` part, without bias (its bias is in `candidate_x`).
     candidate_h: ConvMatrix,
 }
 
@@ -241,20 +250,24 @@ impl CellStep {
         let gates = cell.gates.weight.val();
         let half = |from: usize| gates.clone().narrow(1, from, channels);
         let gates_x = ConvMatrix::from_weight(half(0), cell.gates.bias.as_ref().map(|b| b.val()));
+        let candidate_x = ConvMatrix::new(&cell.candidate_x).apply(x.clone(), same);
         CellStep {
             gates_x: gates_x.apply(x.clone(), same),
-            candidate_x: ConvMatrix::new(&cell.candidate_x).apply(x.clone(), same),
+            candidate_x: match &cell.candidate_h.bias {
+                Some(b) => candidate_x + b.val().unsqueeze_dim(0),
+                None => candidate_x,
+            },
             gates_h: ConvMatrix::from_weight(half(channels), None),
-            candidate_h: ConvMatrix::new(&cell.candidate_h),
+            candidate_h: ConvMatrix::from_weight(cell.candidate_h.weight.val(), None),
         }
     }
 
-    /// One tick on channels-last rows: `h' = (1 − z) ⊙ n + z ⊙ h`.
+    /// One tick on channels-last rows: gates `[z | r] = σ(gates_x + W_h ⊛ h)`, candidate
+    /// `n = tanh(candidate_x + U_h ⊛ (r ⊙ h))`, `h' = (1 − z) ⊙ n + z ⊙ h`.
     fn tick(&self, h: Tensor<2>, same: &Taps) -> Tensor<2> {
-        let gates = sigmoid(self.gates_x.clone() + self.gates_h.apply(h.clone(), same));
-        let [z, r] = gates.chunk(2, 1).try_into().expect("two gate halves");
-        let n = tanh(self.candidate_x.clone() + self.candidate_h.apply(r * h.clone(), same));
-        (z.clone().neg() + 1.0) * n + z * h
+        let zr = self.gates_h.apply_onto(h.clone(), same, self.gates_x.clone(), Activation::Sigmoid);
+        let n = self.candidate_h.apply_onto(gru::reset(zr.clone(), h.clone()), same, self.candidate_x.clone(), Activation::Tanh);
+        gru::mix(zr, n, h)
     }
 }
 
@@ -317,22 +330,48 @@ impl ConvMatrix {
 
     /// `x` `[batch·inputs, in]` → `[batch·outputs, out]`.
     fn apply(&self, x: Tensor<2>, taps: &Taps) -> Tensor<2> {
-        self.run(x, taps, false)
+        self.run(x, taps, None, Activation::Identity)
     }
 
     /// `relu(self.apply(x, taps))`, fused on the CPU.
     fn apply_relu(&self, x: Tensor<2>, taps: &Taps) -> Tensor<2> {
-        self.run(x, taps, true)
+        self.run(x, taps, None, Activation::Relu)
     }
 
-    fn run(&self, x: Tensor<2>, taps: &Taps, with_relu: bool) -> Tensor<2> {
+    /// `activation(self.apply(x, taps) + addend)`, fused on the CPU, with `addend`
+    /// `[batch·outputs, out]`.
+    fn apply_onto(&self, x: Tensor<2>, taps: &Taps, addend: Tensor<2>, activation: Activation) -> Tensor<2> {
+        self.run(x, taps, Some(addend), activation)
+    }
+
+    /// `relu(self.apply(to_rows(obs), taps))` for observations `obs` `[B, C, H, W]`. On the CPU,
+    /// unless autodiff tracks them (nothing here asks for an observation's gradient), this is
+    /// the sparse kernel of [`crate::sparse3x3`], which reads them where they are nonzero:
+    /// being one-hot, a cell has at most a couple of its channels set, and the dense kernel spent
+    /// nearly all its multiplications of the first layer on zeros.
+    fn apply_relu_to_observations(&self, obs: Tensor<4>, taps: &Taps) -> Tensor<2> {
+        let same = (taps.geometry.stride, taps.geometry.pad) == (1, 1);
+        if taps.index.is_some() || obs.is_tracked() || !same {
+            return self.apply_relu(to_rows(obs), taps);
+        }
+        let out = self.weight.dims()[1];
+        let bias = self.bias.clone().unwrap_or_else(|| Tensor::zeros([out], &obs.device()));
+        sparse3x3::sparse_conv3x3(obs, self.weight.clone(), bias, Activation::Relu)
+    }
+
+    fn run(&self, x: Tensor<2>, taps: &Taps, addend: Option<Tensor<2>>, activation: Activation) -> Tensor<2> {
         let [rows, channels] = x.dims();
         let g = taps.geometry;
         debug_assert_eq!(rows, g.batch * g.inputs());
         let Some(index) = &taps.index else {
             let out = self.weight.dims()[1];
             let bias = self.bias.clone().unwrap_or_else(|| Tensor::zeros([out], &x.device()));
-            return conv3x3::conv3x3(x, self.weight.clone(), bias, g, with_relu);
+            return match addend {
+                // The kernel takes one bias: fold the per-channel one into the addend.
+                Some(addend) if self.bias.is_some() => conv3x3::conv3x3(x, self.weight.clone(), addend + bias.unsqueeze_dim(0), g, activation),
+                Some(addend) => conv3x3::conv3x3(x, self.weight.clone(), addend, g, activation),
+                None => conv3x3::conv3x3(x, self.weight.clone(), bias, g, activation),
+            };
         };
         let padded = Tensor::cat(vec![x, Tensor::zeros([1, channels], &index.device())], 0);
         let cols = padded.select(0, index.clone()).reshape([g.batch * g.outputs(), 9 * channels]);
@@ -341,10 +380,15 @@ impl ConvMatrix {
             Some(b) => y + b.clone().unsqueeze_dim(0),
             None => y,
         };
-        if with_relu {
-            relu(y)
-        } else {
-            y
+        let y = match addend {
+            Some(a) => y + a,
+            None => y,
+        };
+        match activation {
+            Activation::Identity => y,
+            Activation::Relu => relu(y),
+            Activation::Sigmoid => sigmoid(y),
+            Activation::Tanh => tanh(y),
         }
     }
 }
@@ -475,8 +519,9 @@ impl ActorCritic {
             z
         } else {
             let rooms = Taps::new(batch, (h, w), 2, 0, &device);
-            let mut x = to_rows(obs);
-            for (i, conv) in self.convs.iter().enumerate() {
+            let mut x = ConvMatrix::new(&self.convs[0]).apply_relu_to_observations(obs, &same);
+            keep("conv1", &x);
+            for (i, conv) in self.convs.iter().enumerate().skip(1) {
                 x = ConvMatrix::new(conv).apply_relu(x, if i < 2 { &same } else { &rooms });
                 keep(&format!("conv{}", i + 1), &x);
             }
@@ -522,7 +567,7 @@ impl ActorCritic {
 
     /// The encoder's rows and the cell's state rows after `ticks` ticks.
     fn recur_rows(&self, cell: &ConvGruCell, obs: Tensor<4>, hidden: Option<Tensor<4>>, ticks: usize, same: &Taps) -> (Tensor<2>, Tensor<2>) {
-        let x = ConvMatrix::new(&self.convs[0]).apply_relu(to_rows(obs), same);
+        let x = ConvMatrix::new(&self.convs[0]).apply_relu_to_observations(obs, same);
         let mut hh = hidden.map(to_rows).unwrap_or_else(|| x.zeros_like());
         let step = CellStep::new(cell, &x, same);
         for _ in 0..ticks {
@@ -648,9 +693,10 @@ mod tests {
     }
 
     /// Both forms of the convolution on channels-last rows, the fused CPU kernel and the generic
-    /// gather (what GPUs run), give burn's `Conv2d` answer, with and without the ReLU, and the same
-    /// gradients for the input, the weights and the bias, for each geometry the models use, odd
-    /// ones, and a batch of 1.
+    /// gather (what GPUs run), give burn's `Conv2d` answer followed by each activation (none,
+    /// ReLU, sigmoid, tanh), with the per-channel bias alone or with an elementwise addend (how a
+    /// GRU tick adds its step's part), and the same gradients for the input, the weights, the
+    /// bias and the addend, for each geometry the models use, odd ones, and a batch of 1.
     #[test]
     fn row_convolutions_match_burn_conv2d_values_and_gradients() {
         let device = Device::flex().autodiff();
@@ -675,30 +721,51 @@ mod tests {
             c.bias = Some(Param::from_tensor(Tensor::<1>::random([o], dist, &device)));
             let x = Tensor::<4>::random([batch, i, h, w], dist, &device).require_grad();
             let geometry = Geometry { batch, h, w, stride, pad };
+            let [ho, wo] = [geometry.out().0, geometry.out().1];
+            let addend = Tensor::<2>::random([batch * ho * wo, o], dist, &device).require_grad();
             for (form, taps) in [("fused", Taps::new(batch, (h, w), stride, pad, &device)), ("gathered", Taps::gathered(geometry, &device))] {
-                for with_relu in [false, true] {
-                    let reference = c.forward(x.clone());
-                    let reference = if with_relu { relu(reference) } else { reference };
-                    let [_, _, ho, wo] = reference.dims();
-                    assert_eq!(geometry.out(), (ho, wo));
-                    let rows = to_rows(x.clone());
-                    let ours = if with_relu { ConvMatrix::new(&c).apply_relu(rows, &taps) } else { ConvMatrix::new(&c).apply(rows, &taps) };
-                    let ours = from_rows(ours, batch, ho, wo);
-                    let case = format!("{form}, relu {with_relu}: {i}→{o} stride {stride} pad {pad} on {batch}×{h}×{w}");
-                    let err: f32 = (ours.clone() - reference.clone()).abs().max().into_scalar();
-                    assert!(err < 1e-4, "values differ by {err} ({case})");
-                    // A loss that weighs every output differently, so every gradient entry is tested.
-                    let weights = Tensor::<4>::random([batch, o, ho, wo], dist, &device);
-                    let grads_of = |y: Tensor<4>| {
-                        let g = (y * weights.clone()).sum().backward();
-                        let get = |t: Tensor<4>| t.grad(&g).unwrap().into_data().try_to_vec::<f32>().unwrap();
-                        (get(x.clone()), get(c.weight.val()), c.bias.as_ref().unwrap().val().grad(&g).unwrap().into_data().try_to_vec::<f32>().unwrap())
-                    };
-                    let (a, b) = (grads_of(ours), grads_of(reference));
-                    for (name, ours, reference) in [("input", a.0, b.0), ("weight", a.1, b.1), ("bias", a.2, b.2)] {
-                        let err = ours.iter().zip(&reference).map(|(p, q)| (p - q).abs()).fold(0.0f32, f32::max);
-                        let scale = reference.iter().map(|q| q.abs()).fold(1.0f32, f32::max);
-                        assert!(err < 1e-4 * scale, "{name} gradient differs by {err} (scale {scale}) ({case})");
+                for activation in [Activation::Identity, Activation::Relu, Activation::Sigmoid, Activation::Tanh] {
+                    for with_addend in [false, true] {
+                        let reference = c.forward(x.clone());
+                        let reference = if with_addend { reference + from_rows(addend.clone(), batch, ho, wo) } else { reference };
+                        let reference = match activation {
+                            Activation::Identity => reference,
+                            Activation::Relu => relu(reference),
+                            Activation::Sigmoid => sigmoid(reference),
+                            Activation::Tanh => tanh(reference),
+                        };
+                        assert_eq!(reference.dims()[2..], [ho, wo]);
+                        let rows = to_rows(x.clone());
+                        let ours = match (activation, with_addend) {
+                            (Activation::Identity, false) => ConvMatrix::new(&c).apply(rows, &taps),
+                            (Activation::Relu, false) => ConvMatrix::new(&c).apply_relu(rows, &taps),
+                            (_, false) => ConvMatrix::new(&c).run(rows, &taps, None, activation),
+                            (_, true) => ConvMatrix::new(&c).apply_onto(rows, &taps, addend.clone(), activation),
+                        };
+                        let ours = from_rows(ours, batch, ho, wo);
+                        let case = format!("{form}, {activation:?}, addend {with_addend}: {i}→{o} stride {stride} pad {pad} on {batch}×{h}×{w}");
+                        let err: f32 = (ours.clone() - reference.clone()).abs().max().into_scalar();
+                        assert!(err < 1e-4, "values differ by {err} ({case})");
+                        // A loss that weighs every output differently, so every gradient entry is tested.
+                        let weights = Tensor::<4>::random([batch, o, ho, wo], dist, &device);
+                        let grads_of = |y: Tensor<4>| {
+                            let g = (y * weights.clone()).sum().backward();
+                            let get = |t: Tensor<4>| t.grad(&g).unwrap().into_data().try_to_vec::<f32>().unwrap();
+                            let bias = c.bias.as_ref().unwrap().val().grad(&g).unwrap().into_data().try_to_vec::<f32>().unwrap();
+                            let addend = addend.grad(&g).map(|a| a.into_data().try_to_vec::<f32>().unwrap());
+                            (get(x.clone()), get(c.weight.val()), bias, addend)
+                        };
+                        let (a, b) = (grads_of(ours), grads_of(reference));
+                        assert_eq!(a.3.is_some(), with_addend);
+                        let mut pairs = vec![("input", a.0, b.0), ("weight", a.1, b.1), ("bias", a.2, b.2)];
+                        if let (Some(ours), Some(reference)) = (a.3, b.3) {
+                            pairs.push(("addend", ours, reference));
+                        }
+                        for (name, ours, reference) in pairs {
+                            let err = ours.iter().zip(&reference).map(|(p, q)| (p - q).abs()).fold(0.0f32, f32::max);
+                            let scale = reference.iter().map(|q| q.abs()).fold(1.0f32, f32::max);
+                            assert!(err < 1e-4 * scale, "{name} gradient differs by {err} (scale {scale}) ({case})");
+                        }
                     }
                 }
             }
