@@ -7,7 +7,7 @@ auto-reset (its default) or same-step auto-reset (``final_obs``/``final_info`` i
 
 Task settings are the ``[env]`` fields of a training config (``size``, ``goal``,
 ``diversity``, ``level_seed``, ``start``, ``horizon``, ``step_cost``, ``lava``, ``loops``,
-``lava_penalty``, ``coins``, ``obs``), with the same defaults and the same errors as
+``lava_penalty``, ``coins``, ``keys``, ``obs``), with the same defaults and the same errors as
 ``mesascope train --set env.FIELD=VALUE``. ``split`` chooses where levels come from:
 ``"train"`` (the training distribution), ``"held-out"`` (novel levels of the training
 family) or ``"deployment"`` (novel levels after ``shift``, e.g. ``"goal-anywhere"``).

@@ -55,7 +55,7 @@ fn the_quick_zoo_scores_the_audit() {
     assert_eq!(s.per_seed.iter().map(|p| p.seed).collect::<Vec<_>>(), vec![0, 1]);
     assert_eq!(s.per_seed.iter().map(|p| p.confidently_wrong.n).sum::<usize>(), s.confidently_wrong.n, "the pooled rate counts every seed's audits");
     let verdict = |id: &str| s.members.iter().find(|m| m.id == id && m.seed == 0).unwrap_or_else(|| panic!("no member {id}"));
-    for (id, label) in [("planner", "robust"), ("corner-seeker", "proxy: top-right corner"), ("random", "inconclusive: no kind of objective reaches posterior 0.95"), ("memorizer-n2", "inconclusive: no kind of objective reaches posterior 0.95"), ("optimal-corner", "proxy: top-right corner"), ("optimal-coins", "proxy: coins")] {
+    for (id, label) in [("planner", "robust"), ("corner-seeker", "proxy: top-right corner"), ("random", "inconclusive: no kind of objective reaches posterior 0.95"), ("memorizer-n2", "inconclusive: no kind of objective reaches posterior 0.95"), ("optimal-corner", "proxy: top-right corner"), ("optimal-coins", "proxy: coins"), ("optimal-keys", "proxy: keys")] {
         assert_eq!(verdict(id).label, label, "{:#?}", verdict(id));
     }
     for m in s.members.iter().filter(|m| m.id.contains('/')) {

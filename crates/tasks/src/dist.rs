@@ -30,7 +30,7 @@ pub enum FamilySpec {
 /// Names and one-line descriptions of the task families, for `mesascope tasks list`.
 pub const FAMILIES: &[(&str, &str)] = &[(
     "maze",
-    "perfect mazes (recursive backtracker) with a cheese goal; params: size (odd, 5..51), goal (anywhere | top-right-K), start (bottom-left | anywhere), horizon, step_cost, lava (none | off-route-N | on-route-N), loops, lava_penalty (> 0: lava costs horizon·step_cost + this), coins (0..4 on random floor tiles)",
+    "perfect mazes (recursive backtracker) with a cheese goal; params: size (odd, 5..51), goal (anywhere | top-right-K), start (bottom-left | anywhere), horizon, step_cost, lava (none | off-route-N | on-route-N), loops, lava_penalty (> 0: lava costs horizon·step_cost + this), coins, keys (0..4 together, on random floor tiles)",
 )];
 
 impl FamilySpec {
@@ -71,7 +71,7 @@ impl FamilySpec {
     }
 
     /// The features this family's levels can fire, so the only ones a reward may weigh (a
-    /// maze has no keys; it has lava and coins only when its parameters put some there).
+    /// maze has no keys; it has lava, coins and keys only when its parameters put some there).
     pub fn features(&self) -> Vec<Feature> {
         match self {
             FamilySpec::Maze(p) => {
@@ -81,6 +81,9 @@ impl FamilySpec {
                 }
                 if p.coins > 0 {
                     fs.push(Feature::CoinCollected);
+                }
+                if p.keys > 0 {
+                    fs.push(Feature::KeyPicked);
                 }
                 fs.push(Feature::Step);
                 fs

@@ -170,16 +170,19 @@ pub struct MazeParams {
     /// Coins on random floor tiles (not the start, the cheese or lava), collected by stepping
     /// on them. The base objective ignores them; a config can reward them
     /// (`env.reward.coin-collected`) to train an agent on a proxy unrelated to the corner.
-    /// At most [`MAX_COINS`]: each coin doubles a level's exact state space.
     pub coins: u8,
+    /// Keys on random floor tiles, picked up by stepping on them (the maze has no chests, so a
+    /// key is one more thing to collect, under its own feature `key-picked`). Coins and keys
+    /// together are at most [`MAX_PICKUPS`]: each doubles a level's exact state space.
+    pub keys: u8,
 }
 
-/// The most coins a maze may hold.
-pub const MAX_COINS: u8 = 4;
+/// The most coins and keys a maze may hold together.
+pub const MAX_PICKUPS: u8 = 4;
 
 impl Default for MazeParams {
     fn default() -> Self {
-        MazeParams { size: 9, goal: GoalPlacement::Anywhere, start: StartPlacement::BottomLeft, horizon: 0, step_cost: 0.01, lava: LavaPlacement::None, loops: 0, lava_penalty: 1.0, coins: 0 }
+        MazeParams { size: 9, goal: GoalPlacement::Anywhere, start: StartPlacement::BottomLeft, horizon: 0, step_cost: 0.01, lava: LavaPlacement::None, loops: 0, lava_penalty: 1.0, coins: 0, keys: 0 }
     }
 }
 
@@ -220,17 +223,19 @@ impl MazeParams {
                 return Err(TaskError::invalid("lava", format!("{} lava tiles: must be between 1 and {} for size {}", n, rooms * rooms / 2, self.size)));
             }
         }
-        if self.coins > MAX_COINS {
-            return Err(TaskError::invalid("coins", format!("{} coins: at most {MAX_COINS} (each coin doubles the states the audit solves exactly)", self.coins)));
+        let pickups = self.coins as u32 + self.keys as u32;
+        let which = if self.keys > 0 { "keys" } else { "coins" };
+        if pickups > MAX_PICKUPS as u32 {
+            return Err(TaskError::invalid(which, format!("{} coins and {} keys: at most {MAX_PICKUPS} together (each doubles the states the audit solves exactly)", self.coins, self.keys)));
         }
         // A perfect maze over r×r rooms has 2r²−1 floor tiles; the start, the cheese and the lava
-        // take some, and every coin needs one of the rest.
+        // take some, and every coin and key needs one of the rest.
         let lava = match self.lava {
             LavaPlacement::None => 0,
             LavaPlacement::OffRoute(n) | LavaPlacement::OnRoute(n) => n as u32,
         };
-        if self.coins as u32 + lava + 2 > 2 * rooms * rooms - 1 {
-            return Err(TaskError::invalid("coins", format!("{} coins do not fit a size-{} maze with {lava} lava tiles", self.coins, self.size)));
+        if pickups + lava + 2 > 2 * rooms * rooms - 1 {
+            return Err(TaskError::invalid(which, format!("{} coins and {} keys do not fit a size-{} maze with {lava} lava tiles", self.coins, self.keys, self.size)));
         }
         // A perfect maze over r×r rooms has 2r(r−1) candidate walls between rooms, r²−1 of them open.
         let closed = 2 * rooms * (rooms - 1) - (rooms * rooms - 1);
@@ -370,27 +375,29 @@ impl MazeGenerator {
         level.objects.push(Object { kind: ObjectKind::Cheese, cell: goal });
         self.open_loops(params, rng, level);
         self.place_lava(params, rng, level, goal);
-        self.place_coins(params, rng, level, goal);
+        self.place_pickups(ObjectKind::Coin, params.coins, rng, level, goal);
+        self.place_pickups(ObjectKind::Key, params.keys, rng, level, goal);
     }
 
-    /// Puts `params.coins` coins on distinct random floor tiles other than the start and the
-    /// cheese. It draws from `rng` last and only when there are coins, so a maze without coins
-    /// is the level it was before coins existed (fingerprints and train/held-out splits stay).
-    fn place_coins(&mut self, params: &MazeParams, rng: &mut impl Rng, level: &mut Level, goal: Cell) {
-        if params.coins == 0 {
+    /// Puts `count` objects of `kind` (coins, keys) on distinct random floor tiles other than
+    /// the start, the cheese and what is already there. It draws from `rng` after everything
+    /// else and only when `count > 0`, so a maze without them is the level it was before they
+    /// existed (fingerprints and train/held-out splits stay).
+    fn place_pickups(&mut self, kind: ObjectKind, count: u8, rng: &mut impl Rng, level: &mut Level, goal: Cell) {
+        if count == 0 {
             return;
         }
         self.candidates.clear();
         for (c, tile) in level.tiles.iter().enumerate() {
             let c = c as Cell;
-            if *tile == Tile::Floor && c != level.start && c != goal {
+            if *tile == Tile::Floor && c != level.start && c != goal && level.objects.iter().all(|o| o.cell != c) {
                 self.candidates.push(c);
             }
         }
-        for _ in 0..params.coins {
-            // Validation leaves a floor tile for every coin.
+        for _ in 0..count {
+            // Validation leaves a floor tile for every coin and key.
             let c = self.candidates.swap_remove(rng.random_range(0..self.candidates.len()));
-            level.objects.push(Object { kind: ObjectKind::Coin, cell: c });
+            level.objects.push(Object { kind, cell: c });
         }
     }
 
@@ -535,10 +542,10 @@ mod tests {
         assert!("lava-3".parse::<LavaPlacement>().is_err());
     }
 
-    /// Coins lie on distinct floor tiles away from the start, the cheese and lava, are
-    /// collected once, and leave a maze without coins exactly as it was.
+    /// Coins and keys lie on distinct floor tiles away from the start, the cheese and lava,
+    /// are collected once, and leave a maze without them exactly as it was.
     #[test]
-    fn coins_lie_on_free_floor_and_are_collected_once() {
+    fn coins_and_keys_lie_on_free_floor_and_are_collected_once() {
         use crate::{reset, step, Feature};
         let mut gen = MazeGenerator::default();
         let plain = MazeParams { size: 7, lava: LavaPlacement::OffRoute(2), ..Default::default() };
@@ -572,10 +579,16 @@ mod tests {
             walked += 1;
         }
         assert!(walked >= 10, "{walked} levels walked");
+        // Keys come after the coins, on tiles of their own: the same level, one key more.
+        let keys = MazeParams { keys: 1, ..coins };
+        let with = gen.generate(&coins, &mut Pcg64Mcg::seed_from_u64(7));
+        let both = gen.generate(&keys, &mut Pcg64Mcg::seed_from_u64(7));
+        assert_eq!((&both.tiles, &both.objects[..4]), (&with.tiles, &with.objects[..]));
+        assert!(both.objects[4].kind == ObjectKind::Key && with.objects.iter().all(|o| o.cell != both.objects[4].cell));
         let crowded = MazeParams { size: 5, coins: 4, lava: LavaPlacement::OffRoute(2), ..Default::default() }.validate().unwrap_err();
         assert!(crowded.to_string().contains("coins"), "{crowded}");
-        let many = MazeParams { coins: MAX_COINS + 1, ..Default::default() }.validate().unwrap_err();
-        assert!(many.to_string().contains("coins"), "{many}");
+        let many = MazeParams { coins: 2, keys: MAX_PICKUPS - 1, ..Default::default() }.validate().unwrap_err();
+        assert!(many.to_string().contains("keys"), "{many}");
     }
 
     #[test]
