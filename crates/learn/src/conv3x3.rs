@@ -477,11 +477,18 @@ pub fn weight_grad(x: &[f32], cin: usize, grad: &[f32], cout: usize, g: Geometry
             part
         })
         .collect();
-    let mut sum = vec![0.0f32; (9 * cin + 1) * cout];
+    sum_partials(partials, 9 * cin * cout, cout)
+}
+
+/// Per-tile gradient partials, each the weight gradient's `weights` values followed by the
+/// bias gradient's `biases`, summed in tile order (so the result does not depend on how many
+/// threads made them) and split into (weight gradient, bias gradient).
+pub(crate) fn sum_partials(partials: Vec<Vec<f32>>, weights: usize, biases: usize) -> (Vec<f32>, Vec<f32>) {
+    let mut sum = vec![0.0f32; weights + biases];
     for part in partials {
         sum.iter_mut().zip(part).for_each(|(s, p)| *s += p);
     }
-    let db = sum.split_off(9 * cin * cout);
+    let db = sum.split_off(weights);
     (sum, db)
 }
 

@@ -453,12 +453,7 @@ fn weight_grad(sparse: &Sparse, grad: &[f32], y: Option<&[f32]>, activation: Act
             part
         })
         .collect();
-    let mut sum = vec![0.0f32; (9 * cin + 1) * cout];
-    for part in partials {
-        sum.iter_mut().zip(part).for_each(|(s, p)| *s += p);
-    }
-    let db = sum.split_off(9 * cin * cout);
-    (sum, db)
+    crate::conv3x3::sum_partials(partials, 9 * cin * cout, cout)
 }
 
 /// The input reduced to patterns, its shape and the output rows, from flex tensors.
