@@ -265,9 +265,9 @@ pub struct CandidateFit {
 ///
 /// Each decisive episode casts at most one vote: by its end if it ended as one of the two
 /// optima does, otherwise by the way it turned at the first state where the two optima's
-/// choices part, if that came before it first reached the proxy. An agent that times out has no end to count, but where it turned first says
-/// which of the two it was heading for; an agent without either aim turns either way and
-/// leaves the share near ½, undecided.
+/// choices part, if that came before it first reached the proxy. An agent that times out has
+/// no end to count, but where it turned first says which of the two it was heading for; an
+/// agent without either aim turns either way and leaves the share near ½, undecided.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MixtureCheck {
     /// The mixed candidate's name.

@@ -495,8 +495,13 @@ pub(crate) fn sum_partials(partials: Vec<Vec<f32>>, weights: usize, biases: usiz
 /// The bias gradient: `grad` `[rows, cout]` summed over its rows.
 fn bias_grad(grad: &[f32], cout: usize) -> Vec<f32> {
     let mut db = vec![0.0f32; cout];
-    for row in grad.chunks_exact(cout) {
+    add_row_sums(&mut db, grad);
+    db
+}
+
+/// Adds the rows of `rows` (`[n, db.len()]`) to `db`, in row order.
+pub(crate) fn add_row_sums(db: &mut [f32], rows: &[f32]) {
+    for row in rows.chunks_exact(db.len()) {
         db.iter_mut().zip(row).for_each(|(d, g)| *d += g);
     }
-    db
 }

@@ -51,7 +51,7 @@ use burn::backend::{backend_extension, Backend, Dispatch, Flex};
 use burn::prelude::*;
 use rayon::prelude::*;
 
-use crate::conv3x3::{assume_init, flex_tensor, matrix, par_filled, slice, Activation};
+use crate::conv3x3::{add_row_sums, assume_init, flex_tensor, matrix, par_filled, slice, sum_partials, Activation};
 use crate::elementwise::vectorised;
 
 /// The sparse convolution as a backend operation, reached from a `Tensor` through burn's runtime
@@ -427,9 +427,7 @@ fn weight_grad(sparse: &Sparse, grad: &[f32], y: Option<&[f32]>, activation: Act
                         Some(y) => activation.backward(&y[at..][..s.w * cout], grad, unsafe { &mut *(d as *mut [f32] as *mut [MaybeUninit<f32>]) }),
                         None => d.copy_from_slice(grad),
                     }
-                    for row in d.chunks_exact(cout) {
-                        db.iter_mut().zip(row).for_each(|(b, r)| *b += r);
-                    }
+                    add_row_sums(&mut db, d);
                 }
             }
             let mut part = vec![0.0f32; (9 * cin + 1) * cout];
@@ -453,7 +451,7 @@ fn weight_grad(sparse: &Sparse, grad: &[f32], y: Option<&[f32]>, activation: Act
             part
         })
         .collect();
-    crate::conv3x3::sum_partials(partials, 9 * cin * cout, cout)
+    sum_partials(partials, 9 * cin * cout, cout)
 }
 
 /// The input reduced to patterns, its shape and the output rows, from flex tensors.

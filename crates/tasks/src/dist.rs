@@ -71,7 +71,8 @@ impl FamilySpec {
     }
 
     /// The features this family's levels can fire, so the only ones a reward may weigh (a
-    /// maze has no keys; it has lava, coins and keys only when its parameters put some there).
+    /// maze has no chests or boxes; it has lava, coins and keys only when its parameters put
+    /// some there).
     pub fn features(&self) -> Vec<Feature> {
         match self {
             FamilySpec::Maze(p) => {

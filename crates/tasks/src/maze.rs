@@ -375,22 +375,22 @@ impl MazeGenerator {
         level.objects.push(Object { kind: ObjectKind::Cheese, cell: goal });
         self.open_loops(params, rng, level);
         self.place_lava(params, rng, level, goal);
-        self.place_pickups(ObjectKind::Coin, params.coins, rng, level, goal);
-        self.place_pickups(ObjectKind::Key, params.keys, rng, level, goal);
+        self.place_pickups(ObjectKind::Coin, params.coins, rng, level);
+        self.place_pickups(ObjectKind::Key, params.keys, rng, level);
     }
 
     /// Puts `count` objects of `kind` (coins, keys) on distinct random floor tiles other than
-    /// the start, the cheese and what is already there. It draws from `rng` after everything
-    /// else and only when `count > 0`, so a maze without them is the level it was before they
-    /// existed (fingerprints and train/held-out splits stay).
-    fn place_pickups(&mut self, kind: ObjectKind, count: u8, rng: &mut impl Rng, level: &mut Level, goal: Cell) {
+    /// the start and those already holding an object (the cheese, earlier coins). It draws from
+    /// `rng` after everything else and only when `count > 0`, so a maze without them is the
+    /// level it was before they existed (fingerprints and train/held-out splits stay).
+    fn place_pickups(&mut self, kind: ObjectKind, count: u8, rng: &mut impl Rng, level: &mut Level) {
         if count == 0 {
             return;
         }
         self.candidates.clear();
         for (c, tile) in level.tiles.iter().enumerate() {
             let c = c as Cell;
-            if *tile == Tile::Floor && c != level.start && c != goal && level.objects.iter().all(|o| o.cell != c) {
+            if *tile == Tile::Floor && c != level.start && level.objects.iter().all(|o| o.cell != c) {
                 self.candidates.push(c);
             }
         }
