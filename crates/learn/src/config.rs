@@ -139,6 +139,7 @@ impl TrainConfig {
         let text = toml::to_string(&merged).expect("a merged table serialises");
         let cfg: TrainConfig = toml::from_str(&text).map_err(|e: toml::de::Error| {
             let field = e.span().map_or_else(|| "(config)".to_string(), |span| key_at(&text, span.start));
+            let field = culprit_in_table(&merged, &field).unwrap_or(field);
             LearnError::config(field, e.message().to_string())
         })?;
         cfg.validate()?;
@@ -191,6 +192,25 @@ impl TrainConfig {
         let batch = (self.ppo.num_envs * self.ppo.num_steps) as u64;
         self.total_steps.div_ceil(batch) as usize
     }
+}
+
+/// The key inside table `section` that makes `merged` fail to deserialise, when toml blamed
+/// the whole table: serde buffers a flattened struct (`[env]`'s family fields) before parsing
+/// it, so an out-of-range `env.coins` arrives with the span of all of `[env]`. The default
+/// deserialises, so the first of the table's values that breaks it when set over the default's
+/// is the one to name.
+fn culprit_in_table(merged: &toml::Table, section: &str) -> Option<String> {
+    let toml::Value::Table(fields) = merged.get(section)? else { return None };
+    let mut trial: toml::Table = DEFAULT_TOML.parse().expect("default config parses");
+    for (key, value) in fields {
+        let toml::Value::Table(slot) = trial.get_mut(section)? else { return None };
+        slot.insert(key.clone(), value.clone());
+        let text = toml::to_string(&trial).expect("a merged table serialises");
+        if toml::from_str::<TrainConfig>(&text).is_err() {
+            return Some(format!("{section}.{key}"));
+        }
+    }
+    None
 }
 
 /// The dotted key of the TOML line containing byte `pos` of `text` (written by `toml::to_string`,
@@ -283,6 +303,11 @@ mod tests {
             ("[env.reward]\nat-goal = \"lots\"\n", "env.reward.at-goal"),
             ("[env.reward]\nat-goal = 0\nstep = 0\n", "env.reward"),
             ("[env]\nreward = 1\n", "env.reward"),
+            // Fields of the flattened family parameters are named too, not just `env`.
+            ("[env]\ncoins = 300\n", "env.coins"),
+            ("[env]\nloops = -1\n", "env.loops"),
+            ("[env]\nkeys = \"two\"\n", "env.keys"),
+            ("[env]\nlevel_seed = -3\n", "env.level_seed"),
         ];
         for (text, expected) in cases {
             let err = TrainConfig::from_toml_with(text, &[]).unwrap_err().to_string();
