@@ -95,8 +95,9 @@ impl Run {
         if dir.join("config.toml").exists() {
             return Err(LearnError::checkpoint(dir, "already holds a run; resume it with --resume or choose another --out"));
         }
-        std::fs::create_dir_all(dir.join("checkpoints")).map_err(LearnError::io(dir))?;
+        // The trainer first: a device this build lacks is refused before the directory exists.
         let trainer = Trainer::new(cfg)?;
+        std::fs::create_dir_all(dir.join("checkpoints")).map_err(LearnError::io(dir))?;
         write_atomic(&dir.join("config.toml"), trainer.cfg.to_toml().as_bytes())?;
         write_atomic(&dir.join("metrics.csv"), METRICS_HEADER.as_bytes())?;
         Ok(Run { dir: dir.to_path_buf(), trainer })
@@ -256,6 +257,10 @@ fn canonical_safetensors(bytes: &[u8]) -> Result<Vec<u8>, String> {
 /// Loads a trained model for evaluation from a run directory, a checkpoint directory, or a
 /// `.safetensors` file with a `config.toml` beside it. Weights whose names or shapes do not
 /// fit the configured architecture, and truncated files, are rejected with the reason.
+///
+/// The model comes onto the CPU whatever device it trained on, and the returned config says
+/// `device = "cpu"`: a run trained on a GPU can then be evaluated, audited and deployed by a
+/// build without that GPU's feature, and its audit gives the same numbers on every machine.
 pub fn load_model(path: &Path) -> Result<(TrainConfig, ActorCritic), LearnError> {
     let (weights, config) = if path.is_file() {
         (path.to_path_buf(), path.with_file_name("config.toml"))
@@ -267,7 +272,7 @@ pub fn load_model(path: &Path) -> Result<(TrainConfig, ActorCritic), LearnError>
         return Err(LearnError::checkpoint(path, "holds no model.safetensors and no checkpoint"));
     };
     let text = std::fs::read_to_string(&config).map_err(LearnError::io(&config))?;
-    let cfg = TrainConfig::from_toml_with(&text, &[])?;
+    let cfg = TrainConfig::from_toml_with(&text, &["device=\"cpu\"".to_string()])?;
     let device = crate::device(&cfg.device)?;
     let bytes = std::fs::read(&weights).map_err(LearnError::io(&weights))?;
     let shape = cfg.env.obs.shape(cfg.env.dist.family.grid_size().0, cfg.env.dist.family.grid_size().1);

@@ -121,6 +121,28 @@ fn a_killed_run_resumes_and_finishes_like_an_uninterrupted_one() {
 }
 
 #[test]
+fn a_run_trained_on_a_gpu_loads_onto_the_cpu() {
+    let cfg = small(&["total_steps=512"]);
+    let dir = tmp_dir("trained-elsewhere");
+    train_all(&mut Run::create(&dir, cfg.clone()).unwrap());
+    let (_, here) = load_model(&dir).unwrap();
+    let levels = cfg.env.dist.held_out_levels(mesascope_tasks::Shift::None, 10, 7).unwrap();
+    let opts = EvalOptions { ticks: 0, greedy: false, seed: 7, record_trajectories: false };
+    let cpu = mesascope_learn::device("cpu").unwrap();
+    let returns = |model: &mesascope_learn::model::ActorCritic| evaluate(model, &cfg.model, cfg.env.obs, &levels, &cpu, &opts).iter().map(|r| r.ret).collect::<Vec<_>>();
+    let expected = returns(&here);
+    // Its config.toml as a GPU run writes it; this build need not have that GPU's feature.
+    let text = std::fs::read_to_string(dir.join("config.toml")).unwrap();
+    for device in ["cuda", "wgpu"] {
+        std::fs::write(dir.join("config.toml"), text.replace("device = \"cpu\"", &format!("device = \"{device}\""))).unwrap();
+        let (loaded, model) = load_model(&dir).unwrap_or_else(|e| panic!("a {device} run: {e}"));
+        assert_eq!(loaded.device, "cpu", "the config says where the model now is");
+        assert_eq!(returns(&model), expected, "a {device} run's weights evaluate as the CPU run's do");
+    }
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
 fn broken_checkpoints_are_rejected_with_a_clear_error() {
     let cfg = small(&["total_steps=512"]);
     let dir = tmp_dir("broken");

@@ -8,7 +8,7 @@ use mesascope_learn::run::load_model;
 use crate::LabError;
 
 /// The trained agent at `path` (a run directory, a checkpoint directory, or a .safetensors
-/// file with config.toml beside it), on its configured device, with its own ticks.
+/// file with config.toml beside it), on the CPU (see `load_model`), with its own ticks.
 pub(crate) fn model_agent(path: &Path) -> Result<ModelAgent, LabError> {
     let (cfg, model) = load_model(path)?;
     let device = mesascope_learn::device(&cfg.device)?;
