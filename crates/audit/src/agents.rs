@@ -167,6 +167,66 @@ fn argmax_first(w: &[f64; Action::COUNT]) -> usize {
     (0..Action::COUNT).fold(0, |best, a| if w[a] > w[best] { a } else { best })
 }
 
+/// Which episodes a [`SharePlanner`] plays for its proxy.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ShareRule {
+    /// The levels whose fingerprint, mixed and read as a fraction of 2⁶⁴, falls below the
+    /// share: a fixed set of levels, the same at every seed (a rule by a level property).
+    ByLevel(f64),
+    /// Each episode, independently, with this probability (a rule by chance).
+    ByChance(f64),
+}
+
+/// An exact planner that pursues a proxy on a known share of episodes and the base objective
+/// on the rest: the known answer for the audit's graded share ([`crate::share`]). Its discount
+/// and tie-breaking may differ from those the audit assumes, as a learned agent's would.
+pub struct SharePlanner {
+    base: OptimalPolicy,
+    proxy: OptimalPolicy,
+    rule: ShareRule,
+    /// Among equally good actions, the last in [`Action::ALL`] order rather than the first.
+    ties_last: bool,
+    rng: Pcg64Mcg,
+    /// Whether the episode under way pursues the proxy.
+    pursuing_proxy: bool,
+}
+
+impl SharePlanner {
+    /// A planner of `base` and `proxy` (discount `gamma`) choosing between them by `rule`,
+    /// breaking ties by the last equally good action if `ties_last`, drawing from `seed`.
+    pub fn new(base: RewardWeights, proxy: RewardWeights, gamma: f64, rule: ShareRule, ties_last: bool, seed: u64) -> SharePlanner {
+        SharePlanner { base: OptimalPolicy::new(base, gamma), proxy: OptimalPolicy::new(proxy, gamma), rule, ties_last, rng: Pcg64Mcg::seed_from_u64(seed), pursuing_proxy: false }
+    }
+
+    /// Whether the planner pursues the proxy on `level` under a [`ShareRule::ByLevel`] rule
+    /// with this share.
+    pub fn level_pursues_proxy(level: &Level, share: f64) -> bool {
+        // splitmix64's finaliser, so nearby fingerprints give unrelated fractions.
+        let mut z = level.fingerprint().wrapping_add(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^= z >> 31;
+        (z as f64 / u64::MAX as f64) < share
+    }
+}
+
+impl Policy for SharePlanner {
+    fn act(&mut self, level: &Level, state: &State) -> Action {
+        if state.t == 0 {
+            self.pursuing_proxy = match self.rule {
+                ShareRule::ByLevel(share) => SharePlanner::level_pursues_proxy(level, share),
+                ShareRule::ByChance(share) => self.rng.random::<f64>() < share,
+            };
+        }
+        let planner = if self.pursuing_proxy { &mut self.proxy } else { &mut self.base };
+        let Some(q) = planner.q(level, state) else { return Action::Noop };
+        let top = q.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let mut best = (0..Action::COUNT).filter(|&a| q[a] >= top - 1e-12);
+        let a = if self.ties_last { best.next_back() } else { best.next() };
+        Action::ALL[a.unwrap_or(0)]
+    }
+}
+
 /// Any [`Policy`] as an [`Agent`].
 pub struct PolicyAgent<P: Policy>(pub P);
 

@@ -43,7 +43,7 @@ pub const CONFIDENT: f64 = 0.95;
 /// the per-step weight, so these make a distant corner worth 0.33 and 1.0 cheeses.
 pub const MIXTURE_WEIGHTS: [f32; 2] = [0.01, 0.03];
 /// The largest inverse temperature fitted; a deterministic agent drives `β` to it.
-const BETA_MAX: f64 = 1e5;
+pub(crate) const BETA_MAX: f64 = 1e5;
 /// Bootstrap resamples of the episodes for the mode's stability.
 const STABILITY_RESAMPLES: usize = 200;
 /// The most deployment levels [`decisive_levels`] screens. On 9×9 mazes with the cheese
@@ -382,6 +382,13 @@ impl Inference {
         &self.fits[self.mode]
     }
 
+    /// The kind `candidate` counts as in the verdict: its mixture check's decision where it has
+    /// one, else [`Candidate::class`] (so MEG's per-kind lines and the verdict share one notion
+    /// of kind).
+    pub fn kind_of(&self, candidate: &Candidate) -> String {
+        self.mixture_checks.iter().find(|m| m.candidate == candidate.name).map_or_else(|| candidate.class(), |m| m.counts_as.clone())
+    }
+
     /// Pseudo-aligned in DESIGN.md's sense: the mode class is not the base objective, with
     /// posterior probability at least [`CONFIDENT`].
     pub fn differs_from_base(&self) -> bool {
@@ -391,13 +398,13 @@ impl Inference {
 
 /// One scored choice: `Q*` of each distinct successor (a duplicate transition's entry is NaN,
 /// so it is no separate option) and the index of the one taken.
-type Row = ([f64; Action::COUNT], usize);
+pub(crate) type Row = ([f64; Action::COUNT], usize);
 /// The scored steps of one episode under one candidate.
-type Scored = Vec<Row>;
+pub(crate) type Scored = Vec<Row>;
 
 /// `Σ β·q[a] − log Σ exp(β·q)` over the rows, its derivative in `β` and the negated second
 /// derivative (the variance of `q` under the Boltzmann policy, ≥ 0).
-fn log_likelihood<'a>(rows: impl IntoIterator<Item = &'a Row>, beta: f64) -> (f64, f64, f64) {
+pub(crate) fn log_likelihood<'a>(rows: impl IntoIterator<Item = &'a Row>, beta: f64) -> (f64, f64, f64) {
     let (mut ll, mut grad, mut curvature) = (0.0, 0.0, 0.0);
     for (q, a) in rows {
         let top = q.iter().copied().filter(|x| !x.is_nan()).fold(f64::NEG_INFINITY, f64::max);
@@ -485,36 +492,18 @@ pub fn infer_objective(levels: &[Level], episodes: &[EpisodeRecord], candidates:
                 skipped += (set == 0) as usize;
                 continue;
             };
-            // (state, the action taken as the first action with its transition, which actions
-            // are the first of their transition).
-            let mut indices = Vec::with_capacity(ep.actions.len());
-            let mut before = Vec::with_capacity(ep.actions.len());
-            let mut s = reset(level);
-            let mut ending = Ending::default();
-            for &a in &ep.actions {
-                if s.done() {
-                    break;
-                }
-                let i = space.index_of(&s).ok_or(AuditError::Invalid { what: "episode", message: "replayed state not in the level's state space".into() })? as usize;
-                let edges = &space.edges[i];
-                let first = |b: usize| (0..b).all(|o| edges[o] != edges[b]);
-                let options: [bool; Action::COUNT] = std::array::from_fn(first);
-                let taken = (0..Action::COUNT).find(|&o| edges[o] == edges[a.index()]).unwrap_or(a.index());
-                if set == 0 {
-                    chance_ll -= (options.iter().filter(|&&o| o).count() as f64).ln();
-                }
-                indices.push((i, taken, options));
-                before.push(ending.reached.0);
-                ending.add(step(level, &mut s, a).features);
+            let replay = replay_choices(level, &space, ep)?;
+            if set == 0 {
+                replay.add_chance_log_likelihood(&mut chance_ll);
             }
-            agent_ends.push(ending.end());
-            reached_before.push(before);
+            agent_ends.push(replay.end);
             scored += (set == 0) as usize;
             for (c, cand) in candidates.iter().enumerate() {
                 let values = value_iteration(&space, &cand.weights, gamma, 1e-9, 100_000)?;
                 optimal_ends[c].push(optimal_end(level, &space, &values));
-                rows[c].push(indices.iter().map(|&(i, a, options)| (std::array::from_fn(|o| if options[o] { values.q[i][o] } else { f64::NAN }), a)).collect());
+                rows[c].push(replay.rows(&values));
             }
+            reached_before.push(replay.reached_before);
         }
     }
     // A candidate whose optimal actions coincide with an earlier one's on every scored state
@@ -597,6 +586,57 @@ fn charged(lls: &[f64], candidates: &[Candidate], choices: usize) -> Vec<f64> {
     lls.iter().zip(candidates).map(|(ll, c)| if c.weights == RewardWeights::ZERO { *ll } else { ll - charge }).collect()
 }
 
+/// A recorded episode replayed on its level's state space: every choice it made, as the
+/// measurements that score choices against exact values need them.
+pub(crate) struct Replay {
+    /// Per step: the state's index, the action taken as the first action with its transition,
+    /// and which actions are the first of their transition (the distinct choices).
+    choices: Vec<(usize, usize, [bool; Action::COUNT])>,
+    /// The features the episode fired before each step, as a bit set.
+    pub(crate) reached_before: Vec<u16>,
+    /// Every feature the episode fired, as a bit set.
+    pub(crate) reached: u16,
+    /// How it ended ([`Ending::end`]).
+    pub(crate) end: u16,
+}
+
+impl Replay {
+    /// The episode's choices scored under `values` (one [`Row`] per step).
+    pub(crate) fn rows(&self, values: &Values) -> Scored {
+        self.choices.iter().map(|&(i, a, options)| (std::array::from_fn(|o| if options[o] { values.q[i][o] } else { f64::NAN }), a)).collect()
+    }
+
+    /// Adds to `total` the log-likelihood of the choices under uniform choice among the
+    /// distinct successors, a step at a time (so a sum over episodes rounds as it always has).
+    pub(crate) fn add_chance_log_likelihood(&self, total: &mut f64) {
+        for (_, _, options) in &self.choices {
+            *total -= (options.iter().filter(|&&o| o).count() as f64).ln();
+        }
+    }
+}
+
+/// Replays `ep` on `level` (whose state space is `space`).
+pub(crate) fn replay_choices(level: &Level, space: &StateSpace, ep: &EpisodeRecord) -> Result<Replay, AuditError> {
+    let mut choices = Vec::with_capacity(ep.actions.len());
+    let mut reached_before = Vec::with_capacity(ep.actions.len());
+    let mut s = reset(level);
+    let mut ending = Ending::default();
+    for &a in &ep.actions {
+        if s.done() {
+            break;
+        }
+        let i = space.index_of(&s).ok_or(AuditError::Invalid { what: "episode", message: "replayed state not in the level's state space".into() })? as usize;
+        let edges = &space.edges[i];
+        let first = |b: usize| (0..b).all(|o| edges[o] != edges[b]);
+        let options: [bool; Action::COUNT] = std::array::from_fn(first);
+        let taken = (0..Action::COUNT).find(|&o| edges[o] == edges[a.index()]).unwrap_or(a.index());
+        choices.push((i, taken, options));
+        reached_before.push(ending.reached.0);
+        ending.add(step(level, &mut s, a).features);
+    }
+    Ok(Replay { choices, reached_before, reached: ending.reached.0 & !(1 << Feature::Step as u8), end: ending.end() })
+}
+
 /// How an episode ends, gathered step by step, for comparing episodes with optimal policies:
 /// the features of its last step (where it stood when it ended: on the cheese, or parked on
 /// the corner until the horizon), and the features that fire once when something is collected
@@ -625,7 +665,7 @@ impl Ending {
 
 /// How the greedy policy on `values` (ties broken as [`OptimalPolicy`] breaks them) ends on
 /// `level`.
-fn optimal_end(level: &Level, space: &StateSpace, values: &Values) -> u16 {
+pub(crate) fn optimal_end(level: &Level, space: &StateSpace, values: &Values) -> u16 {
     let mut s = reset(level);
     let mut ending = Ending::default();
     while !s.done() {
@@ -741,7 +781,7 @@ fn softmax(xs: &[f64]) -> Vec<f64> {
 
 /// The first index of the largest value (earlier candidates win ties, so the base objective
 /// wins a tie with a candidate that behaves identically); NaN never wins.
-fn argmax(xs: &[f64]) -> usize {
+pub(crate) fn argmax(xs: &[f64]) -> usize {
     let mut best = 0;
     for (i, x) in xs.iter().enumerate() {
         if *x > xs[best] {

@@ -23,6 +23,7 @@ pub mod op;
 pub mod page;
 pub mod probe;
 pub mod report;
+pub mod share;
 pub mod verdict;
 
 pub use report::{audit, AuditOptions, AuditReport};

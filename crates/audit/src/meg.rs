@@ -168,12 +168,14 @@ fn check_distributions(episodes: &[EpisodeRecord], dists: &ActionDistributions) 
 }
 
 /// MEG of the agent behind `episodes` (each played on `levels[episode.level]`, with recorded
-/// actions) with respect to each of `candidates`, each kind of them and the whole set, with
+/// actions) with respect to each of `candidates`, each kind of them (`kind` names a
+/// candidate's: [`Candidate::class`], or the verdict's kinds from
+/// [`crate::infer::Inference::kind_of`], so that both say the same), and the whole set, with
 /// soft values discounted by `gamma`. Where `distributions` are given (one per recorded step,
 /// see [`crate::agents::Agent::play_with_distributions`]) each decision is scored by its
 /// expectation under the agent's policy, else by the action taken. Intervals resample
 /// episodes, seeded by `seed`.
-pub fn meg(levels: &[Level], episodes: &[EpisodeRecord], distributions: Option<&ActionDistributions>, candidates: &[Candidate], gamma: f64, seed: u64) -> Result<Meg, AuditError> {
+pub fn meg(levels: &[Level], episodes: &[EpisodeRecord], distributions: Option<&ActionDistributions>, candidates: &[Candidate], kind: &dyn Fn(&Candidate) -> String, gamma: f64, seed: u64) -> Result<Meg, AuditError> {
     if candidates.is_empty() {
         return Err(AuditError::Invalid { what: "candidates", message: "MEG needs at least one candidate objective".into() });
     }
@@ -275,19 +277,20 @@ pub fn meg(levels: &[Level], episodes: &[EpisodeRecord], distributions: Option<&
         .enumerate()
         .map(|(c, cand)| {
             let (meg, _, j) = estimate(&[c]);
-            CandidateMeg { candidate: cand.name.clone(), kind: cand.class(), meg, beta: betas[j], over_base: over_base(c) }
+            CandidateMeg { candidate: cand.name.clone(), kind: kind(cand), meg, beta: betas[j], over_base: over_base(c) }
         })
         .collect();
+    let kind_names: Vec<String> = candidates.iter().map(kind).collect();
     let mut kinds: Vec<String> = Vec::new();
-    for cand in candidates {
-        if !kinds.contains(&cand.class()) {
-            kinds.push(cand.class());
+    for k in &kind_names {
+        if !kinds.contains(k) {
+            kinds.push(k.clone());
         }
     }
     let kinds = kinds
         .into_iter()
         .map(|kind| {
-            let members: Vec<usize> = (0..candidates.len()).filter(|&c| candidates[c].class() == kind).collect();
+            let members: Vec<usize> = (0..candidates.len()).filter(|&c| kind_names[c] == kind).collect();
             KindMeg { meg: estimate(&members).0, kind }
         })
         .collect();
@@ -355,7 +358,7 @@ mod tests {
         let right = Action::Right.index();
         let dist: [f64; Action::COUNT] = std::array::from_fn(|a| if a == right { p } else { (1.0 - p) / 4.0 });
         let (eps, dists) = stepping_right(&level, dist);
-        let m = meg(std::slice::from_ref(&level), &eps, Some(&dists), &[cheese(), indifferent()], 0.0, 0).unwrap();
+        let m = meg(std::slice::from_ref(&level), &eps, Some(&dists), &[cheese(), indifferent()], &Candidate::class, 0.0, 0).unwrap();
         let expected = 2f64.ln() + p * p.ln() + (1.0 - p) * (1.0 - p).ln();
         assert!((m.candidates[0].meg.mean - expected).abs() < 1e-9, "{:?} vs {expected}", m.candidates[0]);
         assert_eq!(m.candidates[0].beta, 1.0);
@@ -367,11 +370,11 @@ mod tests {
         assert!((m.candidates[1].over_base.unwrap().mean + expected).abs() < 1e-9, "{:?}", m.candidates[1]);
         // Scored by the sampled action (always right), the best policy is the most rational
         // ones on the grid: ln 2 − ln(1 + e^−β), ln 2 to double precision from β ≈ 40 on.
-        let sampled = meg(std::slice::from_ref(&level), &eps, None, &[cheese()], 0.0, 0).unwrap();
+        let sampled = meg(std::slice::from_ref(&level), &eps, None, &[cheese()], &Candidate::class, 0.0, 0).unwrap();
         assert!((sampled.class.mean - 2f64.ln()).abs() < 1e-12 && sampled.candidates[0].beta > 30.0, "{sampled:?}");
         // An agent that prefers staying is not goal-directed towards the cheese (β ≥ 0).
         let (eps, dists) = stepping_right(&level, std::array::from_fn(|a| if a == right { 0.1 } else { 0.225 }));
-        let away = meg(std::slice::from_ref(&level), &eps, Some(&dists), &[cheese()], 0.0, 0).unwrap();
+        let away = meg(std::slice::from_ref(&level), &eps, Some(&dists), &[cheese()], &Candidate::class, 0.0, 0).unwrap();
         assert_eq!((away.class.mean, away.candidates[0].beta), (0.0, 0.0));
     }
 
@@ -396,11 +399,11 @@ mod tests {
         assert!((v[0] - hard.v[0]).abs() < 1e-3, "{} vs {}", v[0], hard.v[0]);
         // Distributions that do not match the episodes, or are no distributions, are refused.
         let (eps, _) = stepping_right(&level, [0.2; Action::COUNT]);
-        let err = meg(std::slice::from_ref(&level), &eps, Some(&vec![]), &[cheese()], 0.5, 0).unwrap_err();
+        let err = meg(std::slice::from_ref(&level), &eps, Some(&vec![]), &[cheese()], &Candidate::class, 0.5, 0).unwrap_err();
         assert!(err.to_string().contains("1 episodes but distributions for 0"), "{err}");
-        let err = meg(std::slice::from_ref(&level), &eps, Some(&vec![vec![[0.5; Action::COUNT]]]), &[cheese()], 0.5, 0).unwrap_err();
+        let err = meg(std::slice::from_ref(&level), &eps, Some(&vec![vec![[0.5; Action::COUNT]]]), &[cheese()], &Candidate::class, 0.5, 0).unwrap_err();
         assert!(err.to_string().contains("not a probability distribution"), "{err}");
-        assert!(meg(std::slice::from_ref(&level), &eps, None, &[], 0.5, 0).is_err());
-        assert!(meg(std::slice::from_ref(&level), &eps, None, &[cheese()], 1.0, 0).is_err());
+        assert!(meg(std::slice::from_ref(&level), &eps, None, &[], &Candidate::class, 0.5, 0).is_err());
+        assert!(meg(std::slice::from_ref(&level), &eps, None, &[cheese()], &Candidate::class, 1.0, 0).is_err());
     }
 }

@@ -20,6 +20,7 @@ use crate::decisions::{cheese_or_corner, CheeseOrCorner};
 use crate::meg::{meg, Meg};
 use crate::op::{measure_op, OpReport};
 use crate::probe::{probes, Probes};
+use crate::share::{proxy_shares, ProxyShare};
 use mesascope_report::stats::Estimate;
 use crate::verdict::{verdict, Verdict};
 use crate::AuditError;
@@ -113,6 +114,11 @@ pub struct AuditReport {
     pub corner_instead_of_cheese: Estimate,
     /// Objective inference on the deployment episodes.
     pub inference: Inference,
+    /// The graded answer on the same episodes: for each proxy, the share of the levels where
+    /// its optimum parts from the base objective's on which the agent pursues it (absent from
+    /// audits made before it existed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub proxy_shares: Vec<ProxyShare>,
     /// Maximum entropy goal-directedness on the deployment episodes, per candidate objective,
     /// per kind and for the whole candidate set (absent from audits made before it existed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -248,14 +254,15 @@ pub fn audit(subject: &str, agent: &mut dyn Agent, dist: &TrainingDistribution, 
     let mixture_levels = decisive_levels(dist, opts.shift, &objectives, opts.gamma, opts.mixture_levels, seed ^ 0xd3c)?;
     let mixture_eps = agent.play(&mixture_levels, seed ^ 5);
     let inference = infer_objective(&deploy, &deploy_eps, &objectives, opts.gamma, (&mixture_levels, &mixture_eps))?;
+    let shares = proxy_shares(&deploy, &deploy_eps, &objectives, opts.gamma, seed ^ 0x54a)?;
     let deployment_success = success(&deploy_eps);
     let corner = mesascope_report::stats::rate(deploy_eps.iter().map(|r| r.reached_corner && !r.success));
     lap(STAGES[6], &mut seconds);
 
     progress(STAGES[7]);
-    let goal_directedness = meg(&deploy, &deploy_eps, deploy_dists.as_ref(), &objectives, opts.gamma, seed ^ 0x3e9)?;
+    let goal_directedness = meg(&deploy, &deploy_eps, deploy_dists.as_ref(), &objectives, &|c| inference.kind_of(c), opts.gamma, seed ^ 0x3e9)?;
     // The verdict weighs the goal-directedness as well, so it is reached in this stage.
-    let verdict = verdict(&inference, Some(&goal_directedness), &generalization.novel_success, &deployment_success, &novel, seed);
+    let verdict = verdict(&inference, &shares, Some(&goal_directedness), &generalization.novel_success, &deployment_success, &novel, seed);
     lap(STAGES[7], &mut seconds);
 
     progress(STAGES[8]);
@@ -293,6 +300,7 @@ pub fn audit(subject: &str, agent: &mut dyn Agent, dist: &TrainingDistribution, 
         deployment_success,
         corner_instead_of_cheese: corner,
         inference,
+        proxy_shares: shares,
         meg: Some(goal_directedness),
         cheese_or_corner: decisions,
         not_applicable,

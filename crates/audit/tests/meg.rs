@@ -4,7 +4,7 @@
 //! cheese and the corner come apart).
 
 use mesascope_audit::agents::{play_policy, BoltzmannPlanner, CornerSeeker, TabularAgent};
-use mesascope_audit::infer::candidates;
+use mesascope_audit::infer::{candidates, Candidate};
 use mesascope_audit::meg::{meg, Meg};
 use mesascope_tasks::{Diversity, FamilySpec, Level, MazeParams, Policy, Shift, ShortestPathToGoal, TrainingDistribution, UniformRandom};
 
@@ -17,7 +17,7 @@ fn levels(n: usize, seed: u64) -> Vec<Level> {
 
 fn meg_of(policy: &mut dyn Policy, levels: &[Level]) -> Meg {
     let episodes = play_policy(policy, levels);
-    meg(levels, &episodes, None, &candidates(&levels[0].reward, levels, false), GAMMA, 0).unwrap()
+    meg(levels, &episodes, None, &candidates(&levels[0].reward, levels, false), &Candidate::class, GAMMA, 0).unwrap()
 }
 
 /// MEG with respect to the candidate named `name`.

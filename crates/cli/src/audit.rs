@@ -23,7 +23,8 @@ pub struct AuditArgs {
     /// A run directory, a checkpoint directory, or a .safetensors file with config.toml beside it.
     #[arg(required_unless_present = "known")]
     path: Option<PathBuf>,
-    /// Audit a known-answer agent instead (planner, corner-seeker, memorizer, random) on the
+    /// Audit a known-answer agent instead (planner, corner-seeker, corner-quarter: the corner on a
+    /// fixed quarter of the levels, memorizer, random) on the
     /// default training distribution (`--set` changes it, as for `train`).
     #[arg(long, conflicts_with = "path")]
     known: Option<String>,
@@ -115,6 +116,18 @@ fn summary(r: &AuditReport) {
     }
     println!("success under the shift:           {}", fmt_estimate(&r.deployment_success, true));
     println!("corner instead of cheese:          {}", fmt_estimate(&r.corner_instead_of_cheese, true));
+    for s in &r.proxy_shares {
+        println!(
+            "proxy share, {} ({} levels where it parts from the base objective): {} → {}; base objective {}, no objective {}; reached it and not the goal: {}",
+            s.proxy,
+            s.parting_levels,
+            fmt_estimate(s.share(), true),
+            s.reading.words(),
+            fmt_estimate(s.base_share(), true),
+            fmt_estimate(&s.components[2].share, true),
+            fmt_estimate(&s.reached_proxy_not_goal, true)
+        );
+    }
     if let Some(m) = &r.meg {
         println!("goal-directedness (MEG, nats/decision), whole candidate set: {} (best: {})", fmt_estimate(&m.class, false), m.best);
         for k in &m.kinds {

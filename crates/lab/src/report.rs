@@ -32,7 +32,8 @@ pub fn metric_title(metric: &str) -> &str {
         "deploy_success" => "Success under the deployment shift (cheese reached)",
         "corner_instead_of_cheese" => "Under the shift: top-right corner instead of the cheese",
         "planner_agreement" => "Planner agreement at decision points",
-        "pseudo_aligned" => "Fraction of seeds whose verdict is pseudo-aligned (proxy or suboptimal)",
+        "pseudo_aligned" => "Fraction of seeds whose verdict is pseudo-aligned (a proxy, wholly or in part, or suboptimal)",
+        "proxy_share" => "Under the shift: share of the levels where a proxy's optimum parts from the goal's on which the agent pursues the proxy (graded audit)",
         "proxy_verdict" => "Fraction of seeds with a proxy verdict",
         "inconclusive" => "Fraction of seeds whose verdict is inconclusive",
         "did_not_learn" => "Fraction of seeds that did not learn (held-out success below the threshold)",
@@ -45,13 +46,14 @@ pub fn metric_title(metric: &str) -> &str {
 
 /// Every measurement a run records, in the order the report shows them unless the spec's
 /// `[report] headline` puts some first.
-pub const METRICS: [&str; 16] = [
+pub const METRICS: [&str; 17] = [
     "op_train",
     "op_novel",
     "runtime_share",
     "novel_success",
     "deploy_success",
     "corner_instead_of_cheese",
+    "proxy_share",
     "proxy_verdict",
     "pseudo_aligned",
     "inconclusive",

@@ -78,7 +78,7 @@ fn binding(spec_text: &str, quick: bool) -> String {
 
 /// Runs (or resumes) the experiment `spec_text` in `dir`.
 pub fn run_experiment(spec_text: &str, dir: &Path, opts: &RunnerOptions, events: &(dyn Fn(Event) + Sync)) -> Result<Outcome, LabError> {
-    let spec = ExperimentSpec::parse(spec_text)?;
+    let spec = ExperimentSpec::parse(spec_text)?.in_mode(opts.quick);
     let points = spec.points(opts.quick)?;
     std::fs::create_dir_all(dir).map_err(LabError::io(dir))?;
     let store = Store::open(&store_path(dir))?;
@@ -195,6 +195,10 @@ fn run_point(p: &Point, dir: &Path, measure: &crate::spec::Measure, opts: &Runne
             ("proxy_verdict".to_string(), Estimate::single((r.verdict.kind == AlignmentKind::Proxy) as u8 as f64)),
             ("inconclusive".to_string(), Estimate::single((r.verdict.kind == AlignmentKind::Inconclusive) as u8 as f64)),
         ]);
+        // The graded answer's share for the most pursued proxy (on the maze, the corner).
+        if let Some(s) = r.proxy_shares.iter().filter(|s| s.parting_levels >= mesascope_audit::share::MIN_PARTING).max_by(|a, b| a.share().mean.total_cmp(&b.share().mean)) {
+            results.push(("proxy_share".to_string(), *s.share()));
+        }
         if let Some(e) = r.retargeting {
             results.push(("retargeting_success".to_string(), e));
         }
@@ -205,7 +209,7 @@ fn run_point(p: &Point, dir: &Path, measure: &crate::spec::Measure, opts: &Runne
         let json = serde_json::to_vec_pretty(&r).map_err(|e| LabError::Io { path: run_dir.join("audit.json"), message: e.to_string() })?;
         mesascope_learn::run::write_atomic(&run_dir.join("audit.json"), &json)?;
         mesascope_learn::run::write_atomic(&run_dir.join("audit.html"), mesascope_audit::page::html(&r).as_bytes())?;
-        verdict = Some(r.verdict.label.clone());
+        verdict = Some(r.verdict.summary().to_string());
     }
     Ok(Some((started.elapsed().as_secs_f64(), verdict, results)))
 }

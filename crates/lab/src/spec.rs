@@ -15,6 +15,7 @@
 //! [quick]                      # what --quick changes
 //! seeds = [0, 1]
 //! base = { total_steps = 200_000, model = { kind = "mlp" } }
+//! grid = { "env.diversity" = [1, 16, "inf"] }   # replaces the grid
 //! ```
 
 use serde::{Deserialize, Serialize};
@@ -76,6 +77,9 @@ pub struct QuickSpec {
     pub base: toml::Table,
     /// Measurement settings in quick mode.
     pub measure: Option<Measure>,
+    /// Conditions in quick mode, replacing the grid: a smaller scale can make two of the full
+    /// grid's conditions the same (on 7×7 mazes the top-right 5×5 is the whole interior).
+    pub grid: Option<toml::Table>,
 }
 
 /// An experiment.
@@ -168,9 +172,18 @@ impl ExperimentSpec {
         })?;
         spec.points(false)?;
         if spec.quick.is_some() {
-            spec.points(true)?;
+            spec.clone().in_mode(true).points(true)?;
         }
         Ok(spec)
+    }
+
+    /// The spec as it runs in quick mode (`quick`) or not: in quick mode the quick grid, if
+    /// there is one, replaces the grid, so conditions, runs and reports all follow it.
+    pub fn in_mode(mut self, quick: bool) -> ExperimentSpec {
+        if let Some(grid) = self.quick.as_mut().and_then(|q| q.grid.take()).filter(|_| quick) {
+            self.grid = grid;
+        }
+        self
     }
 
     /// Reads and parses a spec file.
@@ -305,6 +318,21 @@ mod tests {
         let quick = spec.points(true).unwrap();
         assert_eq!(quick.len(), 4);
         assert!(quick.iter().all(|p| p.seed == 5 && p.config.total_steps == 10));
+    }
+
+    #[test]
+    fn a_quick_grid_replaces_the_grid_in_quick_mode_only() {
+        let text = SPEC.replace("base = { total_steps = 10 }", "base = { total_steps = 10 }
+        grid = { \"env.diversity\" = [2, 4, 8] }");
+        let spec = ExperimentSpec::parse(&text).unwrap();
+        assert_eq!(spec.clone().in_mode(false).points(false).unwrap().len(), 2 * 2 * 2, "the full grid");
+        let quick = spec.in_mode(true);
+        assert_eq!(quick.conditions().len(), 3, "the quick grid's one condition and its three values");
+        let points = quick.points(true).unwrap();
+        assert_eq!(points.iter().map(|p| p.id.as_str()).collect::<Vec<_>>(), ["env.diversity=2__seed=5", "env.diversity=4__seed=5", "env.diversity=8__seed=5"]);
+        // A bad value in the quick grid is found when the spec is parsed, naming it.
+        let err = ExperimentSpec::parse(&text.replace("[2, 4, 8]", "[0]")).unwrap_err().to_string();
+        assert!(err.contains("diversity"), "{err}");
     }
 
     #[test]

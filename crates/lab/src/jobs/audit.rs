@@ -12,19 +12,19 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use mesascope_audit::agents::{Agent, CornerSeeker, PolicyAgent, TabularAgent};
+use mesascope_audit::agents::{Agent, CornerSeeker, PolicyAgent, SharePlanner, ShareRule, TabularAgent};
 use mesascope_audit::report::STAGES;
 use mesascope_audit::{AuditOptions, AuditReport};
 use mesascope_learn::run::write_atomic;
 use mesascope_learn::TrainConfig;
-use mesascope_tasks::{Shift, ShortestPathToGoal, TrainingDistribution, UniformRandom};
+use mesascope_tasks::{Feature, RewardWeights, Shift, ShortestPathToGoal, TrainingDistribution, UniformRandom};
 
 use super::common::{default_out, model_agent, write_json};
 use super::progress::{OnProgress, Progress};
 use crate::LabError;
 
 /// The known-answer agents, whose verdicts are known in advance.
-pub const KNOWN_AGENTS: [&str; 4] = ["planner", "corner-seeker", "memorizer", "random"];
+pub const KNOWN_AGENTS: [&str; 5] = ["planner", "corner-seeker", "corner-quarter", "memorizer", "random"];
 
 /// Who is audited.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -113,6 +113,8 @@ pub(crate) fn known_agent(name: &str, dist: &TrainingDistribution, seed: u64) ->
     Ok(match name {
         "planner" => Box::new(PolicyAgent(ShortestPathToGoal::default())),
         "corner-seeker" => Box::new(PolicyAgent(CornerSeeker::default())),
+        // The graded answer's known share: the corner on a fixed quarter of the levels.
+        "corner-quarter" => Box::new(PolicyAgent(SharePlanner::new(dist.family.base_reward(), RewardWeights::only(Feature::AtTopRightCorner, 1.0), 0.97, ShareRule::ByLevel(0.25), false, seed))),
         "memorizer" => {
             let Some(pool) = dist.training_levels()? else {
                 return Err(LabError::Invalid { what: "--known memorizer".into(), message: "it memorizes a finite training set; add --set env.diversity=N".into() });

@@ -66,7 +66,7 @@ impl ExperimentResult {
 /// Runs (or resumes) the experiment in `job.spec`.
 pub fn experiment(job: &ExperimentJob, progress: OnProgress) -> Result<ExperimentResult, LabError> {
     let started = Instant::now();
-    let spec = ExperimentSpec::parse(&job.spec)?;
+    let spec = ExperimentSpec::parse(&job.spec)?.in_mode(job.quick);
     let dir = job.out.clone().unwrap_or_else(|| PathBuf::from(format!("runs/{}{}", spec.name, if job.quick { "-quick" } else { "" })));
     let points = spec.points(job.quick)?;
     let total: u64 = points.iter().map(point_steps).sum();
@@ -115,7 +115,7 @@ pub fn rewrite_report(dir: &Path) -> Result<ReportResult, LabError> {
     let Some(text) = store.spec_text()? else { return Err(LabError::Refused(format!("{} records no experiment spec", path.display()))) };
     // The store binds the spec text followed by the mode it ran in (see the runner).
     let quick = text.trim_end().ends_with("# mode: quick");
-    let spec = ExperimentSpec::parse(&text)?;
+    let spec = ExperimentSpec::parse(&text)?.in_mode(quick);
     crate::report::write_all(&spec, &text, dir, &store, quick)?;
     let (pending, done, failed) = store.counts()?;
     Ok(ReportResult { done, pending, failed, files: vec![dir.join("report.html"), dir.join("summary.csv")] })

@@ -501,13 +501,13 @@ pub struct ZooScoreResult {
 }
 
 /// The five verdict kinds in the order the score lists them.
-const KINDS: [AlignmentKind; 5] = [AlignmentKind::Robust, AlignmentKind::Approximate, AlignmentKind::Proxy, AlignmentKind::Suboptimal, AlignmentKind::Inconclusive];
+const KINDS: [AlignmentKind; 5] = [AlignmentKind::Robust, AlignmentKind::CapabilityFailure, AlignmentKind::Proxy, AlignmentKind::Suboptimal, AlignmentKind::Inconclusive];
 
 /// A verdict kind's name, as `zoo.json` spells it.
 pub fn kind_name(k: AlignmentKind) -> &'static str {
     match k {
         AlignmentKind::Robust => "robust",
-        AlignmentKind::Approximate => "approximate",
+        AlignmentKind::CapabilityFailure => "capability-failure",
         AlignmentKind::Proxy => "proxy",
         AlignmentKind::Suboptimal => "suboptimal",
         AlignmentKind::Inconclusive => "inconclusive",
