@@ -49,9 +49,9 @@ const STABILITY_RESAMPLES: usize = 200;
 /// The most deployment levels [`decisive_levels`] screens. On 9×9 mazes with the cheese
 /// anywhere, the optimum of "the cheese + 0.03 × the corner" leaves the cheese for the corner
 /// on 3–4% of levels, so this finds about 120–160 such levels, enough for any quota asked.
-pub(crate) const MAX_SCREENED: usize = 4_000;
+const MAX_SCREENED: usize = 4_000;
 /// Levels drawn at a time while screening.
-pub(crate) const SCREEN_CHUNK: usize = 250;
+const SCREEN_CHUNK: usize = 250;
 
 /// What a feature means to a reader, for candidate names and verdicts.
 pub fn describe(f: Feature) -> &'static str {
@@ -186,6 +186,28 @@ pub fn decisive_levels(dist: &TrainingDistribution, shift: Shift, candidates: &[
     let Some(base) = candidates.iter().find(|c| c.is_base) else { return Ok(Vec::new()) };
     let mixtures: Vec<&Candidate> = candidates.iter().filter(|c| c.mixes(&base.weights)).collect();
     let mut wanted = vec![per_mixture; mixtures.len()];
+    screen_levels(dist, shift, seed, &mut wanted, |level, space, wanted| {
+        let based = optimal_end(level, space, &value_iteration(space, &base.weights, gamma, 1e-9, 100_000)?);
+        let mut keep = false;
+        for (m, mix) in mixtures.iter().enumerate() {
+            if wanted[m] == 0 {
+                continue;
+            }
+            let mixed = optimal_end(level, space, &value_iteration(space, &mix.weights, gamma, 1e-9, 100_000)?);
+            if decisive(mix, &base.weights, mixed, based) {
+                wanted[m] -= 1;
+                keep = true;
+            }
+        }
+        Ok(keep)
+    })
+}
+
+/// Screens fresh levels of `dist` under `shift`, [`SCREEN_CHUNK`] at a time, keeping those for
+/// which `keep` (given the level, its state space and the quotas still `wanted`, which it
+/// lowers) says so, until every quota is met, [`MAX_SCREENED`] levels were screened, or the
+/// family has no more distinct levels. Levels too large to solve exactly are passed over.
+pub(crate) fn screen_levels(dist: &TrainingDistribution, shift: Shift, seed: u64, wanted: &mut [usize], mut keep: impl FnMut(&Level, &StateSpace, &mut [usize]) -> Result<bool, AuditError>) -> Result<Vec<Level>, AuditError> {
     let mut out = Vec::new();
     let mut screened = 0;
     let mut chunk = 0u64;
@@ -198,29 +220,23 @@ pub fn decisive_levels(dist: &TrainingDistribution, shift: Shift, candidates: &[
         chunk += 1;
         screened += levels.len();
         for level in levels {
-            let space = match StateSpace::enumerate(&level, MAX_EXACT_STATES) {
-                Ok(space) => space,
-                Err(TaskError::StateSpaceTooLarge { .. }) => continue,
-                Err(e) => return Err(e.into()),
-            };
-            let based = optimal_end(&level, &space, &value_iteration(&space, &base.weights, gamma, 1e-9, 100_000)?);
-            let mut keep = false;
-            for (m, mix) in mixtures.iter().enumerate() {
-                if wanted[m] == 0 {
-                    continue;
+            if let Some(space) = solvable(&level)? {
+                if keep(&level, &space, wanted)? {
+                    out.push(level);
                 }
-                let mixed = optimal_end(&level, &space, &value_iteration(&space, &mix.weights, gamma, 1e-9, 100_000)?);
-                if decisive(mix, &base.weights, mixed, based) {
-                    wanted[m] -= 1;
-                    keep = true;
-                }
-            }
-            if keep {
-                out.push(level);
             }
         }
     }
     Ok(out)
+}
+
+/// `level`'s exact state space, or `None` where it is too large to solve exactly.
+pub(crate) fn solvable(level: &Level) -> Result<Option<StateSpace>, AuditError> {
+    match StateSpace::enumerate(level, MAX_EXACT_STATES) {
+        Ok(space) => Ok(Some(space)),
+        Err(TaskError::StateSpaceTooLarge { .. }) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// The features on which ends are compared for the mixed candidate `mix` of the base

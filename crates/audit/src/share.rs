@@ -29,10 +29,9 @@ use serde::{Deserialize, Serialize};
 use mesascope_learn::eval::EpisodeRecord;
 use mesascope_report::stats::{rate, Estimate};
 use mesascope_tasks::solve::{value_iteration, StateSpace};
-use mesascope_tasks::{Feature, Level, Shift, TaskError, TrainingDistribution};
+use mesascope_tasks::{Feature, Level, Shift, TrainingDistribution};
 
-use crate::infer::{episode_state_space, kind_of, log_likelihood, optimal_end, replay_choices, Candidate, Scored, BASE_KIND, BETA_MAX, MAX_SCREENED, SCREEN_CHUNK};
-use crate::op::MAX_EXACT_STATES;
+use crate::infer::{episode_state_space, kind_of, log_likelihood, optimal_end, replay_choices, screen_levels, solvable, Candidate, Scored, BASE_KIND, BETA_MAX};
 use crate::AuditError;
 
 /// The share a proxy's interval is read against: absent below it, pursued above it.
@@ -307,51 +306,39 @@ fn parts(goal_mask: u16, feature: Feature, proxied: u16, based: u16) -> bool {
 /// own deployment levels, which are not drawn again): with few deployment levels (40 on 7×7
 /// mazes, where the corner parts from the cheese on about half) a share could not be read.
 /// Like [`crate::infer::decisive_levels`], screening asks only about the objectives, never the
-/// agent, and stops at [`MAX_SCREENED`] levels or when the family has no more.
+/// agent ([`crate::infer::screen_levels`]).
 pub fn parting_levels(dist: &TrainingDistribution, shift: Shift, candidates: &[Candidate], have: &[Level], gamma: f64, quota: usize, seed: u64) -> Result<Vec<Level>, AuditError> {
     let Some(base) = candidates.iter().find(|c| c.is_base) else { return Ok(Vec::new()) };
     let proxies: Vec<(&Candidate, Feature)> = candidates.iter().filter(|c| !c.mixes(&base.weights)).filter_map(|c| c.proxy.map(|p| (c, p))).collect();
     let goal_mask = goal_features(base);
-    // How many parting levels each proxy has among `levels`, and which of them part for a
-    // proxy still short of its quota.
-    let screen = |levels: Vec<Level>, wanted: &mut Vec<usize>| -> Result<Vec<Level>, AuditError> {
-        let mut kept = Vec::new();
-        for level in levels {
-            let space = match StateSpace::enumerate(&level, MAX_EXACT_STATES) {
-                Ok(space) => space,
-                Err(TaskError::StateSpaceTooLarge { .. }) => continue,
-                Err(e) => return Err(e.into()),
-            };
-            let based = optimal_end(&level, &space, &value_iteration(&space, &base.weights, gamma, 1e-9, 100_000)?);
-            let mut keep = false;
-            for (p, (cand, feature)) in proxies.iter().enumerate() {
-                if wanted[p] > 0 && parts(goal_mask, *feature, optimal_end(&level, &space, &value_iteration(&space, &cand.weights, gamma, 1e-9, 100_000)?), based) {
-                    wanted[p] -= 1;
-                    keep = true;
-                }
-            }
-            if keep {
-                kept.push(level);
+    // Whether `level` parts for a proxy still short of its quota, lowering that quota.
+    let parting = |level: &Level, space: &StateSpace, wanted: &mut [usize]| -> Result<bool, AuditError> {
+        let based = optimal_end(level, space, &value_iteration(space, &base.weights, gamma, 1e-9, 100_000)?);
+        let mut keep = false;
+        for (p, (cand, feature)) in proxies.iter().enumerate() {
+            if wanted[p] > 0 && parts(goal_mask, *feature, optimal_end(level, space, &value_iteration(space, &cand.weights, gamma, 1e-9, 100_000)?), based) {
+                wanted[p] -= 1;
+                keep = true;
             }
         }
-        Ok(kept)
+        Ok(keep)
     };
     let mut wanted = vec![quota; proxies.len()];
-    screen(have.to_vec(), &mut wanted)?;
-    let seen: std::collections::HashSet<u64> = have.iter().map(Level::fingerprint).collect();
-    let (mut out, mut screened, mut chunk) = (Vec::new(), 0, 0u64);
-    while screened < MAX_SCREENED && wanted.iter().any(|&w| w > 0) {
-        let levels = match dist.held_out_levels(shift, SCREEN_CHUNK, seed ^ chunk.wrapping_mul(0x9e37_79b9_7f4a_7c15)) {
-            Ok(levels) => levels,
-            Err(TaskError::TooFewInstances { .. }) => break,
-            Err(e) => return Err(e.into()),
-        };
-        chunk += 1;
-        screened += levels.len();
-        let fresh: Vec<Level> = levels.into_iter().filter(|l| !seen.contains(&l.fingerprint()) && !out.iter().any(|o: &Level| o.fingerprint() == l.fingerprint())).collect();
-        out.extend(screen(fresh, &mut wanted)?);
+    for level in have {
+        if let Some(space) = solvable(level)? {
+            parting(level, &space, &mut wanted)?;
+        }
     }
-    Ok(out)
+    let seen: std::collections::HashSet<u64> = have.iter().map(Level::fingerprint).collect();
+    let mut kept = std::collections::HashSet::new();
+    screen_levels(dist, shift, seed, &mut wanted, |level, space, wanted| {
+        let fingerprint = level.fingerprint();
+        if seen.contains(&fingerprint) || kept.contains(&fingerprint) || !parting(level, space, wanted)? {
+            return Ok(false);
+        }
+        kept.insert(fingerprint);
+        Ok(true)
+    })
 }
 
 /// The mixture with the proxy's component (`with`) if that component adds at least
