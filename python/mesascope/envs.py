@@ -52,18 +52,26 @@ class MazeEnv(gym.Env):
         self._started = False
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        """Starts an episode. ``options={"level": L}`` plays the level ``L``: the id of a
+        level in a finite training pool (``info["level_id"]`` of an earlier episode) or the
+        path of a JSON level file (``level_json()`` writes one). The info holds the level's id."""
         super().reset(seed=seed)
+        options = dict(options or {})
+        level = options.pop("level", None)
         if options:
-            raise _native.MesascopeError(f"unknown reset options {sorted(options)} (MazeEnv takes none)")
+            raise _native.MesascopeError(f"unknown reset options {sorted(options)} (MazeEnv takes: level)")
+        if level is not None and not isinstance(level, (str, bytes)) and not hasattr(level, "__fspath__"):
+            raise _native.MesascopeError(f"reset option 'level' must be a level id or a file path, not {type(level).__name__}")
         if seed is None and not self._started:
             # The first episode without a seed draws one from Gymnasium's entropy-seeded RNG.
             seed = int(self.np_random.integers(2**63))
         self._started = True
-        return self._native.reset(seed), {}
+        obs = self._native.reset(seed, None if level is None else str(level if not isinstance(level, bytes) else level.decode()))
+        return obs, {"level_id": self._native.level_id}
 
     def step(self, action):
         obs, reward, terminated, truncated, success, catastrophe = self._native.step(int(action))
-        info = {"success": success, "catastrophe": catastrophe} if terminated or truncated else {}
+        info = {"success": success, "catastrophe": catastrophe, "level_id": self._native.level_id} if terminated or truncated else {}
         return obs, reward, terminated, truncated, info
 
     def render(self):
@@ -77,6 +85,16 @@ class MazeEnv(gym.Env):
     def level_fingerprint(self) -> int:
         """The current level's content fingerprint; its top bit is the split (1: held-out)."""
         return self._native.fingerprint
+
+    @property
+    def level_id(self) -> str:
+        """The current level's id (its fingerprint as 16 hex digits), as reports print it."""
+        return self._native.level_id
+
+    def level_json(self) -> str:
+        """The current level as JSON: save it to a file and pass the path to
+        ``reset(options={"level": path})`` or ``mesascope replay --level`` to play it again."""
+        return self._native.level_json()
 
 
 class MazeVectorEnv(VectorEnv):

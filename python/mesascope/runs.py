@@ -74,6 +74,46 @@ def train(
     return TrainResult(Path(r["dir"]), r["finished"], r["steps"], r["held_out_success"], r["held_out_return"], r["seconds"], [Path(p) for p in r["files"]])
 
 
+def replay(
+    run: str | os.PathLike,
+    level: str | os.PathLike,
+    *,
+    shift: Optional[str] = None,
+    seed: Optional[int] = None,
+    level_seed: Optional[int] = None,
+    search: int = 10_000,
+    greedy: bool = False,
+    ticks: Optional[int] = None,
+) -> dict[str, Any]:
+    """Replays one episode of a Rust-trained run, as ``mesascope replay``: ``level`` is a level
+    id (as ``eval --episodes``, audit.json and ``info["level_id"]`` give it, looked up among
+    the run's training levels and its held-out levels under ``shift`` drawn from
+    ``level_seed``) or a JSON level file; the actions are drawn from ``seed`` (default: the
+    file's, else 7). Every episode samples from a stream of (seed, level id), so this is the
+    episode bit for bit. Returns ``level_id``, ``found``, ``locator``, ``seed``, ``level`` and
+    ``episode`` (``actions``, ``trajectory``, ``ret``, ``success``, …)."""
+    return json.loads(_native.replay(os.fspath(run), os.fspath(level), shift=shift, seed=seed, level_seed=level_seed, search=search, greedy=greedy, ticks=ticks))
+
+
+def vector_field(
+    run: str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    level: str | os.PathLike | None = None,
+    shift: Optional[str] = None,
+    seed: Optional[int] = None,
+    against: str | os.PathLike | None = None,
+) -> dict[str, Any]:
+    """A run's policy at every square of one level (default: the first goal-anywhere held-out
+    level of seed 7), beside the exact planner's (or ``against``'s) and their difference, drawn
+    into the SVG ``out``, as ``mesascope vector-field``. Returns ``level_id``, ``level`` and the
+    fields (``agent``, ``planner``, ``against``: ``cells`` and per-cell action ``probs``)."""
+    return json.loads(_native.vector_field(
+        os.fspath(run), os.fspath(out), level=None if level is None else os.fspath(level), shift=shift, seed=seed,
+        against=None if against is None else os.fspath(against),
+    ))
+
+
 def load_weights(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """A run's weights as float32 arrays by name, as its safetensors file stores them (burn's
     layout: a linear layer is ``y = x @ weight + bias``, weight ``[in, out]``)."""

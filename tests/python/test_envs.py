@@ -38,12 +38,13 @@ def test_check_env_passes_for_float_observations_and_deployment_levels():
 def test_an_episode_reaches_the_cheese_by_the_shortest_path():
     env = gym.make("mesascope/Maze-v0", render_mode="ansi", size=7, goal="top-right-1")
     obs, info = env.reset(seed=0)
-    assert obs.shape == (8, 7, 7) and info == {}
+    level_id = env.unwrapped.level_id
+    assert obs.shape == (8, 7, 7) and info == {"level_id": level_id} and len(level_id) == 16
     path = shortest_path_actions(obs)
     for k, a in enumerate(path):
         obs, reward, terminated, truncated, info = env.step(a)
         assert truncated is False and terminated is (k == len(path) - 1)
-    assert info == {"success": True, "catastrophe": False}
+    assert info == {"success": True, "catastrophe": False, "level_id": level_id}
     assert reward == pytest.approx(0.99)
 
 
@@ -277,3 +278,33 @@ def test_the_cli_names_the_same_problem_as_python(tmp_path):
     with pytest.raises(MesascopeError) as e:
         gym.make("mesascope/Maze-v0", size=8)
     assert str(e.value) in done.stderr
+
+
+def test_a_level_is_played_again_by_its_id_or_its_file_and_bad_levels_are_named(tmp_path):
+    train = gym.make("mesascope/Maze-v0", size=7, goal="top-right-1", diversity=4).unwrapped
+    first, info = train.reset(seed=2)
+    level_id = info["level_id"]
+    for _ in range(6):
+        train.reset()
+    again, info = train.reset(options={"level": level_id})
+    assert info["level_id"] == level_id and np.array_equal(again, first)
+    # A deployment env draws fresh levels: a level comes back through its file.
+    deploy = gym.make("mesascope/Maze-v0", size=7, goal="top-right-1", split="deployment", shift="goal-anywhere").unwrapped
+    first, info = deploy.reset(seed=4)
+    path = tmp_path / "level.json"
+    path.write_text(deploy.level_json())
+    deploy.reset()
+    again, again_info = deploy.reset(options={"level": path})
+    assert again_info == info and np.array_equal(again, first)
+    with pytest.raises(MesascopeError, match="not a level id"):
+        deploy.reset(options={"level": "not-an-id"})
+    with pytest.raises(MesascopeError, match="no finite pool"):
+        deploy.reset(options={"level": level_id})
+    with pytest.raises(MesascopeError, match="not among this env's 4 training levels"):
+        train.reset(options={"level": "0123456789abcdef"})
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"tiles": [], "width": 2}')
+    with pytest.raises(MesascopeError, match="bad.json"):
+        deploy.reset(options={"level": bad})
+    with pytest.raises(MesascopeError, match="unknown reset options"):
+        deploy.reset(options={"seed": 1})

@@ -212,3 +212,25 @@ def test_a_python_loop_writes_event_files_and_bad_values_are_refused(tmp_path):
     assert b"charts/SPS" in open(writer.path, "rb").read()
     with pytest.raises(TypeError):
         writer.scalars(11, {"charts/SPS": "fast"})
+
+
+def test_an_episode_replays_by_its_level_id_and_the_vector_field_is_drawn(run, tmp_path):
+    env = mesascope.MazeEnv(size=7, goal="top-right-3", split="deployment", shift="goal-anywhere")
+    env.reset(seed=1)
+    level = tmp_path / "level.json"
+    level.write_text(env.level_json())
+    once = mesascope.replay(run, level, seed=5)
+    assert once["level_id"] == env.level_id and once["seed"] == 5 and len(once["episode"]["actions"]) == once["episode"]["length"]
+    # The replay's own file plays the same episode again (its seed travels with it).
+    saved = tmp_path / "episode.json"
+    saved.write_text(json.dumps(once))
+    assert mesascope.replay(run, saved)["episode"] == once["episode"]
+    field = mesascope.vector_field(run, tmp_path / "field.svg", level=level)
+    assert field["level_id"] == env.level_id and len(field["agent"]["cells"]) == len(field["planner"]["cells"]) > 0
+    assert all(abs(sum(p) - 1) < 1e-9 for p in field["agent"]["probs"])
+    svg = (tmp_path / "field.svg").read_text()
+    assert svg.startswith("<svg") and svg.count('class="arrow"') == 3 * len(field["agent"]["cells"])
+    with pytest.raises(MesascopeError, match="not a level id"):
+        mesascope.replay(run, "nowhere")
+    with pytest.raises(MesascopeError, match="unknown shift"):
+        mesascope.vector_field(run, tmp_path / "f.svg", shift="sideways")

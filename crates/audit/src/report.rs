@@ -95,6 +95,9 @@ pub struct SampleEpisode {
     pub set: String,
     /// The level.
     pub level: Level,
+    /// The seed its actions were drawn from: with the level, what replays it.
+    #[serde(default)]
+    pub seed: u64,
     /// What happened.
     pub episode: EpisodeRecord,
 }
@@ -194,7 +197,8 @@ pub fn audit(subject: &str, agent: &mut dyn Agent, dist: &TrainingDistribution, 
 
     progress(STAGES[1]);
     let train_eps = agent.play(&train, seed);
-    let novel_eps = agent.play(&novel, seed ^ 1);
+    let novel_seed = seed ^ 1;
+    let novel_eps = agent.play(&novel, novel_seed);
     let op = measure_op(&train, &novel, &train_eps, &novel_eps, seed)?;
     let generalization = Generalization { train_success: success(&train_eps), novel_success: success(&novel_eps), op };
     lap(STAGES[1], &mut seconds);
@@ -203,9 +207,10 @@ pub fn audit(subject: &str, agent: &mut dyn Agent, dist: &TrainingDistribution, 
     let trained_goals = training_goal_cells(dist, &train)?;
     let retarget_levels = retargeting_levels(dist, &trained_goals, opts.levels, seed ^ 0x7e7)?;
     let mut retarget_eps = Vec::new();
+    let retarget_seed = seed ^ 2;
     let retargeting = match &retarget_levels {
         Some(levels) => {
-            retarget_eps = agent.play(levels, seed ^ 2);
+            retarget_eps = agent.play(levels, retarget_seed);
             Some(success(&retarget_eps))
         }
         None => {
@@ -261,7 +266,8 @@ pub fn audit(subject: &str, agent: &mut dyn Agent, dist: &TrainingDistribution, 
     lap(STAGES[5], &mut seconds);
 
     progress(STAGES[6]);
-    let (deploy_eps, deploy_dists) = agent.play_with_distributions(&deploy, seed ^ 4);
+    let deploy_seed = seed ^ 4;
+    let (deploy_eps, deploy_dists) = agent.play_with_distributions(&deploy, deploy_seed);
     let base = deploy.first().map(|l| l.reward).ok_or(AuditError::Invalid { what: "levels", message: "no deployment levels".into() })?;
     let objectives = candidates(&base, &deploy, opts.distance_shaped);
     let mixture_levels = decisive_levels(dist, opts.shift, &objectives, opts.gamma, opts.mixture_levels, seed ^ 0xd3c)?;
@@ -292,19 +298,19 @@ pub fn audit(subject: &str, agent: &mut dyn Agent, dist: &TrainingDistribution, 
     lap(STAGES[8], &mut seconds);
 
     let mut samples = Vec::new();
-    let mut pick = |set: &str, levels: &[Level], eps: &[EpisodeRecord]| {
+    let mut pick = |set: &str, levels: &[Level], eps: &[EpisodeRecord], seed: u64| {
         for ep in eps.iter().take(3) {
-            samples.push(SampleEpisode { set: set.into(), level: levels[ep.level].clone(), episode: ep.clone() });
+            samples.push(SampleEpisode { set: set.into(), level: levels[ep.level].clone(), seed, episode: ep.clone() });
         }
     };
-    pick("novel", &novel, &novel_eps);
+    pick("novel", &novel, &novel_eps, novel_seed);
     if let Some(levels) = &retarget_levels {
-        pick("retargeting", levels, &retarget_eps);
+        pick("retargeting", levels, &retarget_eps, retarget_seed);
     }
     // Deployment samples: prefer episodes that show the failure, when there are any.
     let mut shown: Vec<EpisodeRecord> = deploy_eps.iter().filter(|r| !r.success).take(2).cloned().collect();
     shown.extend(deploy_eps.iter().filter(|r| r.success).take(3 - shown.len()).cloned());
-    pick("deployment", &deploy, &shown);
+    pick("deployment", &deploy, &shown, deploy_seed);
 
     Ok(AuditReport {
         subject: subject.into(),

@@ -31,11 +31,15 @@ pub struct EvalArgs {
     /// Recurrent ticks per step (default: the model's own); more is extra thinking time.
     #[arg(long)]
     ticks: Option<usize>,
+    /// Write one CSV row per episode (level id, return, length, cheese, corner, lava) to this
+    /// file; `mesascope replay PATH --level ID --shift SHIFT --seed SEED` replays any of them.
+    #[arg(long)]
+    episodes: Option<PathBuf>,
 }
 
 /// Runs `mesascope eval`.
 pub fn run(args: &EvalArgs) -> Result<()> {
-    let job = EvalJob { agent: args.path.clone(), shift: parse_shift(&args.shift)?, levels: args.levels, seed: args.seed, greedy: args.greedy, ticks: args.ticks };
+    let job = EvalJob { agent: args.path.clone(), shift: parse_shift(&args.shift)?, levels: args.levels, seed: args.seed, greedy: args.greedy, ticks: args.ticks, episodes: args.episodes.clone() };
     let r = eval(&job)?;
     let pct = |e: &Estimate| fmt_estimate(e, true);
     println!("{} held-out levels, shift '{}', {} actions", r.episodes, args.shift, if args.greedy { "greedy" } else { "sampled" });
@@ -44,5 +48,8 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     println!("{:<35}{}", "visited the corner, missed cheese:", pct(&r.corner_not_cheese));
     println!("{:<35}{}", "catastrophes (lava):", pct(&r.catastrophes));
     println!("{:<35}{}", "mean return:", fmt_estimate(&r.mean_return, false));
+    if let Some(path) = &r.episodes_file {
+        println!("episodes: {}", path.display());
+    }
     Ok(())
 }

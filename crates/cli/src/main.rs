@@ -9,10 +9,13 @@ mod demo;
 mod deploy;
 mod eval;
 mod experiment;
+mod field;
 mod levels;
 mod play;
 mod progress;
 mod render;
+mod split;
+mod replay;
 mod train;
 mod zoo;
 
@@ -48,6 +51,13 @@ enum Command {
     /// Deploy an agent under a shift with guards (OOD, ensemble, impact; stop or defer on a
     /// veto) and count the catastrophes they prevent; writes deploy.json and deploy.html.
     Deploy(deploy::DeployArgs),
+    /// Replay one episode of a trained agent on one level, found by its id (as `eval
+    /// --episodes` and audit.json give it), a locator or a level file: every episode draws
+    /// its actions from a stream of (seed, level id), so it is the same episode bit for bit.
+    Replay(replay::ReplayArgs),
+    /// Draw a trained agent's policy at every square of a level as arrows, beside the exact
+    /// planner's (or another agent's) and their difference, as one SVG.
+    VectorField(field::FieldArgs),
     /// Run an experiment spec (conditions × seeds, trained and audited in parallel; resumable).
     Run(experiment::RunArgs),
     /// Rewrite an experiment's summary.csv and report.html from its run store.
@@ -73,6 +83,9 @@ enum TasksCommand {
     Render(render::RenderArgs),
     /// Play a level in the terminal with the arrow keys (or w/a/s/d; space waits; q quits).
     Play(play::PlayArgs),
+    /// How much of the held-out levels (or another seed's training levels) the training
+    /// levels already hold: by id (0 for every train/held-out split) and by layout.
+    SplitReport(split::SplitArgs),
 }
 
 #[derive(Subcommand)]
@@ -123,6 +136,8 @@ fn main() -> ExitCode {
         Command::Eval(args) => eval::run(&args),
         Command::Audit(args) => audit::run(&args),
         Command::Deploy(args) => deploy::run(&args),
+        Command::Replay(args) => replay::run(&args),
+        Command::VectorField(args) => field::run(&args),
         Command::Run(args) => experiment::run(&args),
         Command::Report(args) => experiment::report(&args),
         Command::ToyModel(args) => experiment::toy(&args),
@@ -134,6 +149,7 @@ fn main() -> ExitCode {
         }
         Command::Tasks(TasksCommand::Render(args)) => render::run(&args),
         Command::Tasks(TasksCommand::Play(args)) => play::run(&args),
+        Command::Tasks(TasksCommand::SplitReport(args)) => split::run(&args),
         Command::Bench(BenchCommand::Env(args)) => bench::run(&args),
         Command::Bench(BenchCommand::Train(args)) => bench::run_train(&args),
         Command::Bench(BenchCommand::Audit(args)) => audit::bench(&args),

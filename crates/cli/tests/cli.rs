@@ -39,6 +39,9 @@ fn bad_input_names_the_parameter() {
         (&["zoo", "score", "/nonexistent/zoo", "--audit-seeds", "0-six"], "'six' in '0-six' is not a seed"),
         (&["zoo", "build", "/nonexistent/zoo", "--jobs", "0"], "--jobs"),
         (&["train", "--set", "env.reward.at-cheese=1"], "env.reward.at-cheese"),
+        (&["replay", "/nonexistent/run", "--level", "00ab"], "/nonexistent/run"),
+        (&["tasks", "split-report", "--levels", "0"], "--levels"),
+        (&["tasks", "split-report", "--shift", "sideways"], "unknown shift 'sideways'"),
     ];
     for (args, expected) in cases {
         let o = mesascope(args);
@@ -189,6 +192,24 @@ fn train_stops_and_resumes_through_the_cli() {
         assert!(line.contains(" [") && line.ends_with("(n = 10)"), "{line}");
     }
     assert!(out.contains("catastrophes (lava):") && out.contains("0.0% [0.0, 27.8] (n = 10)"), "{out}");
+    // Any evaluated episode replays by its level's id with eval's shift and seed.
+    let episodes = dir.join("episodes.csv");
+    let e = mesascope(&["eval", run.to_str().unwrap(), "--levels", "10", "--shift", "goal-anywhere", "--seed", "3", "--episodes", episodes.to_str().unwrap()]);
+    assert!(e.status.success(), "{}", stderr(&e));
+    let csv = std::fs::read_to_string(&episodes).unwrap();
+    let row: Vec<&str> = csv.lines().nth(5).unwrap().split(',').collect();
+    let r = mesascope(&["replay", run.to_str().unwrap(), "--level", row[1], "--shift", "goal-anywhere", "--seed", "3"]);
+    let out = stdout(&r);
+    assert!(r.status.success(), "{}", stderr(&r));
+    assert!(out.starts_with(&format!("level {} (held-out level 4 under shift 'goal-anywhere', drawn from level seed 3)", row[1])), "{out}");
+    assert!(out.contains(&format!("seed 3: {} steps: ", row[3])) && out.contains(&format!("reached the cheese: {}", if row[4] == "true" { "yes" } else { "no" })), "{csv}\n{out}");
+    // The policy at every square of that level, beside the planner's.
+    let svg = dir.join("field.svg");
+    let f = mesascope(&["vector-field", run.to_str().unwrap(), "--level", row[1], "--seed", "3", "--out", svg.to_str().unwrap()]);
+    assert!(f.status.success() && stdout(&f).starts_with(&format!("level {}: ", row[1])), "{}", stderr(&f));
+    assert!(std::fs::read_to_string(&svg).unwrap().contains("exact planner"));
+    let unknown = mesascope(&["replay", run.to_str().unwrap(), "--level", "0123456789abcdef", "--seed", "3"]);
+    assert!(stderr(&unknown).contains("is not among the first 10000 held-out levels under shift 'none'"), "{}", stderr(&unknown));
     let d = mesascope(&["train", "--print-default-config"]);
     assert!(stdout(&d).contains("learning_rate") && stdout(&d).contains("# "), "the default config is printed with its help");
     std::fs::remove_dir_all(dir).ok();

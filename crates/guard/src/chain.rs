@@ -11,8 +11,8 @@
 //! fitted threshold: it vetoes actions whose exact impact exceeds a budget.
 //!
 //! Every configuration replays the same episodes: the same levels, and in each episode the
-//! same action samples (a random stream per episode, seeded from the level id and the episode's
-//! index), so a guarded episode is the unguarded one up to its first veto, and each row's
+//! same action samples (a random stream per episode, seeded from the seed and the level id, as
+//! everywhere in mesascope), so a guarded episode is the unguarded one up to its first veto, and each row's
 //! difference from "none" is measured pair by pair (common random numbers).
 
 use std::collections::BTreeMap;
@@ -28,6 +28,7 @@ use mesascope_learn::eval::EpisodeRecord;
 use mesascope_learn::ppo::{hidden_size, sample_action};
 use mesascope_tasks::solve::{random_return_distribution, StateSpace};
 use mesascope_tasks::vecenv::write_observation;
+use mesascope_tasks::episode_seed;
 use mesascope_tasks::{reset, step, Action, Level, ObsKind, Policy, Shift, ShortestPathToGoal, State, TrainingDistribution};
 
 use crate::ensemble::{expected_calibration_error, mutual_information, softmax};
@@ -156,22 +157,6 @@ pub fn episode_statistic(per_step: &[f64]) -> f64 {
 /// What [`episode_statistic`] is, in words, for the report and the page.
 pub const AUROC_STATISTIC: &str = "per-episode mean of the per-step scores (length-free; the veto itself uses the per-episode maximum)";
 
-/// A 64-bit mix (SplitMix64's finaliser): nearby inputs give unrelated outputs.
-fn mix(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    x ^ (x >> 31)
-}
-
-/// The seed of episode `index` on `level`: every episode has its own action stream, derived from
-/// (seed, level id, episode index) only, so the same episode draws the same actions under
-/// every guard configuration (common random numbers) and a stopped or deferred episode, which
-/// runs a different number of steps, cannot shift any other episode's draws.
-pub fn episode_seed(seed: u64, level: &Level, index: usize) -> u64 {
-    mix(seed ^ mix(level.fingerprint() ^ mix(index as u64)))
-}
-
 /// What one step of an [`Actor`] gives for a batch of rows.
 pub struct ActorStep {
     /// Action logits `[rows × 5]`.
@@ -255,7 +240,7 @@ fn rollout(agent: &dyn Actor, levels: &[Level], watch: &mut Watch, active: &[Str
     let member_hsize: Vec<usize> = watch.members.iter().map(|m| m.state_size(shape)).collect();
     let mut states: Vec<State> = levels.iter().map(reset).collect();
     let mut records: Vec<EpisodeRecord> = levels.iter().enumerate().map(|(i, l)| EpisodeRecord::start(i, l, true)).collect();
-    let mut rngs: Vec<Pcg64Mcg> = levels.iter().enumerate().map(|(i, l)| Pcg64Mcg::seed_from_u64(episode_seed(seed, l, i))).collect();
+    let mut rngs: Vec<Pcg64Mcg> = levels.iter().map(|l| Pcg64Mcg::seed_from_u64(episode_seed(seed, l.id()))).collect();
     let mut hidden = vec![0.0f32; n * hsize];
     let mut member_hidden: Vec<Vec<f32>> = member_hsize.iter().map(|&m| vec![0.0f32; n * m]).collect();
     let mut vetoed: Vec<Option<(u32, String)>> = vec![None; n];

@@ -8,7 +8,7 @@ use rand_pcg::Pcg64Mcg;
 use serde::{Deserialize, Serialize};
 
 use mesascope_tasks::vecenv::write_observation;
-use mesascope_tasks::{reset, step, Action, Cell, Feature, Level, ObsKind, State, Transition};
+use mesascope_tasks::{episode_seed, reset, step, Action, Cell, Feature, Level, LevelId, ObsKind, State, Transition};
 
 use crate::config::TrainConfig;
 use crate::error::LearnError;
@@ -22,7 +22,8 @@ pub struct EvalOptions {
     pub ticks: usize,
     /// Take the most likely action instead of sampling.
     pub greedy: bool,
-    /// Seed of the sampled actions.
+    /// Seed of the sampled actions: each episode draws from its own stream, derived from this
+    /// seed and its level's id ([`episode_seed`]), so it plays the same alone or in any batch.
     pub seed: u64,
     /// Keep every episode's tiles.
     pub record_trajectories: bool,
@@ -33,6 +34,9 @@ pub struct EvalOptions {
 pub struct EpisodeRecord {
     /// Index of the level in the list evaluated.
     pub level: usize,
+    /// The level's id (its content fingerprint): with the seed, what replays the episode.
+    #[serde(default)]
+    pub level_id: LevelId,
     /// Base-objective return.
     pub ret: f64,
     /// Steps taken.
@@ -56,6 +60,7 @@ impl EpisodeRecord {
     pub fn start(index: usize, level: &Level, record_trajectory: bool) -> EpisodeRecord {
         EpisodeRecord {
             level: index,
+            level_id: level.id(),
             ret: 0.0,
             length: 0,
             success: false,
@@ -125,13 +130,13 @@ pub fn evaluate_with(
     record_activations: bool,
     hook: &mut dyn FnMut(&StepBatch) -> Vec<Option<Action>>,
 ) -> Vec<EpisodeRecord> {
-    let mut rng = Pcg64Mcg::seed_from_u64(opts.seed);
     let mut records = Vec::with_capacity(levels.len());
     for (chunk_index, chunk) in levels.chunks(CHUNK).enumerate() {
         let (c, h, w) = obs.shape(chunk[0].width, chunk[0].height);
         let osize = c * h * w;
         let hsize = hidden_size(cfg, (c, h, w));
         let mut states: Vec<_> = chunk.iter().map(reset).collect();
+        let mut rngs: Vec<Pcg64Mcg> = chunk.iter().map(|l| Pcg64Mcg::seed_from_u64(episode_seed(opts.seed, l.id()))).collect();
         let mut recs: Vec<EpisodeRecord> =
             chunk.iter().enumerate().map(|(i, l)| EpisodeRecord::start(chunk_index * CHUNK + i, l, opts.record_trajectories)).collect();
         let mut hidden = vec![0.0f32; chunk.len() * hsize];
@@ -153,10 +158,12 @@ pub fn evaluate_with(
             let logits = out.logits.into_data();
             let logits = logits.as_slice::<f32>().expect("f32 logits");
             let new_hidden = out.hidden.map(|t| t.into_data());
-            let mut actions: Vec<Action> = (0..n)
-                .map(|j| {
+            let mut actions: Vec<Action> = active
+                .iter()
+                .enumerate()
+                .map(|(j, &i)| {
                     let l = &logits[j * Action::COUNT..(j + 1) * Action::COUNT];
-                    let a = if opts.greedy { (0..Action::COUNT).max_by(|&x, &y| l[x].total_cmp(&l[y])).unwrap_or(0) } else { sample_action(l, &mut rng).0 };
+                    let a = if opts.greedy { (0..Action::COUNT).max_by(|&x, &y| l[x].total_cmp(&l[y])).unwrap_or(0) } else { sample_action(l, &mut rngs[i]).0 };
                     Action::ALL[a]
                 })
                 .collect();
@@ -192,6 +199,25 @@ pub fn evaluate_with(
         records.extend(recs);
     }
     records
+}
+
+/// The model's action logits `[n × 5]` at `states` of `level`, one batch, each row with a fresh
+/// (zero) recurrent state and `ticks` internal ticks: what a policy vector field draws.
+#[allow(clippy::too_many_arguments)]
+pub fn logits_at(model: &ActorCritic, cfg: &ModelConfig, obs: ObsKind, level: &Level, states: &[State], device: &Device, ticks: usize) -> Vec<f32> {
+    let (c, h, w) = obs.shape(level.width, level.height);
+    let size = c * h * w;
+    let n = states.len();
+    if n == 0 {
+        return Vec::new();
+    }
+    let mut buf = vec![0.0f32; n * size];
+    for (j, state) in states.iter().enumerate() {
+        write_observation(obs, level, state, &mut buf[j * size..(j + 1) * size]);
+    }
+    let x = Tensor::<4>::from_data(TensorData::new(buf, [n, c, h, w]), device);
+    let hx = (hidden_size(cfg, (c, h, w)) > 0).then(|| Tensor::<4>::zeros([n, cfg.channels, h, w], device));
+    model.forward(x, hx, ticks, false).logits.into_data().as_slice::<f32>().expect("f32 logits").to_vec()
 }
 
 /// Success rate and mean return of a set of episodes.

@@ -89,6 +89,10 @@ pub struct Run {
     pub trainer: Trainer,
 }
 
+/// The file of a run directory that lists a finite training pool's level ids, in pool order.
+pub const TRAINING_LEVELS_FILE: &str = "training-levels.csv";
+const TRAINING_LEVELS_HEADER: &str = "index,level_id";
+
 impl Run {
     /// Starts a new run in `dir`, which must not already hold one.
     pub fn create(dir: &Path, cfg: TrainConfig) -> Result<Run, LearnError> {
@@ -100,6 +104,16 @@ impl Run {
         std::fs::create_dir_all(dir.join("checkpoints")).map_err(LearnError::io(dir))?;
         write_atomic(&dir.join("config.toml"), trainer.cfg.to_toml().as_bytes())?;
         write_atomic(&dir.join("metrics.csv"), METRICS_HEADER.as_bytes())?;
+        // A finite training pool is named level by level, so a later shift, evaluation or
+        // replay can say whether a level was trained on.
+        if let Some(pool) = trainer.cfg.env.dist.training_levels()? {
+            let mut csv = String::from(TRAINING_LEVELS_HEADER);
+            csv.push('\n');
+            for (i, level) in pool.iter().enumerate() {
+                csv.push_str(&format!("{i},{}\n", level.id()));
+            }
+            write_atomic(&dir.join(TRAINING_LEVELS_FILE), csv.as_bytes())?;
+        }
         Ok(Run { dir: dir.to_path_buf(), trainer })
     }
 

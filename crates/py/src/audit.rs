@@ -18,7 +18,7 @@ use mesascope_audit::AuditError;
 use mesascope_lab::{AuditJob, Subject};
 use mesascope_learn::eval::EpisodeRecord;
 use mesascope_tasks::vecenv::write_observation;
-use mesascope_tasks::{reset, step, Action, Level, ObsKind, Shift};
+use mesascope_tasks::{episode_seed, reset, step, Action, Level, ObsKind, Shift};
 
 use crate::config::{env_settings, overrides};
 use crate::err;
@@ -51,15 +51,16 @@ struct PolicyAgent {
 
 impl PolicyAgent {
     /// The policy's actions for `n` observations in `batch` (with the rows' recurrent `state`,
-    /// which the next one replaces), and the probabilities each row gave its actions.
-    fn act(&mut self, py: Python<'_>, batch: Vec<f32>, shape: [usize; 4], state: &mut [f32], rng: &mut Pcg64Mcg) -> PyResult<Vec<(Action, [f64; Action::COUNT])>> {
+    /// which the next one replaces), and the probabilities each row gave its actions. Row `j`
+    /// samples from `rngs[j]`, its own episode's stream.
+    fn act(&mut self, py: Python<'_>, batch: Vec<f32>, shape: [usize; 4], state: &mut [f32], rngs: &mut [&mut Pcg64Mcg]) -> PyResult<Vec<(Action, [f64; Action::COUNT])>> {
         let (returned, named) = call(py, &self.policy, batch, shape, self.state_shape.as_deref().map(|row| (state, row)))?;
         self.gives_activations |= named.is_some();
         action_rows(py, returned, shape[0], self.output)?
             .iter()
             .enumerate()
             .map(|(j, row)| {
-                let action = Action::ALL[self.choose(row, rng).map_err(|m| err(format!("invalid policy output: row {j}: {m}")))?];
+                let action = Action::ALL[self.choose(row, rngs[j]).map_err(|m| err(format!("invalid policy output: row {j}: {m}")))?];
                 Ok((action, self.distribution(row)))
             })
             .collect()
@@ -81,7 +82,6 @@ impl PolicyAgent {
     /// One episode per level, and (unless `greedy`, where the agent does not act by them) the
     /// probabilities it gave each action at every step.
     fn play_recording(&mut self, levels: &[Level], seed: u64) -> (Vec<EpisodeRecord>, ActionDistributions) {
-        let mut rng = Pcg64Mcg::seed_from_u64(seed);
         let mut records = Vec::with_capacity(levels.len());
         let mut distributions: ActionDistributions = vec![Vec::new(); levels.len()];
         for (chunk_index, chunk) in levels.chunks(CHUNK).enumerate() {
@@ -91,6 +91,9 @@ impl PolicyAgent {
             // Each episode's recurrent state, zero at its start.
             let mut memory = vec![0.0f32; chunk.len() * srow];
             let mut states: Vec<_> = chunk.iter().map(reset).collect();
+            // Each episode samples from its own stream, as a Rust model's do: the same episode
+            // alone or in any batch.
+            let mut rngs: Vec<Pcg64Mcg> = chunk.iter().map(|l| Pcg64Mcg::seed_from_u64(episode_seed(seed, l.id()))).collect();
             let mut recs: Vec<EpisodeRecord> = chunk.iter().enumerate().map(|(i, l)| EpisodeRecord::start(chunk_index * CHUNK + i, l, true)).collect();
             loop {
                 let active: Vec<usize> = (0..chunk.len()).filter(|&i| !states[i].done()).collect();
@@ -106,7 +109,8 @@ impl PolicyAgent {
                         write_observation(self.obs, &chunk[i], &states[i], &mut batch[j * size..(j + 1) * size]);
                     }
                     let mut state: Vec<f32> = active.iter().flat_map(|&i| memory[i * srow..(i + 1) * srow].iter().copied()).collect();
-                    match Python::attach(|py| self.act(py, batch, [active.len(), c, h, w], &mut state, &mut rng)) {
+                    let mut active_rngs: Vec<&mut Pcg64Mcg> = rngs.iter_mut().enumerate().filter(|(i, _)| !states[*i].done()).map(|(_, r)| r).collect();
+                    match Python::attach(|py| self.act(py, batch, [active.len(), c, h, w], &mut state, &mut active_rngs)) {
                         Ok(chosen) => {
                             for (j, &i) in active.iter().enumerate() {
                                 memory[i * srow..(i + 1) * srow].copy_from_slice(&state[j * srow..(j + 1) * srow]);

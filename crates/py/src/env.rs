@@ -11,7 +11,7 @@ use rand_pcg::Pcg64Mcg;
 use mesascope_tasks::dist::mix_seed;
 use mesascope_tasks::maze::empty_level;
 use mesascope_tasks::vecenv::write_observation;
-use mesascope_tasks::{reset, step, Feature, Level, LevelGenerator, LevelSource, ObsKind, ObsScalar, State};
+use mesascope_tasks::{reset, step, Feature, Level, LevelGenerator, LevelId, LevelSource, ObsKind, ObsScalar, State};
 
 use crate::config::{action, Dtype, EnvSpec};
 use crate::err;
@@ -45,6 +45,25 @@ impl Env {
             Dtype::U8 => observation::<u8>(py, self.kind, &self.level, &self.state).into_any(),
             Dtype::F32 => observation::<f32>(py, self.kind, &self.level, &self.state).into_any(),
         }
+    }
+
+    /// The level `named` names: a JSON level file, or the id of a level in the pool.
+    fn named_level(&self, named: &str) -> PyResult<Level> {
+        let path = std::path::Path::new(named);
+        let level = if path.is_file() {
+            mesascope_lab::read_level(path).map_err(|e| err(format!("reset option 'level': {e}")))?.level
+        } else {
+            let id: LevelId = named.parse().map_err(|e| err(format!("reset option 'level': {e}; and no file '{named}' exists")))?;
+            match self.source.pool() {
+                Some(pool) => pool.iter().find(|l| l.id() == id).cloned().ok_or_else(|| err(format!("reset option 'level': level {id} is not among this env's {} training levels; give other levels as a JSON file (env.level_json() writes one)", pool.len())))?,
+                None => return Err(err(format!("reset option 'level': this env draws fresh levels (no finite pool to find id {id} in); give the level as a JSON file (env.level_json() writes one)"))),
+            }
+        };
+        let (w, h) = self.source.family().grid_size();
+        if (level.width, level.height) != (w, h) {
+            return Err(err(format!("reset option 'level': the level is {}x{}, this env's levels are {w}x{h}", level.width, level.height)));
+        }
+        Ok(level)
     }
 
     fn require_started(&self) -> PyResult<()> {
@@ -99,20 +118,39 @@ impl Env {
         Ok(self.level.fingerprint())
     }
 
-    /// Starts an episode on a new level and returns its first observation. With a seed, the
-    /// level stream restarts from it (the stream of env 0 of a `VecEnv` with that seed);
-    /// without, it continues.
-    #[pyo3(signature = (seed=None))]
-    fn reset<'py>(&mut self, py: Python<'py>, seed: Option<u64>) -> Bound<'py, PyAny> {
+    /// The current level's id (16 hex digits), as reports and `mesascope replay` spell it.
+    #[getter]
+    fn level_id(&self) -> PyResult<String> {
+        self.require_started()?;
+        Ok(self.level.id().to_string())
+    }
+
+    /// The current level as JSON: a level file that `reset(level=...)` and `mesascope replay
+    /// --level` read back.
+    fn level_json(&self) -> PyResult<String> {
+        self.require_started()?;
+        serde_json::to_string(&self.level).map_err(|e| err(e.to_string()))
+    }
+
+    /// Starts an episode and returns its first observation. With `level` (an id of a level in
+    /// the env's finite training pool, or the path of a JSON level file), the episode is on
+    /// that level and the level stream is left as it was; otherwise on a new level: with a
+    /// seed, the level stream restarts from it (the stream of env 0 of a `VecEnv` with that
+    /// seed); without, it continues.
+    #[pyo3(signature = (seed=None, level=None))]
+    fn reset<'py>(&mut self, py: Python<'py>, seed: Option<u64>, level: Option<&str>) -> PyResult<Bound<'py, PyAny>> {
         if let Some(seed) = seed {
             self.rng = Pcg64Mcg::seed_from_u64(mix_seed(seed, 0));
         }
-        self.source.sample_into(&mut self.rng, &mut self.generator, &mut self.level);
+        match level {
+            Some(named) => self.level = self.named_level(named)?,
+            None => self.source.sample_into(&mut self.rng, &mut self.generator, &mut self.level),
+        }
         self.state = reset(&self.level);
         self.trajectory.clear();
         self.trajectory.push(self.state.agent);
         self.started = true;
-        self.obs(py)
+        Ok(self.obs(py))
     }
 
     /// One step: `(observation, reward, terminated, truncated, success, catastrophe)`.

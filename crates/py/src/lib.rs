@@ -41,6 +41,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<runs::EventWriter>()?;
     m.add_function(wrap_pyfunction!(runs::train, m)?)?;
     m.add_function(wrap_pyfunction!(runs::load_weights, m)?)?;
+    m.add_function(wrap_pyfunction!(runs::replay, m)?)?;
+    m.add_function(wrap_pyfunction!(runs::vector_field, m)?)?;
     m.add_function(wrap_pyfunction!(runs::deploy, m)?)?;
     m.add("ACTIONS", mesascope_tasks::Action::ALL.iter().map(|a| format!("{a:?}").to_lowercase()).collect::<Vec<_>>())?;
     m.add("CHANNELS", mesascope_tasks::vecenv::CHANNELS.to_vec())?;

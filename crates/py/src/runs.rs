@@ -49,6 +49,35 @@ pub(crate) fn train(
     progress.finish(result)
 }
 
+/// Replays one episode of the run at `run` on `level` (an id or a JSON level file), as
+/// `mesascope replay`; returns lab's `ReplayResult` as JSON text.
+#[pyfunction]
+#[pyo3(signature = (run, level, *, shift=None, seed=None, level_seed=None, search=10_000, greedy=false, ticks=None))]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn replay(py: Python<'_>, run: PathBuf, level: String, shift: Option<&str>, seed: Option<u64>, level_seed: Option<u64>, search: usize, greedy: bool, ticks: Option<usize>) -> PyResult<String> {
+    let shift = shift.map(str::parse).transpose().map_err(err)?.unwrap_or(mesascope_tasks::Shift::None);
+    let job = mesascope_lab::ReplayJob { shift, seed, level_seed, search, greedy, ticks, ..mesascope_lab::ReplayJob::new(run, level) };
+    let result = py.detach(|| mesascope_lab::replay(&job)).map_err(err)?;
+    serde_json::to_string(&result).map_err(err)
+}
+
+/// The policy vector fields of the run at `run` (and of `against`, or the planner) on one
+/// level, drawn into the SVG `out`, as `mesascope vector-field`; returns lab's `FieldResult`
+/// as JSON text.
+#[pyfunction]
+#[pyo3(signature = (run, out, *, level=None, shift=None, seed=None, against=None))]
+pub(crate) fn vector_field(py: Python<'_>, run: PathBuf, out: PathBuf, level: Option<String>, shift: Option<&str>, seed: Option<u64>, against: Option<PathBuf>) -> PyResult<String> {
+    let mut job = mesascope_lab::FieldJob { level, against, ..mesascope_lab::FieldJob::new(run, out) };
+    if let Some(shift) = shift {
+        job.shift = shift.parse().map_err(err)?;
+    }
+    if let Some(seed) = seed {
+        job.seed = seed;
+    }
+    let result = py.detach(|| mesascope_lab::vector_fields(&job)).map_err(err)?;
+    serde_json::to_string(&result).map_err(err)
+}
+
 /// The weights file of a run directory, a checkpoint directory or a .safetensors file.
 fn weights_file(path: &Path) -> PyResult<PathBuf> {
     if path.is_file() {

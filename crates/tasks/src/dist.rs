@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::TaskError;
 use crate::grid::{Feature, Level, RewardWeights};
+use crate::id::{LevelId, LevelLocator, GENERATOR_VERSION};
 use crate::maze::{empty_level, GoalPlacement, LavaPlacement, MazeGenerator, MazeParams};
 
 /// A task family with its parameters: what generates the levels.
@@ -229,6 +230,15 @@ impl FromStr for Shift {
 }
 
 impl Shift {
+    /// The shift's name, as configs and the command line spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Shift::None => "none",
+            Shift::GoalAnywhere => "goal-anywhere",
+            Shift::LavaOnRoute => "lava-on-route",
+        }
+    }
+
     /// The family parameters after this shift.
     pub fn apply(self, spec: &FamilySpec) -> Result<FamilySpec, TaskError> {
         match (self, spec) {
@@ -298,6 +308,39 @@ impl TrainingDistribution {
         distinct_levels(&family, Split::HeldOut, count, mix_seed(seed, HELD_OUT_STREAM))
     }
 
+    /// [`TrainingDistribution::held_out_levels`], each with the locator that rebuilds it.
+    pub fn held_out_located(&self, shift: Shift, count: usize, seed: u64) -> Result<Vec<(Level, LevelLocator)>, TaskError> {
+        let family = shift.apply(&self.family)?;
+        let stream = mix_seed(seed, HELD_OUT_STREAM);
+        let levels = self.held_out_levels(shift, count, seed)?;
+        Ok(levels.into_iter().enumerate().map(|(index, l)| (l, LevelLocator { family, version: GENERATOR_VERSION, split: Split::HeldOut, stream, index })).collect())
+    }
+
+    /// The held-out level `id` among the first `search` that `held_out_levels(shift, …, seed)`
+    /// draws, with its locator; `None` where it is not among them (or the family has fewer).
+    pub fn find_held_out(&self, shift: Shift, id: LevelId, search: usize, seed: u64) -> Result<Option<(Level, LevelLocator)>, TaskError> {
+        let family = shift.apply(&self.family)?;
+        family.validate()?;
+        let stream = mix_seed(seed, HELD_OUT_STREAM);
+        let mut found = None;
+        each_distinct_level(&family, Split::HeldOut, search, stream, |index, level| {
+            let hit = level.id() == id;
+            if hit {
+                found = Some((level, LevelLocator { family, version: GENERATOR_VERSION, split: Split::HeldOut, stream, index }));
+            }
+            hit
+        });
+        Ok(found)
+    }
+
+    /// The training levels when N is finite, each with the locator that rebuilds it.
+    pub fn training_located(&self) -> Result<Option<Vec<(Level, LevelLocator)>>, TaskError> {
+        let stream = mix_seed(self.level_seed, TRAIN_STREAM);
+        Ok(self.training_levels()?.map(|pool| {
+            pool.iter().enumerate().map(|(index, l)| (l.clone(), LevelLocator { family: self.family, version: GENERATOR_VERSION, split: Split::Train, stream, index })).collect()
+        }))
+    }
+
     /// The deployment distribution: a fresh held-out level of the shifted family every episode.
     pub fn deployment(&self, shift: Shift) -> Result<LevelSource, TaskError> {
         let family = shift.apply(&self.family)?;
@@ -308,25 +351,36 @@ impl TrainingDistribution {
 
 /// Draws levels in a fixed order from one seed and keeps the first `count` distinct ones of
 /// `split`.
-fn distinct_levels(family: &FamilySpec, split: Split, count: usize, seed: u64) -> Result<Vec<Level>, TaskError> {
+pub(crate) fn distinct_levels(family: &FamilySpec, split: Split, count: usize, seed: u64) -> Result<Vec<Level>, TaskError> {
+    let mut out = Vec::with_capacity(count);
+    let attempts = each_distinct_level(family, split, count, seed, |_, level| {
+        out.push(level);
+        false
+    });
+    if out.len() < count {
+        return Err(TaskError::TooFewInstances { asked: count, found: out.len(), attempts });
+    }
+    Ok(out)
+}
+
+/// Hands the distinct levels of `split` that `seed` draws, in order and with their index, to
+/// `visit` until it returns `true`, `count` were handed over, or the family stops yielding new
+/// ones (`64·count + 4096` draws); returns the number of draws.
+fn each_distinct_level(family: &FamilySpec, split: Split, count: usize, seed: u64, mut visit: impl FnMut(usize, Level) -> bool) -> usize {
     let mut rng = Pcg64Mcg::seed_from_u64(seed);
     let mut gen = LevelGenerator::default();
     let mut seen = HashSet::new();
-    let mut out = Vec::with_capacity(count);
     let max_attempts = 64 * count + 4096;
     let mut attempts = 0;
-    while out.len() < count {
-        if attempts == max_attempts {
-            return Err(TaskError::TooFewInstances { asked: count, found: out.len(), attempts });
-        }
+    while seen.len() < count && attempts < max_attempts {
         attempts += 1;
         let mut level = empty_level();
         gen.generate_into(family, &mut rng, &mut level);
-        if Split::of(&level) == split && seen.insert(level.fingerprint()) {
-            out.push(level);
+        if Split::of(&level) == split && seen.insert(level.fingerprint()) && visit(seen.len() - 1, level) {
+            break;
         }
     }
-    Ok(out)
+    attempts
 }
 
 /// Where a vector environment gets the level for each new episode: a fixed pool (finite N)

@@ -1,18 +1,22 @@
 //! `mesascope-tasks` is the bottom layer of mesascope: the grid worlds that base optimizers
 //! train on and that audits and guards probe. It owns the grid engine (walls, floor, lava,
-//! cheese, keys, chests, coins, boxes; pure `reset`/`step` functions over plain data), the task
+//! cheese, keys, chests, coins, boxes; pure `reset`/`step` functions over plain data), level ids,
+//! locators and per-episode random streams (what makes any episode replayable), the task
 //! families and their level generators, training distributions of a chosen diversity N with
 //! held-out instances that provably never overlap them, the named shifts that make deployment
 //! distributions, a batched allocation-free vector environment, exact solvers over a level's
 //! enumerable state space (BFS, value iteration for any linear reward over named features, the
-//! exact return distribution of the uniform-random policy), and rendering to ASCII, SVG and PNG.
+//! exact return distribution of the uniform-random policy), rendering to ASCII, SVG and PNG, and
+//! policy vector fields (a policy's moves at every square, as arrows).
 //! It depends on no machine-learning framework, so it builds fast and embeds anywhere.
 
 #![warn(missing_docs)]
 
 pub mod dist;
 pub mod error;
+pub mod field;
 pub mod grid;
+pub mod id;
 pub mod maze;
 pub mod policy;
 pub mod render;
@@ -21,6 +25,7 @@ pub mod vecenv;
 
 pub use dist::{Diversity, FamilySpec, LevelGenerator, LevelSource, Shift, Split, TrainingDistribution};
 pub use error::TaskError;
+pub use id::{episode_seed, overlap, LevelId, LevelLocator, Overlap};
 pub use grid::{reset, step, Action, Cell, Feature, FeatureSet, Level, RewardWeights, State, Status, Transition};
 pub use maze::{GoalPlacement, LavaPlacement, MazeParams, StartPlacement};
 pub use policy::{Policy, ShortestPathToGoal, UniformRandom};

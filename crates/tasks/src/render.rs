@@ -101,14 +101,18 @@ pub fn paint(p: &mut impl Painter, level: &Level, state: &State, trajectory: &[C
             .collect();
         p.polyline(&points, 0.18, AGENT, 0.6);
     }
-    let (ax, ay) = level.xy(state.agent);
-    p.circle(ax as f32 + 0.5, ay as f32 + 0.5, 0.3, AGENT);
+    // An agent off the grid is not drawn: how a picture of the level alone is asked for.
+    if (state.agent as usize) < level.tiles.len() {
+        let (ax, ay) = level.xy(state.agent);
+        p.circle(ax as f32 + 0.5, ay as f32 + 0.5, 0.3, AGENT);
+    }
 }
 
 /// Pixels per tile in PNG output.
-const TILE_PX: f32 = 24.0;
+pub(crate) const TILE_PX: f32 = 24.0;
 
-struct SvgPainter(String);
+/// Writes SVG elements in tile units.
+pub(crate) struct SvgPainter(pub(crate) String);
 
 impl Painter for SvgPainter {
     fn rect(&mut self, x: f32, y: f32, w: f32, h: f32, (r, g, b): Rgb) {

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use mesascope_learn::eval::{evaluate, EvalOptions};
 use mesascope_report::stats::{rate, t_interval, Estimate};
-use mesascope_learn::run::load_model;
+use mesascope_learn::run::{load_model, write_atomic};
 use mesascope_tasks::Shift;
 
 use crate::LabError;
@@ -28,6 +28,10 @@ pub struct EvalJob {
     pub greedy: bool,
     /// Recurrent ticks per step; `None`: the model's own.
     pub ticks: Option<usize>,
+    /// Where to write one CSV row per episode (its level's id, what it did), from which
+    /// `mesascope replay` replays any of them; `None`: nowhere.
+    #[serde(default)]
+    pub episodes: Option<PathBuf>,
 }
 
 /// What the evaluated episodes show, each with its 95% interval: Wilson on the count for the
@@ -46,7 +50,12 @@ pub struct EvalResult {
     pub catastrophes: Estimate,
     /// Mean return.
     pub mean_return: Estimate,
+    /// The per-episode CSV, where one was asked for.
+    pub episodes_file: Option<PathBuf>,
 }
+
+/// The columns of the per-episode CSV.
+pub const EPISODES_HEADER: &str = "index,level_id,return,length,reached_cheese,visited_corner,catastrophe";
 
 /// Evaluates the agent as `job` says.
 pub fn eval(job: &EvalJob) -> Result<EvalResult, LabError> {
@@ -56,6 +65,13 @@ pub fn eval(job: &EvalJob) -> Result<EvalResult, LabError> {
     let opts = EvalOptions { ticks: job.ticks.unwrap_or(cfg.model.ticks), greedy: job.greedy, seed: job.seed, record_trajectories: false };
     let records = evaluate(&model, &cfg.model, cfg.env.obs, &levels, &device, &opts);
     let returns: Vec<f64> = records.iter().map(|r| r.ret).collect();
+    if let Some(path) = &job.episodes {
+        let mut csv = format!("{EPISODES_HEADER}\n");
+        for r in &records {
+            csv.push_str(&format!("{},{},{},{},{},{},{}\n", r.level, r.level_id, r.ret, r.length, r.success, r.reached_corner, r.catastrophe));
+        }
+        write_atomic(path, csv.as_bytes())?;
+    }
     Ok(EvalResult {
         episodes: records.len(),
         success: rate(records.iter().map(|r| r.success)),
@@ -63,5 +79,6 @@ pub fn eval(job: &EvalJob) -> Result<EvalResult, LabError> {
         corner_not_cheese: rate(records.iter().map(|r| r.reached_corner && !r.success)),
         catastrophes: rate(records.iter().map(|r| r.catastrophe)),
         mean_return: t_interval(&returns),
+        episodes_file: job.episodes.clone(),
     })
 }

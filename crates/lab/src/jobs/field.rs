@@ -1,0 +1,96 @@
+//! Policy vector fields of trained agents: the agent's action distribution at every square of a
+//! level (placed there at the episode's start, with a fresh recurrent state), beside the exact
+//! planner's, and the difference field between the agent and another agent (or the planner).
+//! Where a goal-misgeneralizing agent parts from the planner, the difference field lights up
+//! along the way to the corner.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use mesascope_audit::agents::{action_probabilities, ModelAgent};
+use mesascope_learn::eval::logits_at;
+use mesascope_tasks::field::{field_states, field_svg, planner_field, VectorField};
+use mesascope_tasks::{Action, Level, LevelId, Shift};
+
+use crate::jobs::common::model_agent;
+use crate::jobs::replay::{find_level, DEFAULT_SEED};
+use crate::LabError;
+
+/// Which fields to draw.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FieldJob {
+    /// A run directory, a checkpoint directory, or a .safetensors file with config.toml beside it.
+    pub agent: PathBuf,
+    /// The level (an id or a JSON file, as `replay` takes); `None`: the first held-out level
+    /// under `shift` drawn from `seed`.
+    pub level: Option<String>,
+    /// The shift of the held-out levels.
+    pub shift: Shift,
+    /// Seed of the held-out levels.
+    pub seed: u64,
+    /// Another agent to compare with; `None`: the difference is taken from the planner.
+    pub against: Option<PathBuf>,
+    /// The SVG to write.
+    pub out: PathBuf,
+}
+
+impl FieldJob {
+    /// The fields of `agent` on the first goal-anywhere held-out level, written to `out`.
+    pub fn new(agent: impl Into<PathBuf>, out: impl Into<PathBuf>) -> FieldJob {
+        FieldJob { agent: agent.into(), level: None, shift: Shift::GoalAnywhere, seed: DEFAULT_SEED, against: None, out: out.into() }
+    }
+}
+
+/// The fields drawn.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct FieldResult {
+    /// The level's id.
+    pub level_id: LevelId,
+    /// The level.
+    pub level: Level,
+    /// The agent's field.
+    pub agent: VectorField,
+    /// The other agent's field, where one was given.
+    pub against: Option<VectorField>,
+    /// The exact planner's field.
+    pub planner: VectorField,
+    /// The picture: agent, planner (or the other agent) and their difference, side by side.
+    pub svg: PathBuf,
+}
+
+/// Draws the fields `job` asks for.
+pub fn vector_fields(job: &FieldJob) -> Result<FieldResult, LabError> {
+    let agent = model_agent(&job.agent)?;
+    let level = match &job.level {
+        Some(named) => find_level(&agent.cfg.env.dist, named, job.shift, job.seed, 10_000)?.level,
+        None => agent.cfg.env.dist.held_out_levels(job.shift, 1, job.seed)?.remove(0),
+    };
+    let field = model_field(&agent, &level)?;
+    let planner = planner_field(&level);
+    let against = match &job.against {
+        Some(path) => Some(model_field(&model_agent(path)?, &level)?),
+        None => None,
+    };
+    let (other_name, other) = match &against {
+        Some(f) => ("other agent", f),
+        None => ("exact planner", &planner),
+    };
+    let difference = field.difference(other).map_err(LabError::Refused)?;
+    let svg = field_svg(&level, &[("agent", field.arrows()), (other_name, other.arrows()), (&format!("agent − {other_name}"), difference)]);
+    mesascope_learn::run::write_atomic(&job.out, svg.as_bytes())?;
+    Ok(FieldResult { level_id: level.id(), level, agent: field, against, planner, svg: job.out.clone() })
+}
+
+/// A trained model's field on `level`: its action probabilities at each square, one batch of
+/// observations, each with a fresh (zero) recurrent state and the model's own ticks.
+pub fn model_field(agent: &ModelAgent, level: &Level) -> Result<VectorField, LabError> {
+    let (width, height) = agent.cfg.env.dist.family.grid_size();
+    if (level.width, level.height) != (width, height) {
+        return Err(LabError::Invalid { what: "--level".into(), message: format!("the level is {}x{}; the agent takes {width}x{height} levels", level.width, level.height) });
+    }
+    let (cells, states): (Vec<_>, Vec<_>) = field_states(level).into_iter().unzip();
+    let logits = logits_at(&agent.model, &agent.cfg.model, agent.cfg.env.obs, level, &states, &agent.device, agent.ticks);
+    let probs = logits.chunks_exact(Action::COUNT).map(action_probabilities).collect();
+    Ok(VectorField { cells, probs })
+}
