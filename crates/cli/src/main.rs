@@ -16,6 +16,7 @@ mod progress;
 mod render;
 mod split;
 mod replay;
+mod show;
 mod train;
 mod zoo;
 
@@ -55,6 +56,9 @@ enum Command {
     /// --episodes` and audit.json give it), a locator or a level file: every episode draws
     /// its actions from a stream of (seed, level id), so it is the same episode bit for bit.
     Replay(replay::ReplayArgs),
+    /// A trained agent's episodes as an animated GIF: on its training distribution, after a
+    /// shift, and the exact planner on the same shifted levels, side by side.
+    Show(show::ShowArgs),
     /// Draw a trained agent's policy at every square of a level as arrows, beside the exact
     /// planner's (or another agent's) and their difference, as one SVG.
     VectorField(field::FieldArgs),
@@ -137,6 +141,7 @@ fn main() -> ExitCode {
         Command::Audit(args) => audit::run(&args),
         Command::Deploy(args) => deploy::run(&args),
         Command::Replay(args) => replay::run(&args),
+        Command::Show(args) => show::run(&args),
         Command::VectorField(args) => field::run(&args),
         Command::Run(args) => experiment::run(&args),
         Command::Report(args) => experiment::report(&args),

@@ -8,7 +8,7 @@
 //! measurement can be drawn side by side.
 //!
 //! [`jobs`] is the front door: one function per user-facing job (train, resume, eval, audit,
-//! deploy, replay, vector fields, split report, experiment, report, toy model, zoo, benchmarks, demo, quickstart) over plain option and
+//! deploy, replay, episode videos, vector fields, split report, experiment, report, toy model, zoo, benchmarks, demo, quickstart) over plain option and
 //! result structs, reporting progress through a callback. The command line and the Python
 //! package are thin layers over it.
 
@@ -37,6 +37,7 @@ pub use jobs::experiment::{experiment, rewrite_report, toy_model, ExperimentJob,
 pub use jobs::pictures::{trajectory, write_picture};
 pub use jobs::progress::{OnProgress, Progress};
 pub use jobs::field::{model_field, vector_fields, FieldJob, FieldResult};
+pub use jobs::show::{show, ShowJob, ShowResult, ShownEpisode};
 pub use jobs::replay::{read_level, replay, Found, ReplayJob, ReplayResult};
 pub use jobs::split::{split_report, Against, SplitReport, SplitReportJob};
 pub use jobs::quickstart::{quickstart, QuickstartJob, QUICKSTART_SPEC};

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use mesascope_lab::types::{ImpactMeasure, OnVeto};
-use mesascope_lab::{audit, deploy, eval, experiment, replay, split_report, train, Against, AuditJob, DeployJob, EvalJob, ExperimentJob, Progress, ReplayJob, SplitReportJob, Subject, TrainJob};
+use mesascope_lab::{audit, deploy, eval, experiment, replay, show, split_report, train, Against, AuditJob, DeployJob, EvalJob, ExperimentJob, Progress, ReplayJob, ShowJob, SplitReportJob, Subject, TrainJob};
 use mesascope_learn::eval::{evaluate, EvalOptions};
 use mesascope_learn::run::load_model;
 use mesascope_tasks::{Diversity, Shift};
@@ -117,6 +117,17 @@ fn an_episode_replays_from_its_level_id_alone_as_it_ran_in_a_batch() {
     for (a, b) in other.iter().rev().zip(&batch) {
         assert_eq!((&a.actions, a.level_id), (&b.actions, b.level_id));
     }
+    // The video shows those same episodes: the agent after the shift is the batch's episode.
+    let video = show(&ShowJob { levels: 2, ..ShowJob::new(&run, root.join("episodes.gif")) }).unwrap();
+    assert_eq!(video.episodes.len(), 6);
+    for row in 0..2 {
+        let shifted = &video.episodes[3 * row + 1];
+        assert_eq!((shifted.level_id, &shifted.episode.actions), (batch[row].level_id, &batch[row].actions));
+        assert!(video.episodes[3 * row + 2].episode.success, "the planner reaches the cheese");
+    }
+    assert_eq!(video.frames, video.episodes.iter().map(|e| e.episode.length as usize).max().unwrap() + 1);
+    assert!(std::fs::read(root.join("episodes.gif")).unwrap().starts_with(b"GIF89a"));
+    assert!(show(&ShowJob::new(&run, root.join("episodes.png"))).unwrap_err().to_string().contains("use a .gif name"));
     // A training level is found in the pool.
     let trained = replay(&ReplayJob::new(&run, pool[4].id().to_string())).unwrap();
     assert!(trained.found.contains("training level 4"), "{}", trained.found);

@@ -1,19 +1,31 @@
-//! The two studies' quick modes run end to end (each under 10 minutes on 2 cores in release;
-//! about 2 and 1.5 minutes measured) and produce their reports with every measurement for
-//! every condition over all seeds.
+//! The two studies run end to end at tiny points — their quick grids and measurements, with
+//! 2 seeds, a few thousand training steps and small audits — and produce their reports with
+//! every measurement for every condition over all seeds. The quick modes themselves are
+//! commands (`mesascope run experiments/NAME.toml --quick`, and `mesascope quickstart`), whose
+//! output the README prints from a real run; a test that ran them in full would take longer
+//! than the rest of the suite together.
 
 use std::path::Path;
 
 use mesascope_lab::{run_experiment, ExperimentSpec, RunnerOptions};
 
-/// Runs `study`'s quick mode and checks its report; returns `summary.csv` and `report.html`.
-fn quick(study: &str, metrics: &[&str]) -> (String, String) {
+/// `study`'s text with its quick mode made tiny: each `(from, to)` must occur in it.
+fn tiny(study: &str, edits: &[(&str, &str)]) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../experiments").join(study);
-    let text = std::fs::read_to_string(&path).unwrap();
-    let spec = ExperimentSpec::parse(&text).unwrap().in_mode(true);
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    for (from, to) in edits {
+        assert!(text.contains(from), "{study} no longer holds {from:?}: update this test's tiny point");
+        text = text.replacen(from, to, 1);
+    }
+    text
+}
+
+/// Runs `text`'s quick mode and checks its report; returns `summary.csv` and `report.html`.
+fn quick(study: &str, text: &str, metrics: &[&str]) -> (String, String) {
+    let spec = ExperimentSpec::parse(text).unwrap().in_mode(true);
     let dir = std::env::temp_dir().join(format!("mesascope-study-{study}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let o = run_experiment(&text, &dir, &RunnerOptions { quick: true, jobs: 2, max_updates: None }, &|_| {}).unwrap();
+    let o = run_experiment(text, &dir, &RunnerOptions { quick: true, jobs: 2, max_updates: None }, &|_| {}).unwrap();
     assert_eq!((o.done, o.pending, o.failed.len()), (spec.points(true).unwrap().len(), 0, 0), "{o:?}");
     let table = std::fs::read_to_string(dir.join("summary.csv")).unwrap();
     let seeds = spec.seeds(true).len().to_string();
@@ -32,28 +44,24 @@ fn quick(study: &str, metrics: &[&str]) -> (String, String) {
 
 #[test]
 fn diversity_quick() {
-    quick("diversity.toml", &["op_train", "op_novel", "novel_success", "held_out_success"]);
+    let text = tiny("diversity.toml", &[("seeds = [0, 1, 2]\nbase = { total_steps = 400_000", "seeds = [0, 1]\nbase = { total_steps = 4_096"), ("levels = 100, probe_levels = 0", "levels = 12, probe_levels = 0")]);
+    quick("diversity.toml", &text, &["op_train", "op_novel", "novel_success", "held_out_success"]);
 }
 
 #[test]
 fn goal_misgeneralization_quick() {
-    let (table, html) = quick("goal-misgeneralization.toml", &["deploy_success", "corner_instead_of_cheese", "proxy_share", "proxy_verdict"]);
-    // `mesascope quickstart` runs this study; the README prints its output. Every line of the
-    // README's block must be what this run measured: the headline with its interval, and the
-    // verdicts.
+    let text = tiny("goal-misgeneralization.toml", &[("seeds = [0, 1, 2]\n# On 7x7", "seeds = [0, 1]\n# On 7x7"), ("total_steps = 400_000", "total_steps = 4_096"), ("levels = 40, probe_levels = 0", "levels = 12, probe_levels = 0")]);
+    let (_, html) = quick("goal-misgeneralization.toml", &text, &["deploy_success", "corner_instead_of_cheese", "proxy_share", "proxy_verdict"]);
+    // `mesascope quickstart` runs this study's quick mode and the README prints its output: a
+    // line for each condition of the quick grid, in its order, each with a verdict the
+    // report's verdict table can show.
     let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md")).unwrap();
     let block: Vec<&str> = readme.lines().skip_while(|l| !l.starts_with("Under the shift: top-right corner instead of the cheese:")).skip(1).take_while(|l| l.starts_with("  env.goal=")).collect();
-    assert_eq!(block.len(), 4, "the README shows one line per condition");
+    let spec = ExperimentSpec::parse(&text).unwrap().in_mode(true);
+    let labels: Vec<String> = spec.conditions().iter().map(|c| mesascope_lab::spec::value_label(&c[0].1)).collect();
+    assert_eq!(block.iter().map(|l| l.split_whitespace().next().unwrap().trim_start_matches("env.goal=").to_string()).collect::<Vec<_>>(), labels, "the README shows one line per quick condition");
+    assert!(html.contains("Verdicts per condition"));
     for line in block {
-        let words: Vec<&str> = line.split_whitespace().collect();
-        let label = words[0].trim_start_matches("env.goal=");
-        let row: Vec<f64> = table.lines().find(|l| l.starts_with(&format!("{label},corner_instead_of_cheese,"))).unwrap().split(',').skip(2).take(3).map(|x| x.parse().unwrap()).collect();
-        let measured = format!("{:.3} [{:.3}, {:.3}]", row[0], row[1], row[2]);
-        assert!(line.contains(&measured), "README line {line:?}: this run measured {measured}");
-        let verdicts = line.split("seeds").nth(1).unwrap().trim();
-        for verdict in verdicts.split("; ") {
-            let name = verdict.rsplit_once(" ×").map_or(verdict, |(name, _)| name);
-            assert!(html.contains(name), "README line {line:?}: the report has no verdict {name:?}");
-        }
+        assert!(line.contains(" over 3 seeds "), "the quickstart runs 3 seeds: {line}");
     }
 }

@@ -18,6 +18,7 @@ pub mod pictures;
 pub mod progress;
 pub mod quickstart;
 pub mod replay;
+pub mod show;
 pub mod split;
 pub mod train;
 pub mod zoo;
