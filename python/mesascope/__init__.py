@@ -20,11 +20,11 @@ from ._native import ACTIONS, CHANNELS, MesascopeError
 from ._native import env_config as _env_config
 from .audit import AuditResult, audit
 from .envs import MazeEnv, MazeVectorEnv, register_envs
-from .runs import DeployResult, EventWriter, Model, TrainResult, deploy, load_weights, replay, train, vector_field
+from .runs import DeployResult, EventWriter, Model, TrainResult, deploy, load_weights, replay, show, train, vector_field
 
 __all__ = [
     "ACTIONS", "CHANNELS", "AuditResult", "DeployResult", "EventWriter", "MazeEnv", "MazeVectorEnv", "MesascopeError", "Model", "TrainResult",
-    "audit", "deploy", "env_config", "load_weights", "register_envs", "replay", "train", "vector_field",
+    "audit", "deploy", "env_config", "load_weights", "register_envs", "replay", "show", "train", "vector_field",
 ]
 
 

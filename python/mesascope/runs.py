@@ -95,6 +95,21 @@ def replay(
     return json.loads(_native.replay(os.fspath(run), os.fspath(level), shift=shift, seed=seed, level_seed=level_seed, search=search, greedy=greedy, ticks=ticks))
 
 
+def show(
+    run: str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    shift: Optional[str] = None,
+    levels: int = 2,
+    seed: Optional[int] = None,
+) -> dict[str, Any]:
+    """A run's episodes as an animated GIF ``out``, as ``mesascope show``: for each of
+    ``levels`` rows, the agent on a training-distribution level, the agent after ``shift``
+    (default goal-anywhere) and the exact planner on that same level. Returns the
+    ``episodes`` (title, ``level_id``, the episode), ``frames`` and the ``gif`` path."""
+    return json.loads(_native.show(os.fspath(run), os.fspath(out), shift=shift, levels=levels, seed=seed))
+
+
 def vector_field(
     run: str | os.PathLike,
     out: str | os.PathLike,

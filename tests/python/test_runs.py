@@ -230,6 +230,9 @@ def test_an_episode_replays_by_its_level_id_and_the_vector_field_is_drawn(run, t
     assert all(abs(sum(p) - 1) < 1e-9 for p in field["agent"]["probs"])
     svg = (tmp_path / "field.svg").read_text()
     assert svg.startswith("<svg") and svg.count('class="arrow"') == 3 * len(field["agent"]["cells"])
+    video = mesascope.show(run, tmp_path / "episodes.gif", levels=1)
+    assert (tmp_path / "episodes.gif").read_bytes()[:6] == b"GIF89a" and len(video["episodes"]) == 3
+    assert video["frames"] == 1 + max(e["episode"]["length"] for e in video["episodes"])
     with pytest.raises(MesascopeError, match="not a level id"):
         mesascope.replay(run, "nowhere")
     with pytest.raises(MesascopeError, match="unknown shift"):

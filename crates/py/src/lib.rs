@@ -42,6 +42,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(runs::train, m)?)?;
     m.add_function(wrap_pyfunction!(runs::load_weights, m)?)?;
     m.add_function(wrap_pyfunction!(runs::replay, m)?)?;
+    m.add_function(wrap_pyfunction!(runs::show, m)?)?;
     m.add_function(wrap_pyfunction!(runs::vector_field, m)?)?;
     m.add_function(wrap_pyfunction!(runs::deploy, m)?)?;
     m.add("ACTIONS", mesascope_tasks::Action::ALL.iter().map(|a| format!("{a:?}").to_lowercase()).collect::<Vec<_>>())?;

@@ -78,6 +78,23 @@ pub(crate) fn vector_field(py: Python<'_>, run: PathBuf, out: PathBuf, level: Op
     serde_json::to_string(&result).map_err(err)
 }
 
+/// The episodes of the run at `run` as an animated GIF `out` (training distribution, after the
+/// shift, the planner on the same levels), as `mesascope show`; returns lab's `ShowResult` as
+/// JSON text.
+#[pyfunction]
+#[pyo3(signature = (run, out, *, shift=None, levels=2, seed=None))]
+pub(crate) fn show(py: Python<'_>, run: PathBuf, out: PathBuf, shift: Option<&str>, levels: usize, seed: Option<u64>) -> PyResult<String> {
+    let mut job = mesascope_lab::ShowJob { levels, ..mesascope_lab::ShowJob::new(run, out) };
+    if let Some(shift) = shift {
+        job.shift = shift.parse().map_err(err)?;
+    }
+    if let Some(seed) = seed {
+        job.seed = seed;
+    }
+    let result = py.detach(|| mesascope_lab::show(&job)).map_err(err)?;
+    serde_json::to_string(&result).map_err(err)
+}
+
 /// The weights file of a run directory, a checkpoint directory or a .safetensors file.
 fn weights_file(path: &Path) -> PyResult<PathBuf> {
     if path.is_file() {
