@@ -129,7 +129,8 @@ fn train_rejects_bad_configs_naming_the_field() {
         ("[env]\nsize = 10\n", "env.size"),
         ("[env]\nfamily = \"sokoban\"\n", "sokoban"),
         ("[ppo]\nnum_envs = 0\n", "ppo.num_envs"),
-        ("[[[", "config"),
+        ("[[[", "bad.toml:1:"),
+        ("[env]\nsize = 9\n[ppo\nlearning_rate = 1\n", "bad.toml:3:5: not valid TOML: invalid table header"),
     ];
     for (text, expected) in cases {
         std::fs::write(&cfg, text).unwrap();
@@ -141,6 +142,10 @@ fn train_rejects_bad_configs_naming_the_field() {
     }
     let o = mesascope(&["train", "--set", "ppo.gamma=2", "--out", dir.join("run").to_str().unwrap()]);
     assert!(stderr(&o).contains("ppo.gamma"));
+    // A missing file is said once, with the OS's reason once.
+    let missing = dir.join("missing.toml");
+    let err = stderr(&mesascope(&["train", "--config", missing.to_str().unwrap(), "--out", dir.join("run").to_str().unwrap()]));
+    assert_eq!(err.trim(), format!("error: {}: No such file or directory (os error 2)", missing.display()));
     std::fs::remove_dir_all(dir).ok();
 }
 

@@ -114,7 +114,13 @@ impl TrainConfig {
     /// (`section.field=value`) applied, then validated.
     pub fn from_toml_with(user: &str, overrides: &[String]) -> Result<TrainConfig, LearnError> {
         let mut merged: toml::Table = DEFAULT_TOML.parse().expect("default config parses");
-        let user: toml::Table = user.parse().map_err(|e: toml::de::Error| LearnError::config("(file)", e.message().to_string()))?;
+        let user: toml::Table = user.parse().map_err(|e: toml::de::Error| {
+            let at = e.span().map_or(0, |s| s.start).min(user.len());
+            let before = &user[..at];
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            LearnError::Syntax { file: "config".into(), line, column, message: e.message().trim().replace('\n', "; ") }
+        })?;
         merge(&mut merged, user, "")?;
         for o in overrides {
             let (key, value) = o
@@ -151,6 +157,7 @@ impl TrainConfig {
         let text = std::fs::read_to_string(path).map_err(LearnError::io(path))?;
         TrainConfig::from_toml_with(&text, overrides).map_err(|e| match e {
             LearnError::Config { field, message } => LearnError::config(field, format!("{message} (in {})", path.display())),
+            LearnError::Syntax { line, column, message, .. } => LearnError::Syntax { file: path.display().to_string(), line, column, message },
             e => e,
         })
     }
@@ -294,7 +301,8 @@ mod tests {
             ("[ppo]\nlearning_rate = \"fast\"\n", "learning_rate"),
             ("device = \"tpu\"\n", "device"),
             ("[env]\nsize = 5\n[eval]\nlevels = 500\n", "eval.levels"),
-            ("this is not toml", "(file)"),
+            ("this is not toml", "config:1:"),
+            ("[env]\nsize = 9\n[ppo\n", "config:3:5: not valid TOML"),
             ("[env.reward]\nat-cheese = 1\n", "env.reward.at-cheese"),
             ("[env.reward]\nkey-picked = 1\n", "env.reward.key-picked"),
             ("[env.reward]\non-lava = -1\n", "env.reward.on-lava"),

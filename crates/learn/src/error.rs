@@ -27,13 +27,27 @@ pub enum LearnError {
         /// What is wrong with it.
         message: String,
     },
+    /// A configuration is not valid TOML; `file` is its path (or `config` for text).
+    #[error("{file}:{line}:{column}: not valid TOML: {message}")]
+    Syntax {
+        /// The file, as the user named it.
+        file: String,
+        /// Line of the error, from 1.
+        line: usize,
+        /// Column of the error, from 1 (in characters).
+        column: usize,
+        /// What the parser expected.
+        message: String,
+    },
     /// Reading or writing a file failed.
-    #[error("{path}: {source}")]
+    // The OS error is in the message and not kept as the error's source: a front end that
+    // prints the chain of sources (anyhow's `{:#}`) would print it twice.
+    #[error("{}: {error}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
         /// The underlying error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
 }
 
@@ -51,6 +65,6 @@ impl LearnError {
     /// Wraps an I/O error with the path it concerns.
     pub fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> LearnError {
         let path = path.into();
-        move |source| LearnError::Io { path, source }
+        move |error| LearnError::Io { path, error }
     }
 }

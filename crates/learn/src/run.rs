@@ -46,7 +46,7 @@ struct TrainerState {
 /// Writes `bytes` to `path` through a temporary file beside it (`NAME.tmp`) and a rename, so an
 /// interrupted write never leaves a half-written file; creates the parent directory.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), LearnError> {
-    mesascope_report::write_atomic(path, bytes).map_err(|e| LearnError::Io { path: e.path, source: e.source })
+    mesascope_report::write_atomic(path, bytes).map_err(|e| LearnError::Io { path: e.path, error: e.source })
 }
 
 const METRICS_HEADER: &str = "update,step,episode_return,success_rate,episodes,policy_loss,value_loss,entropy,approx_kl,clip_fraction,learning_rate,steps_per_second,eval_success,eval_return\n";
