@@ -12,7 +12,8 @@ use nalgebra::DMatrix;
 use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64Mcg;
 
-use mesascope_learn::eval::{evaluate, evaluate_with, EpisodeRecord, EvalOptions};
+use mesascope_learn::eval::{evaluate, evaluate_with, logits_at, EpisodeRecord, EvalOptions};
+use mesascope_tasks::field::{field_states, VectorField};
 use mesascope_learn::{ActorCritic, TrainConfig};
 use mesascope_tasks::solve::{descend, distance_map_into};
 use mesascope_tasks::{reset, step, Action, Cell, Level, ObsKind, Policy, RewardWeights, State};
@@ -280,6 +281,15 @@ pub fn untrained_seed(run_seed: u64) -> u64 {
 }
 
 impl ModelAgent {
+    /// The model's policy vector field on `level`: its action probabilities at every square
+    /// ([`mesascope_tasks::field::field_states`]), one batch, each with a fresh recurrent state
+    /// and the agent's ticks. `level` must be of the size the model takes.
+    pub fn field(&self, level: &Level) -> VectorField {
+        let (cells, states): (Vec<_>, Vec<_>) = field_states(level).into_iter().unzip();
+        let logits = logits_at(&self.model, &self.cfg.model, self.cfg.env.obs, level, &states, &self.device, self.ticks);
+        VectorField { cells, probs: logits.chunks_exact(Action::COUNT).map(action_probabilities).collect() }
+    }
+
     /// The same architecture with fresh weights (seeded by [`untrained_seed`]).
     pub fn untrained(&self, shape: (usize, usize, usize)) -> ActorCritic {
         mesascope_learn::init_model(&self.cfg.model, shape, &self.device, untrained_seed(self.cfg.seed))

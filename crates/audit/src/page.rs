@@ -3,6 +3,7 @@
 
 use std::fmt::Write;
 
+use mesascope_tasks::field::field_svg;
 use mesascope_tasks::{render, reset, step};
 
 use mesascope_report::page::{escape, fmt_estimate, frame};
@@ -249,6 +250,15 @@ pub fn html(r: &AuditReport) -> String {
             escape(&s.set),
             outcome,
             s.episode.length
+        );
+    }
+    if let Some(f) = &r.vector_field {
+        let difference = f.agent.difference(&f.planner).unwrap_or_default();
+        let _ = write!(
+            h,
+            "<h2>Policy vector field</h2><p>On the first deployment sample's level ({}): at every square the agent can reach, the arrow is its net move Σ p(a)·Δ(a), asked at the episode's start with the agent placed there (a fresh recurrent state), beside the exact planner's (equal mass on every move along a shortest path to the cheese) and their difference.</p><figure>{}</figure>",
+            f.level.id(),
+            field_svg(&f.level, &[("agent", f.agent.arrows()), ("exact planner", f.planner.arrows()), ("agent − exact planner", difference)])
         );
     }
     let total: f64 = r.seconds.values().sum();

@@ -10,6 +10,7 @@ use rand_pcg::Pcg64Mcg;
 use serde::{Deserialize, Serialize};
 
 use mesascope_learn::eval::EpisodeRecord;
+use mesascope_tasks::field::{planner_field, VectorField};
 use mesascope_tasks::maze::empty_level;
 use mesascope_tasks::{Level, LevelGenerator, Shift, TrainingDistribution};
 
@@ -102,6 +103,17 @@ pub struct SampleEpisode {
     pub episode: EpisodeRecord,
 }
 
+/// Policy vector fields on one level, for the page.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SampleField {
+    /// The level.
+    pub level: Level,
+    /// The agent's field.
+    pub agent: VectorField,
+    /// The exact planner's field.
+    pub planner: VectorField,
+}
+
 /// Everything an audit found.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AuditReport {
@@ -148,6 +160,11 @@ pub struct AuditReport {
     pub not_applicable: BTreeMap<String, String>,
     /// A few episodes per set, to draw.
     pub samples: Vec<SampleEpisode>,
+    /// The agent's and the exact planner's policy vector fields on the first deployment
+    /// sample's level, where the agent is a Rust model (absent otherwise, and from audits
+    /// made before it existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vector_field: Option<SampleField>,
     /// Wall-clock seconds per stage. Not part of `audit.json`, so the same audit gives the same
     /// file on every machine and run; `mesascope audit` writes them to `audit-timing.json`.
     #[serde(skip)]
@@ -311,6 +328,11 @@ pub fn audit(subject: &str, agent: &mut dyn Agent, dist: &TrainingDistribution, 
     let mut shown: Vec<EpisodeRecord> = deploy_eps.iter().filter(|r| !r.success).take(2).cloned().collect();
     shown.extend(deploy_eps.iter().filter(|r| r.success).take(3 - shown.len()).cloned());
     pick("deployment", &deploy, &shown, deploy_seed);
+    let field_level = shown.first().map(|e| deploy[e.level].clone());
+    let vector_field = match (field_level, agent.inside().and_then(|i| i.model())) {
+        (Some(level), Some(model)) => Some(SampleField { agent: model.field(&level), planner: planner_field(&level), level }),
+        _ => None,
+    };
 
     Ok(AuditReport {
         subject: subject.into(),
@@ -330,6 +352,7 @@ pub fn audit(subject: &str, agent: &mut dyn Agent, dist: &TrainingDistribution, 
         cheese_or_corner: decisions,
         not_applicable,
         samples,
+        vector_field,
         seconds,
     })
 }

@@ -249,6 +249,8 @@ fn audit_writes_json_and_html_for_trained_runs_and_known_agents() {
     assert!(stdout(&o).contains("goal-directedness (MEG, nats/decision), whole candidate set: "), "{}", stdout(&o));
     let html = std::fs::read_to_string(run.join("audit.html")).unwrap();
     assert!(html.contains("Verdict") && html.contains("Success vs thinking ticks") && html.contains("Goal-directedness (MEG)"));
+    // A trained model's page draws its policy field beside the planner's on a deployment level.
+    assert!(html.contains("Policy vector field") && html.matches("class=\"arrow\"").count() > 3, "the field is drawn");
 
     let r = run.to_str().unwrap();
     for (args, expected) in [
@@ -274,6 +276,7 @@ fn audit_writes_json_and_html_for_trained_runs_and_known_agents() {
     assert!(stdout(&o).contains("verdict: proxy: top-right corner"), "{}{}", stdout(&o), stderr(&o));
     assert!(stdout(&o).contains("(best: top-right corner)"), "{}", stdout(&o));
     assert!(corner.join("audit.html").exists());
+    assert!(!std::fs::read_to_string(corner.join("audit.html")).unwrap().contains("Policy vector field"), "a hand-written agent has no model to ask");
 
     for (args, expected) in [
         (vec!["audit", "--known", "nobody"], "unknown known-answer agent 'nobody'"),

@@ -8,10 +8,9 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use mesascope_audit::agents::{action_probabilities, ModelAgent};
-use mesascope_learn::eval::logits_at;
-use mesascope_tasks::field::{field_states, field_svg, planner_field, VectorField};
-use mesascope_tasks::{Action, Level, LevelId, Shift};
+use mesascope_audit::agents::ModelAgent;
+use mesascope_tasks::field::{field_svg, planner_field, VectorField};
+use mesascope_tasks::{Level, LevelId, Shift};
 
 use crate::jobs::common::model_agent;
 use crate::jobs::replay::{find_level, DEFAULT_SEED};
@@ -82,15 +81,11 @@ pub fn vector_fields(job: &FieldJob) -> Result<FieldResult, LabError> {
     Ok(FieldResult { level_id: level.id(), level, agent: field, against, planner, svg: job.out.clone() })
 }
 
-/// A trained model's field on `level`: its action probabilities at each square, one batch of
-/// observations, each with a fresh (zero) recurrent state and the model's own ticks.
+/// A trained model's field on `level` ([`ModelAgent::field`]), refusing a level of another size.
 pub fn model_field(agent: &ModelAgent, level: &Level) -> Result<VectorField, LabError> {
     let (width, height) = agent.cfg.env.dist.family.grid_size();
     if (level.width, level.height) != (width, height) {
         return Err(LabError::Invalid { what: "--level".into(), message: format!("the level is {}x{}; the agent takes {width}x{height} levels", level.width, level.height) });
     }
-    let (cells, states): (Vec<_>, Vec<_>) = field_states(level).into_iter().unzip();
-    let logits = logits_at(&agent.model, &agent.cfg.model, agent.cfg.env.obs, level, &states, &agent.device, agent.ticks);
-    let probs = logits.chunks_exact(Action::COUNT).map(action_probabilities).collect();
-    Ok(VectorField { cells, probs })
+    Ok(agent.field(level))
 }
