@@ -308,14 +308,6 @@ impl TrainingDistribution {
         distinct_levels(&family, Split::HeldOut, count, mix_seed(seed, HELD_OUT_STREAM))
     }
 
-    /// [`TrainingDistribution::held_out_levels`], each with the locator that rebuilds it.
-    pub fn held_out_located(&self, shift: Shift, count: usize, seed: u64) -> Result<Vec<(Level, LevelLocator)>, TaskError> {
-        let family = shift.apply(&self.family)?;
-        let stream = mix_seed(seed, HELD_OUT_STREAM);
-        let levels = self.held_out_levels(shift, count, seed)?;
-        Ok(levels.into_iter().enumerate().map(|(index, l)| (l, LevelLocator { family, version: GENERATOR_VERSION, split: Split::HeldOut, stream, index })).collect())
-    }
-
     /// The held-out level `id` among the first `search` that `held_out_levels(shift, …, seed)`
     /// draws, with its locator; `None` where it is not among them (or the family has fewer).
     pub fn find_held_out(&self, shift: Shift, id: LevelId, search: usize, seed: u64) -> Result<Option<(Level, LevelLocator)>, TaskError> {

@@ -9,8 +9,8 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
-use crate::grid::{reset, Action, Cell, Level, State, Tile};
-use crate::render::{paint, SvgPainter, TILE_PX};
+use crate::grid::{reset, Action, Cell, Level, State};
+use crate::render::{paint_board, SvgPainter, TILE_PX};
 use crate::solve::distance_map_into;
 
 /// The squares a field covers, each with the state the policy is asked about there: the
@@ -19,22 +19,12 @@ use crate::solve::distance_map_into;
 /// tile (reaching it ends the episode).
 pub fn field_states(level: &Level) -> Vec<(Cell, State)> {
     let start = reset(level);
-    let mut seen = vec![false; level.tiles.len()];
-    let mut queue = VecDeque::from([level.start]);
-    seen[level.start as usize] = true;
-    while let Some(c) = queue.pop_front() {
-        for a in &Action::ALL[..4] {
-            if let Some(n) = level.neighbour(c, *a) {
-                if level.tile(n) == Tile::Floor && !seen[n as usize] {
-                    seen[n as usize] = true;
-                    queue.push_back(n);
-                }
-            }
-        }
-    }
+    // Distances from the start over floor tiles: the reachable squares are the finite ones.
+    let mut from_start = Vec::new();
+    distance_map_into(level, level.start, &mut from_start, &mut VecDeque::new());
     let goal = level.goal_cell();
     let mut out = Vec::new();
-    for c in (0..level.tiles.len() as Cell).filter(|&c| seen[c as usize] && Some(c) != goal) {
+    for c in (0..level.tiles.len() as Cell).filter(|&c| from_start[c as usize] != u32::MAX && Some(c) != goal) {
         let mut state = start;
         state.agent = c;
         out.push((c, state));
@@ -132,9 +122,7 @@ pub fn field_svg(level: &Level, panels: &[(&str, Vec<(Cell, (f64, f64))>)]) -> S
         let _ = writeln!(out, "<g transform=\"translate({x0},0)\"><text x=\"{}\" y=\"0.7\" font-size=\"0.6\" font-family=\"sans-serif\" text-anchor=\"middle\">{}</text>", w / 2.0, xml_escape(name));
         let mut p = SvgPainter(format!("<g transform=\"translate(0,{title})\">\n"));
         // The level without the agent (its start tile is still marked): the arrows are the agent.
-        let mut unseen = start;
-        unseen.agent = Cell::MAX;
-        paint(&mut p, level, &unseen, &[]);
+        paint_board(&mut p, level, &start);
         out.push_str(&p.0);
         for &(c, (dx, dy)) in arrows {
             let (x, y) = level.xy(c);

@@ -11,7 +11,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::dist::{distinct_levels, FamilySpec, Split};
 use crate::error::TaskError;
-use crate::grid::Level;
+use crate::grid::{Fnv1a, Level};
 
 /// A level's id: its content fingerprint ([`Level::fingerprint`]), written as 16 hex digits.
 /// Two levels with the same id are the same instance.
@@ -62,19 +62,13 @@ impl Level {
     /// everywhere but at the objects, so a held-out level that shares a training level's
     /// layout tests less generalization than its distinct id suggests.
     pub fn layout_id(&self) -> LevelId {
-        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-        let mut eat = |x: u64| {
-            for b in x.to_le_bytes() {
-                h ^= b as u64;
-                h = h.wrapping_mul(0x0000_0100_0000_01b3);
-            }
-        };
-        eat(self.width as u64);
-        eat(self.height as u64);
+        let mut h = Fnv1a::new();
+        h.write_u64(self.width as u64);
+        h.write_u64(self.height as u64);
         for t in &self.tiles {
-            eat(*t as u64);
+            h.write_u64(*t as u64);
         }
-        LevelId(h)
+        LevelId(h.finish())
     }
 }
 
@@ -216,12 +210,16 @@ mod tests {
     #[test]
     fn a_locator_rebuilds_its_level_and_refuses_another_generator_version() {
         let dist = TrainingDistribution { family: FamilySpec::Maze(MazeParams { size: 7, ..Default::default() }), diversity: Diversity::Infinite, level_seed: 0 };
-        let located = dist.held_out_located(Shift::GoalAnywhere, 30, 5).unwrap();
-        assert_eq!(located.iter().map(|(l, _)| l.clone()).collect::<Vec<_>>(), dist.held_out_levels(Shift::GoalAnywhere, 30, 5).unwrap());
-        for (level, locator) in located.iter().step_by(7) {
+        let levels = dist.held_out_levels(Shift::GoalAnywhere, 30, 5).unwrap();
+        let mut first = None;
+        for (index, level) in levels.iter().enumerate().step_by(7) {
+            let (found, locator) = dist.find_held_out(Shift::GoalAnywhere, level.id(), 30, 5).unwrap().unwrap();
+            assert_eq!((&found, locator.index), (level, index));
             assert_eq!(&locator.level().unwrap(), level);
+            first.get_or_insert(locator);
         }
-        let old = LevelLocator { version: GENERATOR_VERSION + 1, ..located[0].1 };
+        assert!(dist.find_held_out(Shift::GoalAnywhere, levels[29].id(), 29, 5).unwrap().is_none(), "the search stops at its count");
+        let old = LevelLocator { version: GENERATOR_VERSION + 1, ..first.unwrap() };
         assert!(old.level().unwrap_err().to_string().contains("version"));
     }
 }

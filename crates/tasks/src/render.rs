@@ -67,6 +67,13 @@ pub trait Painter {
 
 /// Draws `level` in `state`, with `trajectory` (the agent's tiles in order) as a line.
 pub fn paint(p: &mut impl Painter, level: &Level, state: &State, trajectory: &[Cell]) {
+    paint_board(p, level, state);
+    paint_agent(p, level, state, trajectory);
+}
+
+/// Draws the tiles, the start and the objects still present in `state`: the level without
+/// the agent.
+pub(crate) fn paint_board(p: &mut impl Painter, level: &Level, state: &State) {
     for y in 0..level.height {
         for x in 0..level.width {
             let fill = match level.tile(level.cell(x, y)) {
@@ -93,6 +100,10 @@ pub fn paint(p: &mut impl Painter, level: &Level, state: &State, trajectory: &[C
             ObjectKind::Box => p.rect(x + 0.12, y + 0.12, 0.76, 0.76, BOX),
         }
     }
+}
+
+/// Draws `trajectory` as a line and the agent where `state` has it.
+fn paint_agent(p: &mut impl Painter, level: &Level, state: &State, trajectory: &[Cell]) {
     if trajectory.len() > 1 {
         let points: Vec<(f32, f32)> = trajectory
             .iter()
@@ -103,11 +114,8 @@ pub fn paint(p: &mut impl Painter, level: &Level, state: &State, trajectory: &[C
             .collect();
         p.polyline(&points, 0.18, AGENT, 0.6);
     }
-    // An agent off the grid is not drawn: how a picture of the level alone is asked for.
-    if (state.agent as usize) < level.tiles.len() {
-        let (ax, ay) = level.xy(state.agent);
-        p.circle(ax as f32 + 0.5, ay as f32 + 0.5, 0.3, AGENT);
-    }
+    let (ax, ay) = level.xy(state.agent);
+    p.circle(ax as f32 + 0.5, ay as f32 + 0.5, 0.3, AGENT);
 }
 
 /// Pixels per tile in PNG output.
@@ -192,31 +200,17 @@ fn pixmap_with(level: &Level, state: &State, trajectory: &[Cell], anti_alias: bo
     let pixmap = Pixmap::new((level.width as f32 * TILE_PX) as u32, (level.height as f32 * TILE_PX) as u32)
         .ok_or_else(|| format!("cannot make a {}x{} image", level.width, level.height))?;
     let mut p = PngPainter(pixmap, anti_alias);
+    paint_board(&mut p, level, state);
     if mark_proxy {
-        // Under everything else: the frame of the corner tile stays visible around the objects.
-        paint(&mut p, level, state, &[]);
+        // Over the board and under the path and the agent, which stay visible on the tile.
         let (x, y) = level.xy(level.top_right_corner());
         let (x, y) = (x as f32, y as f32);
         for (rx, ry, rw, rh) in [(0.0, 0.0, 1.0, 0.1), (0.0, 0.9, 1.0, 0.1), (0.0, 0.0, 0.1, 1.0), (0.9, 0.0, 0.1, 1.0)] {
             p.rect(x + rx, y + ry, rw, rh, PROXY);
         }
-        repaint_over(&mut p, level, state, trajectory);
-    } else {
-        paint(&mut p, level, state, trajectory);
     }
+    paint_agent(&mut p, level, state, trajectory);
     Ok(p.0)
-}
-
-/// The trajectory and the agent again, over a mark drawn after [`paint`].
-fn repaint_over(p: &mut impl Painter, level: &Level, state: &State, trajectory: &[Cell]) {
-    if trajectory.len() > 1 {
-        let points: Vec<(f32, f32)> = trajectory.iter().map(|&c| level.xy(c)).map(|(x, y)| (x as f32 + 0.5, y as f32 + 0.5)).collect();
-        p.polyline(&points, 0.18, AGENT, 0.6);
-    }
-    if (state.agent as usize) < level.tiles.len() {
-        let (ax, ay) = level.xy(state.agent);
-        p.circle(ax as f32 + 0.5, ay as f32 + 0.5, 0.3, AGENT);
-    }
 }
 
 /// A PNG image (encoded bytes) of `level` in `state` with `trajectory` drawn on it.

@@ -4,6 +4,8 @@ use std::path::{Path, PathBuf};
 
 use mesascope_audit::agents::ModelAgent;
 use mesascope_learn::run::load_model;
+use mesascope_learn::TrainConfig;
+use mesascope_tasks::Level;
 
 use crate::LabError;
 
@@ -14,6 +16,19 @@ pub(crate) fn model_agent(path: &Path) -> Result<ModelAgent, LabError> {
     let device = mesascope_learn::device(&cfg.device)?;
     let ticks = cfg.model.ticks;
     Ok(ModelAgent { cfg, model, device, ticks })
+}
+
+/// Refuses a level of another size than the agent's training levels, the only size its
+/// observations take (`--level` is where a user can hand it one).
+pub(crate) fn check_level_size(cfg: &TrainConfig, level: &Level) -> Result<(), LabError> {
+    let (width, height) = cfg.env.dist.family.grid_size();
+    if (level.width, level.height) != (width, height) {
+        return Err(LabError::Invalid {
+            what: "--level".into(),
+            message: format!("the level is {}x{} but the agent was trained on {width}x{height} levels, the only size its observations take", level.width, level.height),
+        });
+    }
+    Ok(())
 }
 
 /// Where results about the agent at `path` go unless the caller says otherwise: the run

@@ -12,7 +12,7 @@ use mesascope_audit::agents::ModelAgent;
 use mesascope_tasks::field::{field_svg, planner_field, VectorField};
 use mesascope_tasks::{Level, LevelId, Shift};
 
-use crate::jobs::common::model_agent;
+use crate::jobs::common::{check_level_size, model_agent};
 use crate::jobs::replay::{find_level, DEFAULT_SEED};
 use crate::LabError;
 
@@ -83,9 +83,6 @@ pub fn vector_fields(job: &FieldJob) -> Result<FieldResult, LabError> {
 
 /// A trained model's field on `level` ([`ModelAgent::field`]), refusing a level of another size.
 pub fn model_field(agent: &ModelAgent, level: &Level) -> Result<VectorField, LabError> {
-    let (width, height) = agent.cfg.env.dist.family.grid_size();
-    if (level.width, level.height) != (width, height) {
-        return Err(LabError::Invalid { what: "--level".into(), message: format!("the level is {}x{}; the agent takes {width}x{height} levels", level.width, level.height) });
-    }
+    check_level_size(&agent.cfg, level)?;
     Ok(agent.field(level))
 }

@@ -11,7 +11,7 @@ use mesascope_learn::eval::{evaluate, EpisodeRecord, EvalOptions};
 use mesascope_learn::run::load_model;
 use mesascope_tasks::{Diversity, Level, LevelId, LevelLocator, Shift, TrainingDistribution};
 
-use crate::jobs::common::write_json;
+use crate::jobs::common::{check_level_size, write_json};
 use crate::LabError;
 
 /// The seed `mesascope eval` and `replay` use unless told otherwise.
@@ -74,13 +74,7 @@ pub fn replay(job: &ReplayJob) -> Result<ReplayResult, LabError> {
     let (cfg, model) = load_model(&job.agent)?;
     let level_seed = job.level_seed.or(job.seed).unwrap_or(DEFAULT_SEED);
     let found = find_level(&cfg.env.dist, &job.level, job.shift, level_seed, job.search)?;
-    let (width, height) = cfg.env.dist.family.grid_size();
-    if (found.level.width, found.level.height) != (width, height) {
-        return Err(LabError::Invalid {
-            what: "--level".into(),
-            message: format!("the level is {}x{} but the agent was trained on {width}x{height} levels, the only size its observations take", found.level.width, found.level.height),
-        });
-    }
+    check_level_size(&cfg, &found.level)?;
     let seed = job.seed.or(found.seed).unwrap_or(DEFAULT_SEED);
     let device = mesascope_learn::device(&cfg.device)?;
     let opts = EvalOptions { ticks: job.ticks.unwrap_or(cfg.model.ticks), greedy: job.greedy, seed, record_trajectories: true };
