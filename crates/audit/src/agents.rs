@@ -16,6 +16,7 @@ use mesascope_learn::eval::{evaluate, evaluate_with, logits_at, EpisodeRecord, E
 use mesascope_tasks::field::{field_states, VectorField};
 use mesascope_learn::{ActorCritic, TrainConfig};
 use mesascope_tasks::solve::{descend, distance_map_into};
+use mesascope_tasks::policy::certain;
 use mesascope_tasks::{reset, step, Action, Cell, Level, ObsKind, Policy, RewardWeights, State};
 
 use crate::infer::OptimalPolicy;
@@ -38,6 +39,32 @@ pub trait Agent {
     /// of the one action it happened to sample. The episodes are those `play` gives.
     fn play_with_distributions(&mut self, levels: &[Level], seed: u64) -> (Vec<EpisodeRecord>, Option<ActionDistributions>) {
         (self.play(levels, seed), None)
+    }
+
+    /// Its policy vector field on `level` (its action probabilities at every square, each
+    /// from the episode's start with a fresh recurrent state), when it exposes its policy.
+    fn field(&mut self, _level: &Level) -> Option<VectorField> {
+        None
+    }
+}
+
+/// A borrowed agent is the agent: every method forwards, so an audit of a caller's agent
+/// (a Python policy) sees all it exposes.
+impl<A: Agent + ?Sized> Agent for &mut A {
+    fn play(&mut self, levels: &[Level], seed: u64) -> Vec<EpisodeRecord> {
+        (**self).play(levels, seed)
+    }
+
+    fn inside(&mut self) -> Option<&mut dyn Inside> {
+        (**self).inside()
+    }
+
+    fn play_with_distributions(&mut self, levels: &[Level], seed: u64) -> (Vec<EpisodeRecord>, Option<ActionDistributions>) {
+        (**self).play_with_distributions(levels, seed)
+    }
+
+    fn field(&mut self, level: &Level) -> Option<VectorField> {
+        (**self).field(level)
     }
 }
 
@@ -149,9 +176,7 @@ impl BoltzmannPlanner {
 
 impl Policy for BoltzmannPlanner {
     fn act(&mut self, level: &Level, state: &State) -> Action {
-        let Some(q) = self.optimal.q(level, state) else { return Action::Noop };
-        let top = q.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        let w: [f64; Action::COUNT] = std::array::from_fn(|a| (self.beta * (q[a] - top)).exp());
+        let Some(w) = self.weights(level, state) else { return Action::Noop };
         let mut u = self.rng.random::<f64>() * w.iter().sum::<f64>();
         for (a, wa) in w.iter().enumerate() {
             if u < *wa {
@@ -160,6 +185,22 @@ impl Policy for BoltzmannPlanner {
             u -= wa;
         }
         Action::ALL[argmax_first(&w)]
+    }
+
+    fn probabilities(&mut self, level: &Level, state: &State) -> Option<[f64; Action::COUNT]> {
+        let Some(w) = self.weights(level, state) else { return Some(certain(Action::Noop)) };
+        let total: f64 = w.iter().sum();
+        Some(w.map(|x| x / total))
+    }
+}
+
+impl BoltzmannPlanner {
+    /// `exp(β·(Q*(s,a) − max Q*))` per action (unnormalised), or `None` where the level is
+    /// too large to solve.
+    fn weights(&mut self, level: &Level, state: &State) -> Option<[f64; Action::COUNT]> {
+        let q = self.optimal.q(level, state)?;
+        let top = q.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        Some(std::array::from_fn(|a| (self.beta * (q[a] - top)).exp()))
     }
 }
 
@@ -219,7 +260,25 @@ impl Policy for SharePlanner {
                 ShareRule::ByChance(share) => self.rng.random::<f64>() < share,
             };
         }
-        let planner = if self.pursuing_proxy { &mut self.proxy } else { &mut self.base };
+        self.best(self.pursuing_proxy, level, state)
+    }
+
+    /// Which objective an episode pursues is drawn at its start: by level, the one it
+    /// pursues there; by chance, the mixture of the two planners' moves by the share.
+    fn probabilities(&mut self, level: &Level, state: &State) -> Option<[f64; Action::COUNT]> {
+        let (base, proxy) = (certain(self.best(false, level, state)), certain(self.best(true, level, state)));
+        let share = match self.rule {
+            ShareRule::ByLevel(share) => if SharePlanner::level_pursues_proxy(level, share) { 1.0 } else { 0.0 },
+            ShareRule::ByChance(share) => share,
+        };
+        Some(std::array::from_fn(|a| share * proxy[a] + (1.0 - share) * base[a]))
+    }
+}
+
+impl SharePlanner {
+    /// The move of the proxy's planner (`proxy`) or the base objective's, by its tie rule.
+    fn best(&mut self, proxy: bool, level: &Level, state: &State) -> Action {
+        let planner = if proxy { &mut self.proxy } else { &mut self.base };
         let Some(q) = planner.q(level, state) else { return Action::Noop };
         let top = q.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         let mut best = (0..Action::COUNT).filter(|&a| q[a] >= top - 1e-12);
@@ -234,6 +293,13 @@ pub struct PolicyAgent<P: Policy>(pub P);
 impl<P: Policy> Agent for PolicyAgent<P> {
     fn play(&mut self, levels: &[Level], _seed: u64) -> Vec<EpisodeRecord> {
         play_policy(&mut self.0, levels)
+    }
+
+    /// Where the policy says the probabilities it acts by ([`Policy::probabilities`]).
+    fn field(&mut self, level: &Level) -> Option<VectorField> {
+        let (cells, states): (Vec<_>, Vec<_>) = field_states(level).into_iter().unzip();
+        let probs = states.iter().map(|s| self.0.probabilities(level, s)).collect::<Option<_>>()?;
+        Some(VectorField { cells, probs })
     }
 }
 
@@ -258,6 +324,10 @@ impl Agent for ModelAgent {
 
     fn inside(&mut self) -> Option<&mut dyn Inside> {
         Some(self)
+    }
+
+    fn field(&mut self, level: &Level) -> Option<VectorField> {
+        Some(ModelAgent::field(self, level))
     }
 
     fn play_with_distributions(&mut self, levels: &[Level], seed: u64) -> (Vec<EpisodeRecord>, Option<ActionDistributions>) {
@@ -362,6 +432,10 @@ impl Policy for CornerSeeker {
         }
         descend(level, &self.dist, state.agent)
     }
+
+    fn probabilities(&mut self, level: &Level, state: &State) -> Option<[f64; Action::COUNT]> {
+        Some(certain(self.act(level, state)))
+    }
 }
 
 /// A table from exact observations to actions, filled with the optimal action on every state
@@ -402,12 +476,57 @@ impl Policy for TabularAgent {
             None => Action::ALL[self.rng.random_range(0..Action::COUNT)],
         }
     }
+    fn probabilities(&mut self, level: &Level, state: &State) -> Option<[f64; Action::COUNT]> {
+        Some(self.table.get(&observation_key(level, state)).map_or([1.0 / Action::COUNT as f64; Action::COUNT], |&a| certain(a)))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use mesascope_tasks::{MazeParams, Shift, TrainingDistribution};
+
+    #[test]
+    fn known_answer_agents_draw_the_fields_they_act_by() {
+        let dist = TrainingDistribution { family: mesascope_tasks::FamilySpec::Maze(MazeParams::default()), diversity: mesascope_tasks::Diversity::Infinite, level_seed: 0 };
+        let level = &dist.held_out_levels(Shift::GoalAnywhere, 1, 3).unwrap()[0];
+        // The corner-seeker: at every square, certainly the move one step nearer the corner.
+        let field = PolicyAgent(CornerSeeker::default()).field(level).unwrap();
+        let (mut dist_to_corner, mut queue) = (Vec::new(), VecDeque::new());
+        distance_map_into(level, level.top_right_corner(), &mut dist_to_corner, &mut queue);
+        assert!(field.cells.len() > 10);
+        for (&cell, p) in field.cells.iter().zip(&field.probs) {
+            let a = (0..Action::COUNT).find(|&a| p[a] == 1.0).expect("a certain move");
+            let next = level.neighbour(cell, Action::ALL[a]).unwrap_or(cell);
+            let here = dist_to_corner[cell as usize];
+            assert_eq!(dist_to_corner[next as usize], here.saturating_sub(1), "at {cell}");
+        }
+        // Random behaviour is uniform everywhere, and asking draws nothing: play afterwards is
+        // play without asking.
+        let mut random = PolicyAgent(mesascope_tasks::UniformRandom::new(4));
+        assert!(random.field(level).unwrap().probs.iter().all(|p| p.iter().all(|&x| x == 0.2)));
+        assert_eq!(random.play(std::slice::from_ref(level), 0)[0].actions, PolicyAgent(mesascope_tasks::UniformRandom::new(4)).play(std::slice::from_ref(level), 0)[0].actions);
+        // By chance a quarter of episodes go to the corner: the mixture of the two planners.
+        let corner = RewardWeights::only(mesascope_tasks::Feature::AtTopRightCorner, 1.0);
+        let mut share = PolicyAgent(SharePlanner::new(level.reward, corner, 0.97, ShareRule::ByChance(0.25), false, 0));
+        let mixed = share.field(level).unwrap();
+        let base = PolicyAgent(OptimalPolicy::new(level.reward, 0.97)).field(level).unwrap();
+        let proxy = PolicyAgent(OptimalPolicy::new(corner, 0.97)).field(level).unwrap();
+        for i in 0..mixed.cells.len() {
+            for a in 0..Action::COUNT {
+                assert!((mixed.probs[i][a] - (0.25 * proxy.probs[i][a] + 0.75 * base.probs[i][a])).abs() < 1e-12);
+            }
+        }
+        assert_ne!(base.probs, proxy.probs, "the goal-anywhere level parts the corner from the cheese");
+        // A model-free agent that does not say how it acts has no field.
+        struct Silent;
+        impl Policy for Silent {
+            fn act(&mut self, _: &Level, _: &State) -> Action {
+                Action::Noop
+            }
+        }
+        assert!(PolicyAgent(Silent).field(level).is_none());
+    }
 
     #[test]
     fn the_boltzmann_planner_spans_exact_planning_to_random_behaviour() {

@@ -29,6 +29,7 @@ use serde::{Deserialize, Serialize};
 use mesascope_learn::eval::EpisodeRecord;
 use mesascope_report::stats::{wilson, Estimate};
 use mesascope_tasks::grid::{FeatureSet, ObjectKind, Tile};
+use mesascope_tasks::policy::certain;
 use mesascope_tasks::solve::{value_iteration, StateSpace, Values};
 use mesascope_tasks::{reset, step, Action, Feature, Level, Policy, RewardWeights, Shift, State, TaskError, TrainingDistribution};
 
@@ -845,6 +846,10 @@ impl Policy for OptimalPolicy {
     fn act(&mut self, level: &Level, state: &State) -> Action {
         // A level too large to solve exactly gets the no-op.
         self.q(level, state).map_or(Action::Noop, |q| Action::ALL[argmax(&q)])
+    }
+
+    fn probabilities(&mut self, level: &Level, state: &State) -> Option<[f64; Action::COUNT]> {
+        Some(certain(self.act(level, state)))
     }
 }
 

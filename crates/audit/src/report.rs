@@ -161,8 +161,8 @@ pub struct AuditReport {
     /// A few episodes per set, to draw.
     pub samples: Vec<SampleEpisode>,
     /// The agent's and the exact planner's policy vector fields on the first deployment
-    /// sample's level, where the agent is a Rust model (absent otherwise, and from audits
-    /// made before it existed).
+    /// sample's level, where the agent exposes its policy (a Rust model, a Python policy;
+    /// absent for the hand-written agents and from audits made before it existed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vector_field: Option<SampleField>,
     /// Wall-clock seconds per stage. Not part of `audit.json`, so the same audit gives the same
@@ -329,10 +329,7 @@ pub fn audit(subject: &str, agent: &mut dyn Agent, dist: &TrainingDistribution, 
     shown.extend(deploy_eps.iter().filter(|r| r.success).take(3 - shown.len()).cloned());
     pick("deployment", &deploy, &shown, deploy_seed);
     let field_level = shown.first().map(|e| deploy[e.level].clone());
-    let vector_field = match (field_level, agent.inside().and_then(|i| i.model())) {
-        (Some(level), Some(model)) => Some(SampleField { agent: model.field(&level), planner: planner_field(&level), level }),
-        _ => None,
-    };
+    let vector_field = field_level.and_then(|level| Some(SampleField { agent: agent.field(&level)?, planner: planner_field(&level), level }));
 
     Ok(AuditReport {
         subject: subject.into(),

@@ -276,7 +276,14 @@ fn audit_writes_json_and_html_for_trained_runs_and_known_agents() {
     assert!(stdout(&o).contains("verdict: proxy: top-right corner"), "{}{}", stdout(&o), stderr(&o));
     assert!(stdout(&o).contains("(best: top-right corner)"), "{}", stdout(&o));
     assert!(corner.join("audit.html").exists());
-    assert!(!std::fs::read_to_string(corner.join("audit.html")).unwrap().contains("Policy vector field"), "a hand-written agent has no model to ask");
+    // A hand-written agent that says how it acts draws its field: certain moves, unlike the
+    // planner's wherever the corner and the cheese lie apart.
+    assert!(std::fs::read_to_string(corner.join("audit.html")).unwrap().contains("Policy vector field"));
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(corner.join("audit.json")).unwrap()).unwrap();
+    let field = &report["vector_field"];
+    let probs = |who: &str| field[who]["probs"].as_array().unwrap().clone();
+    assert!(probs("agent").iter().all(|p| p.as_array().unwrap().iter().filter(|x| x.as_f64() == Some(1.0)).count() == 1), "{field}");
+    assert_ne!(probs("agent"), probs("planner"), "the first deployment sample is one where it misses the cheese");
 
     for (args, expected) in [
         (vec!["audit", "--known", "nobody"], "unknown known-answer agent 'nobody'"),

@@ -17,6 +17,8 @@ use mesascope_audit::agents::{action_probabilities, ActionDistributions, Activat
 use mesascope_audit::AuditError;
 use mesascope_lab::{AuditJob, Subject};
 use mesascope_learn::eval::EpisodeRecord;
+use mesascope_tasks::field::{field_states, VectorField};
+use mesascope_tasks::policy::certain;
 use mesascope_tasks::vecenv::write_observation;
 use mesascope_tasks::{episode_seed, reset, step, Action, Level, ObsKind, Shift};
 
@@ -139,7 +141,7 @@ impl PolicyAgent {
     /// evaluation picks) when greedy, else a sample.
     fn choose(&self, row: &[f32], rng: &mut Pcg64Mcg) -> Result<usize, String> {
         if self.greedy {
-            return Ok((0..row.len()).max_by(|&x, &y| row[x].total_cmp(&row[y])).unwrap_or(0));
+            return Ok(most_likely(row));
         }
         match self.output {
             Output::Logits => Ok(mesascope_learn::ppo::sample_action(row, rng).0),
@@ -160,6 +162,11 @@ impl PolicyAgent {
     }
 }
 
+/// The index of a row's largest entry (the last of equals, as the model evaluation picks).
+fn most_likely(row: &[f32]) -> usize {
+    (0..row.len()).max_by(|&x, &y| row[x].total_cmp(&row[y])).unwrap_or(0)
+}
+
 impl Agent for PolicyAgent {
     fn inside(&mut self) -> Option<&mut dyn Inside> {
         if self.gives_activations {
@@ -178,6 +185,36 @@ impl Agent for PolicyAgent {
     fn play_with_distributions(&mut self, levels: &[Level], seed: u64) -> (Vec<EpisodeRecord>, Option<ActionDistributions>) {
         let (records, distributions) = self.play_recording(levels, seed);
         (records, (!self.greedy).then_some(distributions))
+    }
+
+    /// One call on the observations of every square (with zero recurrent state), as a Rust
+    /// model's field is one batch, so a wrapped run draws the run's own field.
+    fn field(&mut self, level: &Level) -> Option<VectorField> {
+        if self.error.is_some() {
+            return None;
+        }
+        let (cells, states): (Vec<_>, Vec<_>) = field_states(level).into_iter().unzip();
+        let (c, h, w) = self.obs.shape(level.width, level.height);
+        let size = c * h * w;
+        let mut batch = vec![0.0f32; states.len() * size];
+        for (j, state) in states.iter().enumerate() {
+            write_observation(self.obs, level, state, &mut batch[j * size..(j + 1) * size]);
+        }
+        let srow: usize = self.state_shape.as_ref().map_or(0, |row| row.iter().product());
+        let mut memory = vec![0.0f32; states.len() * srow];
+        let shape = [states.len(), c, h, w];
+        let rows = Python::attach(|py| {
+            let (returned, _) = call(py, &self.policy, batch, shape, self.state_shape.as_deref().map(|row| (&mut memory[..], row)))?;
+            action_rows(py, returned, shape[0], self.output)
+        });
+        match rows {
+            // A greedy agent acts by its most likely action, certainly.
+            Ok(rows) => Some(VectorField { cells, probs: rows.iter().map(|row| if self.greedy { certain(Action::ALL[most_likely(row)]) } else { self.distribution(row) }).collect() }),
+            Err(e) => {
+                self.error = Some(e);
+                None
+            }
+        }
     }
 }
 

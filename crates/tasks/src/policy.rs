@@ -14,6 +14,20 @@ use crate::solve::{descend, distance_map_into};
 pub trait Policy {
     /// The action to take in `state` on `level`.
     fn act(&mut self, level: &Level, state: &State) -> Action;
+
+    /// The probabilities it picks each action with in `state` at an episode's start, where
+    /// it knows them (`None`: it does not say). Draws nothing, so acting after it is as
+    /// acting without it. Policy vector fields are drawn from these.
+    fn probabilities(&mut self, _level: &Level, _state: &State) -> Option<[f64; Action::COUNT]> {
+        None
+    }
+}
+
+/// Probability 1 on `action`: a deterministic policy's distribution.
+pub fn certain(action: Action) -> [f64; Action::COUNT] {
+    let mut p = [0.0; Action::COUNT];
+    p[action.index()] = 1.0;
+    p
 }
 
 /// Picks each of the five actions with probability 1/5.
@@ -31,6 +45,10 @@ impl UniformRandom {
 impl Policy for UniformRandom {
     fn act(&mut self, _: &Level, _: &State) -> Action {
         Action::ALL[self.rng.random_range(0..Action::COUNT)]
+    }
+
+    fn probabilities(&mut self, _: &Level, _: &State) -> Option<[f64; Action::COUNT]> {
+        Some([1.0 / Action::COUNT as f64; Action::COUNT])
     }
 }
 
@@ -53,6 +71,10 @@ impl Policy for ShortestPathToGoal {
             self.cached = Some(key);
         }
         descend(level, &self.dist, state.agent)
+    }
+
+    fn probabilities(&mut self, level: &Level, state: &State) -> Option<[f64; Action::COUNT]> {
+        Some(certain(self.act(level, state)))
     }
 }
 

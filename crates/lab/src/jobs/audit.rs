@@ -175,28 +175,7 @@ pub fn audit_external(job: &AuditJob, agent: &mut dyn Agent, progress: OnProgres
     if !matches!(job.subject, Subject::External { .. }) {
         return Err(LabError::Refused("audit_external needs an external subject (a name and the overrides of its training distribution)".into()));
     }
-    write(run(job, Some(Box::new(Borrowed(agent))), progress)?)
-}
-
-/// A borrowed agent where the audit wants an owned one.
-struct Borrowed<'a>(&'a mut dyn Agent);
-
-impl Agent for Borrowed<'_> {
-    fn play(&mut self, levels: &[mesascope_tasks::Level], seed: u64) -> Vec<mesascope_learn::eval::EpisodeRecord> {
-        self.0.play(levels, seed)
-    }
-
-    fn inside(&mut self) -> Option<&mut dyn mesascope_audit::agents::Inside> {
-        self.0.inside()
-    }
-
-    fn play_with_distributions(
-        &mut self,
-        levels: &[mesascope_tasks::Level],
-        seed: u64,
-    ) -> (Vec<mesascope_learn::eval::EpisodeRecord>, Option<mesascope_audit::agents::ActionDistributions>) {
-        self.0.play_with_distributions(levels, seed)
-    }
+    write(run(job, Some(Box::new(agent)), progress)?)
 }
 
 /// Writes what [`run`] found.
