@@ -68,8 +68,9 @@ pub fn list() {
         println!("  {name:<16} {help}");
     }
     println!("\nShifts (training → deployment):");
-    for (name, help) in mesascope_tasks::dist::SHIFTS {
-        println!("  {name:<16} {help}");
+    println!("  {:<16} {}", "none", mesascope_tasks::dist::NO_SHIFT_HELP);
+    for (family, info) in mesascope_tasks::dist::all_shifts() {
+        println!("  {:<16} {family}: {}", info.shift.name(), info.help);
     }
     println!("\nObservation kinds:");
     println!("  {:<16} one-hot channels over the whole grid [C, H, W]", "full");

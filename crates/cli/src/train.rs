@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::Args;
-use mesascope_lab::types::DEFAULT_TOML;
+use mesascope_lab::types::{default_toml, DEFAULT_FAMILY};
 use mesascope_lab::{resume, train, Progress, ResumeJob, TrainJob, TrainResult};
 
 use crate::progress::{duration, Reporter};
@@ -32,7 +32,8 @@ pub struct TrainArgs {
     /// Continue the run in this directory from its last checkpoint instead of starting one.
     #[arg(long, value_name = "RUN_DIR", conflicts_with_all = ["config", "overrides", "steps", "seed"])]
     resume: Option<PathBuf>,
-    /// Print the built-in default config, with every field's help, and exit.
+    /// Print the built-in default config, with every field's help, and exit (another
+    /// family's with --set env.family=NAME).
     #[arg(long)]
     print_default_config: bool,
     /// Also write each update's numbers as a TensorBoard event file in the run directory
@@ -47,7 +48,9 @@ pub struct TrainArgs {
 /// Runs `mesascope train`.
 pub fn run(args: &TrainArgs) -> Result<()> {
     if args.print_default_config {
-        print!("{DEFAULT_TOML}");
+        // The family's defaults: the last `--set env.family=NAME` names it.
+        let family = args.overrides.iter().rev().find_map(|o| o.strip_prefix("env.family=")).map_or(DEFAULT_FAMILY, |f| f.trim_matches('"'));
+        print!("{}", default_toml(family)?);
         return Ok(());
     }
     let reporter = Reporter::new();

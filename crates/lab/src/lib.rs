@@ -53,7 +53,7 @@ pub mod types {
     pub use mesascope_guard::impact::ImpactMeasure;
     pub use mesascope_report::page::fmt_estimate;
     pub use mesascope_report::stats::Estimate;
-    pub use mesascope_learn::config::DEFAULT_TOML;
+    pub use mesascope_learn::config::{default_toml, DEFAULT_FAMILY};
     pub use mesascope_learn::TrainConfig;
 }
 

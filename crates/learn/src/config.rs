@@ -1,6 +1,10 @@
-//! Training configuration. The commented default file `configs/train-default.toml` is compiled
-//! in and is the single place that names every field with its default and help; a user's file
-//! and `--set` overrides are merged over it, and any key the default does not have is an error.
+//! Training configuration. Two commented default files are compiled in, and together they
+//! name every field once with its default and help: `configs/train-default.toml` (everything
+//! but the family's own parameters) and the chosen family's `[env]` keys
+//! (`configs/env/FAMILY.toml`, [`mesascope_tasks::Family::DEFAULT_TOML`]), spliced in after
+//! `env.family`. A user's file and `--set` overrides are merged over the defaults of the family
+//! they name (as Gymnasium's `make` merges a caller's kwargs over an id's registered ones), and
+//! any key those defaults do not have is an error.
 
 use std::collections::BTreeMap;
 
@@ -12,8 +16,32 @@ use crate::error::LearnError;
 use crate::model::ModelConfig;
 use crate::ppo::PpoConfig;
 
-/// The built-in default configuration, with comments.
-pub const DEFAULT_TOML: &str = include_str!("../../../configs/train-default.toml");
+/// The built-in default configuration without the family's parameters, with comments.
+const GLOBAL_TOML: &str = include_str!("../../../configs/train-default.toml");
+
+/// The family a config names when it names none.
+pub const DEFAULT_FAMILY: &str = "maze";
+
+/// The built-in default configuration for `family`, with comments: the global defaults with
+/// the family's `[env]` keys after the `family` line.
+pub fn default_toml(family: &str) -> Result<String, LearnError> {
+    let keys = mesascope_tasks::FamilySpec::default_toml(family).map_err(|e| LearnError::config("env.family", e.to_string()))?;
+    let mut out = String::with_capacity(GLOBAL_TOML.len() + keys.len());
+    let mut in_env = false;
+    for line in GLOBAL_TOML.split_inclusive('\n') {
+        let t = line.trim_start();
+        if t.starts_with('[') {
+            in_env = t.starts_with("[env]");
+        }
+        if in_env && t.starts_with("family") {
+            out.push_str(&line.replacen(&format!("\"{DEFAULT_FAMILY}\""), &format!("\"{family}\""), 1));
+            out.push_str(keys);
+        } else {
+            out.push_str(line);
+        }
+    }
+    Ok(out)
+}
 
 /// Everything a training run needs.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -113,39 +141,30 @@ impl TrainConfig {
     /// A configuration from a user's TOML text merged over the default, then `overrides`
     /// (`section.field=value`) applied, then validated.
     pub fn from_toml_with(user: &str, overrides: &[String]) -> Result<TrainConfig, LearnError> {
-        let mut merged: toml::Table = DEFAULT_TOML.parse().expect("default config parses");
-        let user: toml::Table = user.parse().map_err(|e: toml::de::Error| {
+        let mut over: toml::Table = user.parse().map_err(|e: toml::de::Error| {
             let at = e.span().map_or(0, |s| s.start).min(user.len());
             let before = &user[..at];
             let line = before.matches('\n').count() + 1;
             let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
             LearnError::Syntax { file: "config".into(), line, column, message: e.message().trim().replace('\n', "; ") }
         })?;
-        merge(&mut merged, user, "")?;
         for o in overrides {
-            let (key, value) = o
-                .split_once('=')
-                .ok_or_else(|| LearnError::config(o.clone(), "an override must look like section.field=value"))?;
-            let value: toml::Value = format!("v = {value}")
-                .parse::<toml::Table>()
-                .ok()
-                .and_then(|mut t| t.remove("v"))
-                .unwrap_or_else(|| toml::Value::String(value.to_string()));
-            let mut table = toml::Table::new();
-            let mut parts: Vec<&str> = key.trim().split('.').collect();
-            let last = parts.pop().unwrap_or_default();
-            let mut nested = toml::Table::from_iter([(last.to_string(), value)]);
-            while let Some(p) = parts.pop() {
-                nested = toml::Table::from_iter([(p.to_string(), toml::Value::Table(nested))]);
-            }
-            table.extend(nested);
-            merge(&mut merged, table, "")?;
+            set_override(&mut over, o)?;
         }
+        // The family the user names decides which defaults the rest merges over.
+        let family = match over.get("env").and_then(|env| env.get("family")) {
+            None => DEFAULT_FAMILY.to_string(),
+            Some(toml::Value::String(name)) => name.clone(),
+            Some(other) => return Err(LearnError::config("env.family", format!("{other} is not a family name (mesascope tasks list)"))),
+        };
+        let base: toml::Table = default_toml(&family)?.parse().expect("default config parses");
+        let mut merged = base.clone();
+        merge(&mut merged, over, "")?;
         // Deserialising from text (not from the value tree) makes toml name the offending key.
         let text = toml::to_string(&merged).expect("a merged table serialises");
         let cfg: TrainConfig = toml::from_str(&text).map_err(|e: toml::de::Error| {
             let field = e.span().map_or_else(|| "(config)".to_string(), |span| key_at(&text, span.start));
-            let field = culprit_in_table(&merged, &field).unwrap_or(field);
+            let field = culprit_in_table(&base, &merged, &field).unwrap_or(field);
             LearnError::config(field, e.message().to_string())
         })?;
         cfg.validate()?;
@@ -203,12 +222,12 @@ impl TrainConfig {
 
 /// The key inside table `section` that makes `merged` fail to deserialise, when toml blamed
 /// the whole table: serde buffers a flattened struct (`[env]`'s family fields) before parsing
-/// it, so an out-of-range `env.coins` arrives with the span of all of `[env]`. The default
-/// deserialises, so the first of the table's values that breaks it when set over the default's
-/// is the one to name.
-fn culprit_in_table(merged: &toml::Table, section: &str) -> Option<String> {
+/// it, so an out-of-range `env.coins` arrives with the span of all of `[env]`. The defaults
+/// (`base`) deserialise, so the first of the table's values that breaks them when set over
+/// the defaults' is the one to name.
+fn culprit_in_table(base: &toml::Table, merged: &toml::Table, section: &str) -> Option<String> {
     let toml::Value::Table(fields) = merged.get(section)? else { return None };
-    let mut trial: toml::Table = DEFAULT_TOML.parse().expect("default config parses");
+    let mut trial = base.clone();
     for (key, value) in fields {
         let toml::Value::Table(slot) = trial.get_mut(section)? else { return None };
         slot.insert(key.clone(), value.clone());
@@ -218,6 +237,30 @@ fn culprit_in_table(merged: &toml::Table, section: &str) -> Option<String> {
         }
     }
     None
+}
+
+/// Sets one `section.field=value` override in the user's table. The value is read as TOML
+/// where it parses (`0.1`, `true`, `"cnn"`) and as a bare string otherwise (`cnn`); which keys
+/// exist is checked later, against the defaults of the family the config names.
+fn set_override(table: &mut toml::Table, o: &str) -> Result<(), LearnError> {
+    let (key, value) = o.split_once('=').ok_or_else(|| LearnError::config(o, "an override must look like section.field=value"))?;
+    let value: toml::Value = format!("v = {value}")
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(value.to_string()));
+    let parts: Vec<&str> = key.trim().split('.').collect();
+    let (last, sections) = parts.split_last().expect("split gives at least one part");
+    let mut slot = table;
+    for (i, part) in sections.iter().enumerate() {
+        let entry = slot.entry(part.to_string()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        slot = match entry {
+            toml::Value::Table(t) => t,
+            _ => return Err(LearnError::config(parts[..=i].join("."), "must be a table")),
+        };
+    }
+    slot.insert(last.to_string(), value);
+    Ok(())
 }
 
 /// The dotted key of the TOML line containing byte `pos` of `text` (written by `toml::to_string`,
@@ -321,6 +364,40 @@ mod tests {
             let err = TrainConfig::from_toml_with(text, &[]).unwrap_err().to_string();
             assert!(err.contains(expected), "{text:?}: expected '{expected}' in '{err}'");
         }
+    }
+
+    #[test]
+    fn each_family_brings_its_own_env_defaults() {
+        for (name, _) in mesascope_tasks::dist::FAMILIES {
+            // Its defaults sit after `family` in the printed default, every key with its help,
+            // and a config naming the family starts from them.
+            let text = default_toml(name).unwrap();
+            let keys = mesascope_tasks::FamilySpec::default_toml(name).unwrap();
+            assert!(text.contains(&format!("family = \"{name}\"")) && text.contains(keys), "{name}");
+            assert!(keys.lines().all(|l| l.contains(" # ")), "{name}: every key has its help");
+            let cfg = TrainConfig::from_toml_with(&format!("[env]\nfamily = \"{name}\"\n"), &[]).unwrap();
+            assert_eq!(cfg.env.dist.family.name(), *name);
+            let table: toml::Table = keys.parse().unwrap();
+            let written: toml::Table = toml::from_str(&cfg.to_toml()).unwrap();
+            for (key, value) in table {
+                assert_eq!(written["env"].get(&key), Some(&value), "{name}: env.{key} keeps its default");
+            }
+        }
+        // The maze's keys come from configs/env/maze.toml, nowhere else.
+        assert!(!GLOBAL_TOML.contains("size ="));
+        for (text, overrides, expected) in [
+            ("[env]\nfamily = \"zoo\"\n", vec![], "config field 'env.family': unknown family 'zoo' (known: maze"),
+            ("", vec!["env.family=zoo".to_string()], "unknown family 'zoo'"),
+            ("[env]\nfamily = 3\n", vec![], "config field 'env.family': 3 is not a family name"),
+            ("", vec!["env.size=7".to_string(), "env.size.x=1".to_string()], "config field 'env.size': must be a table"),
+            ("", vec!["ppo.gama=0.9".to_string()], "config field 'ppo.gama': unknown field"),
+        ] {
+            let err = TrainConfig::from_toml_with(text, &overrides).unwrap_err().to_string();
+            assert!(err.contains(expected), "{text:?} {overrides:?}: expected '{expected}' in '{err}'");
+        }
+        // Overrides apply after the file, the last one winning.
+        let c = TrainConfig::from_toml_with("[env]\nsize = 11\n", &["env.size=7".into(), "env.size=13".into()]).unwrap();
+        assert_eq!(c.env.dist.family.grid_size(), (13, 13));
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! Task families, training distributions of a given diversity, held-out splits and the named
-//! shifts that turn a training distribution into a deployment distribution.
+//! The family registry (one line per family; see [`crate::family`]), training distributions
+//! of a given diversity, held-out splits and the named shifts that turn a training
+//! distribution into a deployment distribution.
 //!
 //! Disjointness of training and held-out instances is structural, not statistical: every level
 //! belongs to exactly one split, decided by the top bit of its content fingerprint. Training
@@ -18,95 +19,128 @@ use serde::{Deserialize, Serialize};
 use crate::error::TaskError;
 use crate::grid::{Feature, Level, RewardWeights};
 use crate::id::{LevelId, LevelLocator, GENERATOR_VERSION};
-use crate::maze::{empty_level, GoalPlacement, LavaPlacement, MazeGenerator, MazeParams};
+use crate::family::{Family, ShiftInfo};
+use crate::maze::{empty_level, Maze};
 
-/// A task family with its parameters: what generates the levels.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "family", rename_all = "kebab-case", deny_unknown_fields)]
-pub enum FamilySpec {
-    /// Perfect mazes with a cheese goal; see [`crate::maze`].
-    Maze(MazeParams),
-}
-
-/// Names and one-line descriptions of the task families, for `mesascope tasks list`.
-pub const FAMILIES: &[(&str, &str)] = &[(
-    "maze",
-    "perfect mazes (recursive backtracker) with a cheese goal; params: size (odd, 5..51), goal (anywhere | top-right-K), start (bottom-left | anywhere), horizon, step_cost, lava (none | off-route-N | on-route-N), loops, lava_penalty (> 0: lava costs horizon·step_cost + this), coins, keys (0..4 together, on random floor tiles)",
-)];
-
-impl FamilySpec {
-    /// The family's name.
-    pub fn name(&self) -> &'static str {
-        match self {
-            FamilySpec::Maze(_) => "maze",
+/// The registry: one line per family. From it come [`FamilySpec`] (serde writes each variant's
+/// name in kebab case, which must be the family's [`Family::NAME`]), [`LevelGenerator`] with
+/// one generator per family, [`FAMILIES`] and the methods that dispatch to the family.
+macro_rules! families {
+    ($($(#[$doc:meta])* $variant:ident => $family:ty),+ $(,)?) => {
+        /// A task family with its parameters: what generates the levels.
+        #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+        #[serde(tag = "family", rename_all = "kebab-case", deny_unknown_fields)]
+        pub enum FamilySpec {
+            $($(#[$doc])* $variant(<$family as Family>::Params),)+
         }
-    }
 
-    /// The family called `name` with default parameters.
-    pub fn from_name(name: &str) -> Result<FamilySpec, TaskError> {
-        match name {
-            "maze" => Ok(FamilySpec::Maze(MazeParams::default())),
-            _ => Err(TaskError::unknown("family", name, &FAMILIES.iter().map(|f| f.0).collect::<Vec<_>>())),
-        }
-    }
+        /// Every registered family's name and one-line help, in registry order.
+        pub const FAMILIES: &[(&str, &str)] = &[$((<$family as Family>::NAME, <$family as Family>::HELP)),+];
 
-    /// Checks the family's parameters.
-    pub fn validate(&self) -> Result<(), TaskError> {
-        match self {
-            FamilySpec::Maze(p) => p.validate(),
-        }
-    }
-
-    /// Width and height of every level of this family.
-    pub fn grid_size(&self) -> (u16, u16) {
-        match self {
-            FamilySpec::Maze(p) => (p.size, p.size),
-        }
-    }
-
-    /// The family's base objective: the reward its levels pay.
-    pub fn base_reward(&self) -> RewardWeights {
-        match self {
-            FamilySpec::Maze(p) => p.reward(),
-        }
-    }
-
-    /// The features this family's levels can fire, so the only ones a reward may weigh (a
-    /// maze has no chests or boxes; it has lava, coins and keys only when its parameters put
-    /// some there).
-    pub fn features(&self) -> Vec<Feature> {
-        match self {
-            FamilySpec::Maze(p) => {
-                let mut fs = vec![Feature::AtGoal, Feature::AtTopRightCorner, Feature::NearTopRightCorner];
-                if p.lava != LavaPlacement::None {
-                    fs.push(Feature::OnLava);
+        impl FamilySpec {
+            /// The family's name (`env.family`).
+            pub fn name(&self) -> &'static str {
+                match self {
+                    $(FamilySpec::$variant(_) => <$family as Family>::NAME,)+
                 }
-                if p.coins > 0 {
-                    fs.push(Feature::CoinCollected);
+            }
+
+            /// The family called `name` with its parameters' `Default` (not its `[env]` defaults,
+            /// which configs start from).
+            pub fn from_name(name: &str) -> Result<FamilySpec, TaskError> {
+                $(if name == <$family as Family>::NAME {
+                    return Ok(FamilySpec::$variant(Default::default()));
+                })+
+                Err(TaskError::unknown("family", name, &FAMILIES.iter().map(|f| f.0).collect::<Vec<_>>()))
+            }
+
+            /// The `[env]` defaults of the family called `name` ([`Family::DEFAULT_TOML`]).
+            pub fn default_toml(name: &str) -> Result<&'static str, TaskError> {
+                $(if name == <$family as Family>::NAME {
+                    return Ok(<$family as Family>::DEFAULT_TOML);
+                })+
+                Err(TaskError::unknown("family", name, &FAMILIES.iter().map(|f| f.0).collect::<Vec<_>>()))
+            }
+
+            /// The set of levels its generator makes ([`Family::VERSION`]).
+            pub fn version(&self) -> &'static str {
+                match self {
+                    $(FamilySpec::$variant(_) => <$family as Family>::VERSION,)+
                 }
-                if p.keys > 0 {
-                    fs.push(Feature::KeyPicked);
+            }
+
+            /// Checks the family's parameters.
+            pub fn validate(&self) -> Result<(), TaskError> {
+                match self {
+                    $(FamilySpec::$variant(p) => <$family as Family>::validate(p),)+
                 }
-                fs.push(Feature::Step);
-                fs
+            }
+
+            /// Width and height of every level of this family.
+            pub fn grid_size(&self) -> (u16, u16) {
+                match self {
+                    $(FamilySpec::$variant(p) => <$family as Family>::grid_size(p),)+
+                }
+            }
+
+            /// The family's base objective: the reward its levels pay.
+            pub fn base_reward(&self) -> RewardWeights {
+                match self {
+                    $(FamilySpec::$variant(p) => <$family as Family>::base_reward(p),)+
+                }
+            }
+
+            /// The features this family's levels can fire with these parameters, so the only
+            /// ones a reward may weigh.
+            pub fn features(&self) -> Vec<Feature> {
+                match self {
+                    $(FamilySpec::$variant(p) => <$family as Family>::features(p),)+
+                }
+            }
+
+            /// The family's named shifts (besides `none`).
+            pub fn shifts(&self) -> &'static [ShiftInfo] {
+                match self {
+                    $(FamilySpec::$variant(_) => <$family as Family>::shifts(),)+
+                }
+            }
+
+            /// The parameters after `shift`, which the family must declare.
+            fn shifted(&self, shift: Shift) -> Result<FamilySpec, TaskError> {
+                match self {
+                    $(FamilySpec::$variant(p) => <$family as Family>::shift(p, shift).map(FamilySpec::$variant),)+
+                }
             }
         }
-    }
-}
 
-/// Makes levels of any family into a reusable [`Level`] without allocating once warm.
-#[derive(Clone, Debug, Default)]
-pub struct LevelGenerator {
-    maze: MazeGenerator,
-}
-
-impl LevelGenerator {
-    /// Writes a fresh level of `spec` drawn from `rng` into `level`.
-    pub fn generate_into(&mut self, spec: &FamilySpec, rng: &mut impl Rng, level: &mut Level) {
-        match spec {
-            FamilySpec::Maze(p) => self.maze.generate_into(p, rng, level),
+        /// Makes levels of any family into a reusable [`Level`] without allocating once warm.
+        #[derive(Clone, Debug, Default)]
+        #[allow(non_snake_case)]
+        pub struct LevelGenerator {
+            $($variant: <$family as Family>::Generator,)+
         }
-    }
+
+        impl LevelGenerator {
+            /// Writes a fresh level of `spec` drawn from `rng` into `level`.
+            pub fn generate_into(&mut self, spec: &FamilySpec, rng: &mut impl Rng, level: &mut Level) {
+                match spec {
+                    $(FamilySpec::$variant(p) => <$family as Family>::generate_into(&mut self.$variant, p, rng, level),)+
+                }
+            }
+        }
+
+        /// Every registered family's shifts, in registry order, each with its family's name.
+        pub fn all_shifts() -> Vec<(&'static str, ShiftInfo)> {
+            let mut all = Vec::new();
+            $(all.extend(<$family as Family>::shifts().iter().map(|s| (<$family as Family>::NAME, *s)));)+
+            all
+        }
+    };
+}
+
+families! {
+    /// Perfect mazes with a cheese goal; see [`crate::maze`].
+    Maze => Maze,
 }
 
 /// Which side of the instance partition a level is on.
@@ -210,26 +244,13 @@ pub enum Shift {
     LavaOnRoute,
 }
 
-/// Names and one-line descriptions of the shifts, for `mesascope tasks list`.
-pub const SHIFTS: &[(&str, &str)] = &[
-    ("none", "held-out instances of the training distribution itself (tests plain generalization)"),
-    ("goal-anywhere", "maze: the cheese may be anywhere instead of the top-right region (decouples cheese from corner)"),
-    ("lava-on-route", "maze with lava = off-route-N: the lava moves onto the shortest route to the cheese (catastrophes for a route follower)"),
-];
-
-impl FromStr for Shift {
-    type Err = TaskError;
-    fn from_str(s: &str) -> Result<Self, TaskError> {
-        match s {
-            "none" => Ok(Shift::None),
-            "goal-anywhere" => Ok(Shift::GoalAnywhere),
-            "lava-on-route" => Ok(Shift::LavaOnRoute),
-            _ => Err(TaskError::unknown("shift", s, &SHIFTS.iter().map(|s| s.0).collect::<Vec<_>>())),
-        }
-    }
-}
+/// What `none` changes: nothing; every family has it.
+pub const NO_SHIFT_HELP: &str = "held-out instances of the training distribution itself (tests plain generalization)";
 
 impl Shift {
+    /// Every shift any registered family declares, and `none`.
+    pub const ALL: [Shift; 3] = [Shift::None, Shift::GoalAnywhere, Shift::LavaOnRoute];
+
     /// The shift's name, as configs and the command line spell it.
     pub fn name(self) -> &'static str {
         match self {
@@ -239,16 +260,25 @@ impl Shift {
         }
     }
 
-    /// The family parameters after this shift.
+    /// The family parameters after this shift; an error where the family does not declare it
+    /// or its parameters cannot take it.
     pub fn apply(self, spec: &FamilySpec) -> Result<FamilySpec, TaskError> {
-        match (self, spec) {
-            (Shift::None, s) => Ok(*s),
-            (Shift::GoalAnywhere, FamilySpec::Maze(p)) => Ok(FamilySpec::Maze(MazeParams { goal: GoalPlacement::Anywhere, ..*p })),
-            (Shift::LavaOnRoute, FamilySpec::Maze(p)) => match p.lava {
-                LavaPlacement::OffRoute(n) | LavaPlacement::OnRoute(n) => Ok(FamilySpec::Maze(MazeParams { lava: LavaPlacement::OnRoute(n), ..*p })),
-                LavaPlacement::None => Err(TaskError::invalid("shift", "lava-on-route needs a maze trained with lava = \"off-route-N\"")),
-            },
+        if self == Shift::None {
+            return Ok(*spec);
         }
+        let declared = spec.shifts();
+        if !declared.iter().any(|s| s.shift == self) {
+            let names: Vec<&str> = std::iter::once("none").chain(declared.iter().map(|s| s.shift.name())).collect();
+            return Err(TaskError::invalid("shift", format!("the {} family has no shift '{}' (its shifts: {})", spec.name(), self.name(), names.join(", "))));
+        }
+        spec.shifted(self)
+    }
+}
+
+impl FromStr for Shift {
+    type Err = TaskError;
+    fn from_str(s: &str) -> Result<Self, TaskError> {
+        Shift::ALL.into_iter().find(|shift| shift.name() == s).ok_or_else(|| TaskError::unknown("shift", s, &Shift::ALL.map(Shift::name)))
     }
 }
 
@@ -432,7 +462,7 @@ impl LevelSource {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::maze::MazeParams;
+    use crate::maze::{GoalPlacement, LavaPlacement, MazeParams};
 
     fn dist(n: Diversity, goal: GoalPlacement) -> TrainingDistribution {
         TrainingDistribution {

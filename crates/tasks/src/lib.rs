@@ -2,7 +2,8 @@
 //! train on and that audits and guards probe. It owns the grid engine (walls, floor, lava,
 //! cheese, keys, chests, coins, boxes; pure `reset`/`step` functions over plain data), level ids,
 //! locators and per-episode random streams (what makes any episode replayable), the task
-//! families and their level generators, training distributions of a chosen diversity N with
+//! families (each one module behind the [`Family`] interface, registered on one line in
+//! [`dist`]) and their level generators, training distributions of a chosen diversity N with
 //! held-out instances that provably never overlap them, the named shifts that make deployment
 //! distributions, a batched allocation-free vector environment, exact solvers over a level's
 //! enumerable state space (BFS, value iteration for any linear reward over named features, the
@@ -14,6 +15,7 @@
 
 pub mod dist;
 pub mod error;
+pub mod family;
 pub mod field;
 pub mod grid;
 pub mod id;
@@ -25,8 +27,9 @@ pub mod vecenv;
 
 pub use dist::{Diversity, FamilySpec, LevelGenerator, LevelSource, Shift, Split, TrainingDistribution};
 pub use error::TaskError;
+pub use family::{Family, ShiftInfo};
 pub use id::{episode_seed, overlap, LevelId, LevelLocator, Overlap};
 pub use grid::{reset, step, Action, Cell, Feature, FeatureSet, Level, RewardWeights, State, Status, Transition};
-pub use maze::{GoalPlacement, LavaPlacement, MazeParams, StartPlacement};
+pub use maze::{GoalPlacement, LavaPlacement, Maze, MazeParams, StartPlacement};
 pub use policy::{Policy, ShortestPathToGoal, UniformRandom};
 pub use vecenv::{ObsKind, ObsScalar, VecEnv, VecEnvSnapshot};

@@ -11,7 +11,9 @@ use std::str::FromStr;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
+use crate::dist::Shift;
 use crate::error::TaskError;
+use crate::family::{Family, ShiftInfo};
 use crate::grid::{Cell, Feature, Level, Object, ObjectKind, RewardWeights, Tile};
 
 /// Smallest maze side length.
@@ -280,6 +282,68 @@ impl MazeParams {
         match self.goal {
             GoalPlacement::Anywhere => true,
             GoalPlacement::TopRight(k) => x + k >= self.size - 1 && y <= k,
+        }
+    }
+}
+
+/// The maze family, as the registry sees it.
+pub struct Maze;
+
+impl Family for Maze {
+    const NAME: &'static str = "maze";
+    const VERSION: &'static str = "maze-v0";
+    const HELP: &'static str = "perfect mazes (recursive backtracker) with a cheese goal; params: size (odd, 5..51), goal (anywhere | top-right-K), start (bottom-left | anywhere), horizon, step_cost, lava (none | off-route-N | on-route-N), loops, lava_penalty (> 0: lava costs horizon·step_cost + this), coins, keys (0..4 together, on random floor tiles)";
+    const DEFAULT_TOML: &'static str = include_str!("../../../configs/env/maze.toml");
+    type Params = MazeParams;
+    type Generator = MazeGenerator;
+
+    fn validate(p: &MazeParams) -> Result<(), TaskError> {
+        p.validate()
+    }
+
+    fn grid_size(p: &MazeParams) -> (u16, u16) {
+        (p.size, p.size)
+    }
+
+    fn generate_into(g: &mut MazeGenerator, p: &MazeParams, rng: &mut impl Rng, level: &mut Level) {
+        g.generate_into(p, rng, level)
+    }
+
+    fn base_reward(p: &MazeParams) -> RewardWeights {
+        p.reward()
+    }
+
+    /// No chests or boxes; lava, coins and keys only when the parameters put some there.
+    fn features(p: &MazeParams) -> Vec<Feature> {
+        let mut fs = vec![Feature::AtGoal, Feature::AtTopRightCorner, Feature::NearTopRightCorner];
+        if p.lava != LavaPlacement::None {
+            fs.push(Feature::OnLava);
+        }
+        if p.coins > 0 {
+            fs.push(Feature::CoinCollected);
+        }
+        if p.keys > 0 {
+            fs.push(Feature::KeyPicked);
+        }
+        fs.push(Feature::Step);
+        fs
+    }
+
+    fn shifts() -> &'static [ShiftInfo] {
+        &[
+            ShiftInfo { shift: Shift::GoalAnywhere, help: "the cheese may be anywhere instead of the top-right region (decouples cheese from corner)" },
+            ShiftInfo { shift: Shift::LavaOnRoute, help: "with lava = off-route-N: the lava moves onto the shortest route to the cheese (catastrophes for a route follower)" },
+        ]
+    }
+
+    fn shift(p: &MazeParams, shift: Shift) -> Result<MazeParams, TaskError> {
+        match shift {
+            Shift::None => Ok(*p),
+            Shift::GoalAnywhere => Ok(MazeParams { goal: GoalPlacement::Anywhere, ..*p }),
+            Shift::LavaOnRoute => match p.lava {
+                LavaPlacement::OffRoute(n) | LavaPlacement::OnRoute(n) => Ok(MazeParams { lava: LavaPlacement::OnRoute(n), ..*p }),
+                LavaPlacement::None => Err(TaskError::invalid("shift", "lava-on-route needs a maze trained with lava = \"off-route-N\"")),
+            },
         }
     }
 }

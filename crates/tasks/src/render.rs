@@ -229,7 +229,7 @@ pub fn rgb(level: &Level, state: &State, trajectory: &[Cell]) -> Result<(usize, 
     Ok((pixmap.height() as usize, pixmap.width() as usize, rgb.collect()))
 }
 
-/// One episode for [`gif`]: a title (upper-case letters, digits and `.-=: `), the level, and
+/// One episode for [`gif()`]: a title (upper-case letters, digits and `.-=: `), the level, and
 /// the actions taken from its start.
 pub struct EpisodeClip<'a> {
     /// Shown above the panel.
@@ -330,7 +330,7 @@ pub struct Frames {
     pub rgb: Vec<Vec<u8>>,
 }
 
-/// The frames [`gif`] encodes.
+/// The frames [`gif()`] encodes.
 pub fn episode_frames(clips: &[EpisodeClip], columns: usize) -> Result<Frames, String> {
     if clips.is_empty() || columns == 0 {
         return Err("a video needs at least one episode and one column".into());

@@ -1,0 +1,64 @@
+//! The interface every task family implements, so that a family is one module plus one line
+//! in the registry ([`crate::dist`]'s `families!`).
+//!
+//! A family only *generates* levels and *declares* what they hold: its parameters with their
+//! `[env]` defaults, the features its levels can fire, its base objective and its named
+//! shifts. Everything else — stepping, solving, splitting, observing, rendering — is the shared
+//! engine's and reads the [`Level`] alone. The trait is static (associated types and
+//! constants, `impl Rng`) rather than `dyn`: the registry's closed enum keeps the TOML and JSON
+//! shape `family = "maze"` beside the family's fields, stays `Copy` and dispatches by `match`
+//! on the reset path of a vector environment, and each family draws its own random numbers
+//! exactly as it did before it became a plug-in.
+
+use std::fmt;
+
+use rand::Rng;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::dist::Shift;
+use crate::error::TaskError;
+use crate::grid::{Feature, Level, RewardWeights};
+
+/// A task family: one module that makes levels and says what their features mean.
+pub trait Family: 'static {
+    /// The value of `env.family` (and the stem of the family's Python id): `"maze"`.
+    const NAME: &'static str;
+    /// The set of levels the generator makes from given parameters and seed: `"maze-v0"`.
+    /// Bumped whenever a generator change makes other levels.
+    const VERSION: &'static str;
+    /// One line for `mesascope tasks list`.
+    const HELP: &'static str;
+    /// Its `[env]` keys with their defaults and one-line help, as TOML lines without a
+    /// table header: the defaults a config of this family starts from.
+    const DEFAULT_TOML: &'static str;
+    /// Its parameters (read with unknown fields denied).
+    type Params: Copy + fmt::Debug + PartialEq + Default + Serialize + DeserializeOwned;
+    /// Reusable buffers for making levels without allocating once warm.
+    type Generator: Clone + fmt::Debug + Default;
+
+    /// Checks every parameter, naming the first impossible one by its key.
+    fn validate(p: &Self::Params) -> Result<(), TaskError>;
+    /// Width and height of every level.
+    fn grid_size(p: &Self::Params) -> (u16, u16);
+    /// Writes one fresh level drawn from `rng` into `level`.
+    fn generate_into(g: &mut Self::Generator, p: &Self::Params, rng: &mut impl Rng, level: &mut Level);
+    /// The base objective: the reward its levels pay.
+    fn base_reward(p: &Self::Params) -> RewardWeights;
+    /// The features its levels can fire with these parameters: the only ones a reward may weigh.
+    fn features(p: &Self::Params) -> Vec<Feature>;
+    /// Its named shifts (`none`, every family's, is not listed).
+    fn shifts() -> &'static [ShiftInfo];
+    /// The parameters after `shift`, one of [`Family::shifts`] (the registry checks that
+    /// before calling); an error names why this family's parameters cannot take it.
+    fn shift(p: &Self::Params, shift: Shift) -> Result<Self::Params, TaskError>;
+}
+
+/// A shift's name and one line saying what it changes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ShiftInfo {
+    /// The shift.
+    pub shift: Shift,
+    /// What it changes, for `mesascope tasks list`.
+    pub help: &'static str,
+}
