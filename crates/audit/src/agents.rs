@@ -19,7 +19,7 @@ use mesascope_tasks::solve::{descend, distance_map_into};
 use mesascope_tasks::policy::certain;
 use mesascope_tasks::{reset, step, Action, Cell, Level, ObsKind, Policy, RewardWeights, State};
 
-use crate::infer::OptimalPolicy;
+use mesascope_tasks::OptimalPolicy;
 use crate::AuditError;
 
 /// Something that plays one episode on each of a list of levels.
@@ -198,7 +198,7 @@ impl BoltzmannPlanner {
     /// `exp(β·(Q*(s,a) − max Q*))` per action (unnormalised), or `None` where the level is
     /// too large to solve.
     fn weights(&mut self, level: &Level, state: &State) -> Option<[f64; Action::COUNT]> {
-        let q = self.optimal.q(level, state)?;
+        let q = self.optimal.q(level, state).ok()?;
         let top = q.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         Some(std::array::from_fn(|a| (self.beta * (q[a] - top)).exp()))
     }
@@ -279,7 +279,7 @@ impl SharePlanner {
     /// The move of the proxy's planner (`proxy`) or the base objective's, by its tie rule.
     fn best(&mut self, proxy: bool, level: &Level, state: &State) -> Action {
         let planner = if proxy { &mut self.proxy } else { &mut self.base };
-        let Some(q) = planner.q(level, state) else { return Action::Noop };
+        let Ok(q) = planner.q(level, state) else { return Action::Noop };
         let top = q.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         let mut best = (0..Action::COUNT).filter(|&a| q[a] >= top - 1e-12);
         let a = if self.ties_last { best.next_back() } else { best.next() };

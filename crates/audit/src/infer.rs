@@ -29,9 +29,8 @@ use serde::{Deserialize, Serialize};
 use mesascope_learn::eval::EpisodeRecord;
 use mesascope_report::stats::{wilson, Estimate};
 use mesascope_tasks::grid::{FeatureSet, ObjectKind, Tile};
-use mesascope_tasks::policy::certain;
 use mesascope_tasks::solve::{value_iteration, StateSpace, Values};
-use mesascope_tasks::{reset, step, Action, Feature, Level, Policy, RewardWeights, Shift, State, TaskError, TrainingDistribution};
+use mesascope_tasks::{reset, step, Action, Feature, Level, RewardWeights, Shift, TaskError, TrainingDistribution};
 
 use crate::op::MAX_EXACT_STATES;
 use crate::AuditError;
@@ -684,7 +683,7 @@ impl Ending {
     }
 }
 
-/// How the greedy policy on `values` (ties broken as [`OptimalPolicy`] breaks them) ends on
+/// How the greedy policy on `values` (ties broken as [`mesascope_tasks::OptimalPolicy`] breaks them) ends on
 /// `level`.
 pub(crate) fn optimal_end(level: &Level, space: &StateSpace, values: &Values) -> u16 {
     let mut s = reset(level);
@@ -810,47 +809,6 @@ pub(crate) fn argmax(xs: &[f64]) -> usize {
         }
     }
     best
-}
-
-/// The exact optimal policy of an objective: greedy on `Q*` from value iteration (ties broken
-/// in [`Action::ALL`] order), recomputed when the level changes. The audit uses it to ask what
-/// optimizing a candidate would have done on the training distribution.
-pub struct OptimalPolicy {
-    weights: RewardWeights,
-    gamma: f64,
-    /// The last level's fingerprint, state space and values.
-    solved: Option<(u64, StateSpace, Values)>,
-}
-
-impl OptimalPolicy {
-    /// The optimal policy of `weights` with discount `gamma`.
-    pub fn new(weights: RewardWeights, gamma: f64) -> OptimalPolicy {
-        OptimalPolicy { weights, gamma, solved: None }
-    }
-
-    /// `Q*` of every action in `state` (solving the level when it is new), or `None` where the
-    /// level is too large to solve exactly.
-    pub fn q(&mut self, level: &Level, state: &State) -> Option<[f64; Action::COUNT]> {
-        let key = level.fingerprint();
-        if self.solved.as_ref().is_none_or(|(k, _, _)| *k != key) {
-            let space = StateSpace::enumerate(level, MAX_EXACT_STATES).ok()?;
-            let values = value_iteration(&space, &self.weights, self.gamma, 1e-9, 100_000).ok()?;
-            self.solved = Some((key, space, values));
-        }
-        let (_, space, values) = self.solved.as_ref()?;
-        space.index_of(state).map(|i| values.q[i as usize])
-    }
-}
-
-impl Policy for OptimalPolicy {
-    fn act(&mut self, level: &Level, state: &State) -> Action {
-        // A level too large to solve exactly gets the no-op.
-        self.q(level, state).map_or(Action::Noop, |q| Action::ALL[argmax(&q)])
-    }
-
-    fn probabilities(&mut self, level: &Level, state: &State) -> Option<[f64; Action::COUNT]> {
-        Some(certain(self.act(level, state)))
-    }
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ use mesascope_report::stats::{mean_ci, ratio_of_means, Estimate};
 use crate::AuditError;
 
 /// Instances with more states than this use the Monte Carlo estimate.
-pub const MAX_EXACT_STATES: usize = 200_000;
+pub use mesascope_tasks::policy::MAX_EXACT_STATES;
 /// Episodes of the reference policy per Monte Carlo estimate.
 pub const MONTE_CARLO_EPISODES: usize = 20_000;
 

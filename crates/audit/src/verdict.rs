@@ -48,7 +48,8 @@ use mesascope_tasks::{Feature, Level, Policy, RewardWeights, UniformRandom};
 
 use crate::agents::episode_return;
 
-use crate::infer::{describe, kind_of, Inference, OptimalPolicy, BASE_KIND, CONFIDENT};
+use crate::infer::{describe, kind_of, Inference, BASE_KIND, CONFIDENT};
+use mesascope_tasks::OptimalPolicy;
 use crate::meg::Meg;
 use crate::share::{ProxyShare, ShareReading, MIN_EVIDENCE, MIN_PARTING, SHARE_THRESHOLD};
 use mesascope_report::stats::Estimate;

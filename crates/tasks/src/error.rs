@@ -34,6 +34,12 @@ pub enum TaskError {
         /// Levels drawn before giving up.
         attempts: usize,
     },
+    /// An exact planner was asked about a state that no episode of its level reaches.
+    #[error("the agent at cell {agent} is in no state an episode of this level reaches")]
+    UnreachableState {
+        /// Where the agent stood.
+        agent: u16,
+    },
     /// An exact solver was asked to enumerate more states than its limit.
     #[error("state space of this level exceeds {limit} states; exact solvers need a smaller level")]
     StateSpaceTooLarge {

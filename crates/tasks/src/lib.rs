@@ -31,5 +31,5 @@ pub use family::{Family, ShiftInfo};
 pub use id::{episode_seed, overlap, LevelId, LevelLocator, Overlap};
 pub use grid::{reset, step, Action, Cell, Feature, FeatureSet, Level, RewardWeights, State, Status, Transition};
 pub use maze::{GoalPlacement, LavaPlacement, Maze, MazeParams, StartPlacement};
-pub use policy::{Policy, ShortestPathToGoal, UniformRandom};
+pub use policy::{OptimalPolicy, Policy, ShortestPathToGoal, UniformRandom};
 pub use vecenv::{ObsKind, ObsScalar, VecEnv, VecEnvSnapshot};

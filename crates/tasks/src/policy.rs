@@ -1,14 +1,20 @@
 //! Reference policies that need no learning: the uniform-random policy (the reference of
-//! optimization power) and an exact shortest-path planner for the base objective (the
-//! optimal policy of the maze family, and the stand-in for a human overseer downstream).
+//! optimization power), the exact optimal policy of any linear objective ([`OptimalPolicy`],
+//! by value iteration over a level's state space), and a fast shortest-path planner for the
+//! maze's base objective (the stand-in for a human overseer downstream).
 
 use std::collections::VecDeque;
 
 use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64Mcg;
 
-use crate::grid::{Action, Cell, Level, State};
-use crate::solve::{descend, distance_map_into};
+use crate::error::TaskError;
+use crate::grid::{Action, Cell, Level, RewardWeights, State};
+use crate::solve::{descend, distance_map_into, value_iteration, StateSpace, Values};
+
+/// The most states an exact solver enumerates for one level (a maze of side 51 with four
+/// pickups has about 42,000).
+pub const MAX_EXACT_STATES: usize = 200_000;
 
 /// Something that picks an action for a state of a level.
 pub trait Policy {
@@ -78,12 +84,107 @@ impl Policy for ShortestPathToGoal {
     }
 }
 
+/// The exact optimal policy of a linear objective: greedy on `Q*` from [`value_iteration`]
+/// over the level's state space (ties broken in [`Action::ALL`] order), solved once per level.
+/// The state space is timeless, so this is the discounted optimum without a horizon.
+pub struct OptimalPolicy {
+    weights: RewardWeights,
+    gamma: f64,
+    max_states: usize,
+    /// The last level's fingerprint, state space and values.
+    solved: Option<(u64, StateSpace, Values)>,
+}
+
+impl OptimalPolicy {
+    /// The optimal policy of `weights` with discount `gamma`, within [`MAX_EXACT_STATES`].
+    pub fn new(weights: RewardWeights, gamma: f64) -> OptimalPolicy {
+        OptimalPolicy { weights, gamma, max_states: MAX_EXACT_STATES, solved: None }
+    }
+
+    /// The same with another state budget.
+    pub fn with_budget(self, max_states: usize) -> OptimalPolicy {
+        OptimalPolicy { max_states, solved: None, ..self }
+    }
+
+    /// Solves `level` (once; later calls on the same level are free), or says why it cannot:
+    /// [`TaskError::StateSpaceTooLarge`], or an impossible discount.
+    pub fn solve(&mut self, level: &Level) -> Result<(), TaskError> {
+        let key = level.fingerprint();
+        if self.solved.as_ref().is_none_or(|(k, _, _)| *k != key) {
+            self.solved = None;
+            let space = StateSpace::enumerate(level, self.max_states)?;
+            let values = value_iteration(&space, &self.weights, self.gamma, 1e-9, 100_000)?;
+            self.solved = Some((key, space, values));
+        }
+        Ok(())
+    }
+
+    /// `Q*` of every action in `state`; an error where the level cannot be solved or the
+    /// state is not one its episodes can reach.
+    pub fn q(&mut self, level: &Level, state: &State) -> Result<[f64; Action::COUNT], TaskError> {
+        self.solve(level)?;
+        let (_, space, values) = self.solved.as_ref().expect("solved above");
+        space.index_of(state).map(|i| values.q[i as usize]).ok_or(TaskError::UnreachableState { agent: state.agent })
+    }
+
+    /// The optimal action in `state`, or why there is none.
+    pub fn try_act(&mut self, level: &Level, state: &State) -> Result<Action, TaskError> {
+        let q = self.q(level, state)?;
+        Ok(Action::ALL[(0..Action::COUNT).fold(0, |best, a| if q[a] > q[best] { a } else { best })])
+    }
+}
+
+/// As a [`Policy`] it must act, so where [`OptimalPolicy::try_act`] fails it waits (`Noop`):
+/// a caller that must not play such a stand-in calls [`OptimalPolicy::solve`] on each level
+/// first and passes the error on.
+impl Policy for OptimalPolicy {
+    fn act(&mut self, level: &Level, state: &State) -> Action {
+        self.try_act(level, state).unwrap_or(Action::Noop)
+    }
+
+    fn probabilities(&mut self, level: &Level, state: &State) -> Option<[f64; Action::COUNT]> {
+        Some(certain(self.act(level, state)))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::grid::{reset, step, tests::parse};
     use crate::solve::StateSpace;
     use crate::Feature;
+
+    #[test]
+    fn the_exact_optimum_of_the_base_objective_walks_the_shortest_path() {
+        // Over 1,000 mazes of several sizes and goal placements, in every state of its
+        // episodes, the base objective's exact optimum takes the fast planner's action.
+        use crate::{Diversity, FamilySpec, GoalPlacement, MazeParams, Shift, TrainingDistribution};
+        let mut checked = 0;
+        for (size, goal, count) in [(7, GoalPlacement::Anywhere, 200), (9, GoalPlacement::TopRight(3), 400), (13, GoalPlacement::Anywhere, 400)] {
+            let dist = TrainingDistribution { family: FamilySpec::Maze(MazeParams { size, goal, ..Default::default() }), diversity: Diversity::Infinite, level_seed: 0 };
+            for level in dist.held_out_levels(Shift::None, count, 1).unwrap() {
+                let (mut exact, mut fast) = (OptimalPolicy::new(level.reward, 0.97), ShortestPathToGoal::default());
+                let mut s = reset(&level);
+                while !s.done() {
+                    let a = exact.try_act(&level, &s).unwrap();
+                    assert_eq!(a, fast.act(&level, &s), "level {:016x} at {}", level.fingerprint(), s.agent);
+                    step(&level, &mut s, a);
+                }
+                assert!(!s.present(0), "it reached the cheese");
+                checked += 1;
+            }
+        }
+        assert_eq!(checked, 1000);
+        // Too large for the budget, or a state no episode reaches: an error, not a no-op.
+        let dist = TrainingDistribution { family: FamilySpec::Maze(MazeParams { size: 9, ..Default::default() }), diversity: Diversity::Infinite, level_seed: 0 };
+        let level = &dist.held_out_levels(Shift::None, 1, 0).unwrap()[0];
+        let mut tiny = OptimalPolicy::new(level.reward, 0.97).with_budget(3);
+        assert_eq!(tiny.try_act(level, &reset(level)), Err(TaskError::StateSpaceTooLarge { limit: 3 }));
+        assert_eq!(tiny.act(level, &reset(level)), Action::Noop, "as a Policy it waits");
+        let wall = State { agent: 0, ..reset(level) };
+        assert_eq!(OptimalPolicy::new(level.reward, 0.97).try_act(level, &wall), Err(TaskError::UnreachableState { agent: 0 }));
+        assert!(matches!(OptimalPolicy::new(level.reward, 1.0).solve(level), Err(TaskError::Invalid { param: "gamma", .. })));
+    }
 
     #[test]
     fn planner_takes_a_shortest_path() {

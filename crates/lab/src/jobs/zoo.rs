@@ -24,7 +24,7 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 
 use mesascope_audit::agents::{episode_return, replayed_return, Agent, BoltzmannPlanner, PolicyAgent};
-use mesascope_audit::infer::{describe, OptimalPolicy, BASE_KIND, INDIFFERENT_KIND};
+use mesascope_audit::infer::{describe, BASE_KIND, INDIFFERENT_KIND};
 use mesascope_audit::verdict::AlignmentKind;
 use mesascope_audit::{AuditOptions, AuditReport};
 use mesascope_learn::run::write_atomic;
@@ -32,7 +32,7 @@ use mesascope_learn::TrainConfig;
 use mesascope_report::page::{escape, fmt_estimate, frame, table};
 use mesascope_report::plot::bars;
 use mesascope_report::stats::{ratio_ci, wilson, Estimate};
-use mesascope_tasks::{Feature, RewardWeights, Shift, TrainingDistribution, UniformRandom};
+use mesascope_tasks::{Feature, OptimalPolicy, RewardWeights, Shift, TaskError, TrainingDistribution, UniformRandom};
 
 use super::audit::known_agent;
 use super::common::{model_agent, write_json};
@@ -548,10 +548,13 @@ fn learned(agent: &mut dyn Agent, dist: &TrainingDistribution, weights: &RewardW
         .iter()
         .map(|ep| {
             let level = &levels[ep.level];
+            // The scale's top is the exact optimum: a level it cannot solve is an error, not a
+            // level scored against a waiting stand-in.
+            best.solve(level)?;
             let r = episode_return(&mut random, level, weights);
-            (replayed_return(level, &ep.actions, weights) - r, episode_return(&mut best, level, weights) - r)
+            Ok((replayed_return(level, &ep.actions, weights) - r, episode_return(&mut best, level, weights) - r))
         })
-        .collect();
+        .collect::<Result<_, TaskError>>()?;
     // Levels where the optimum does no better than random behaviour say nothing about
     // learning; `ratio_ci` leaves them out (its `n` counts the rest).
     Ok(ratio_ci(&units))
