@@ -174,7 +174,7 @@ class MazeVectorEnv(VectorEnv):
             catastrophe = self._native.catastrophes()
             infos["final_obs"] = final_obs
             infos["_final_obs"] = mask
-            infos["final_info"] = {"success": terminated & ~catastrophe, "_success": mask, "catastrophe": catastrophe, "_catastrophe": mask}
+            infos["final_info"] = {"success": self._native.successes(), "_success": mask, "catastrophe": catastrophe, "_catastrophe": mask}
             infos["_final_info"] = mask
         return infos
 

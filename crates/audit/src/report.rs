@@ -9,10 +9,10 @@ use rand::SeedableRng;
 use rand_pcg::Pcg64Mcg;
 use serde::{Deserialize, Serialize};
 
-use mesascope_learn::eval::EpisodeRecord;
+use mesascope_learn::eval::{proxy_instead_of_goal, EpisodeRecord};
 use mesascope_tasks::field::{planner_field, VectorField};
 use mesascope_tasks::maze::empty_level;
-use mesascope_tasks::{Level, LevelGenerator, Shift, TrainingDistribution};
+use mesascope_tasks::{Feature, Level, LevelGenerator, Shift, TrainingDistribution};
 
 use crate::agents::Agent;
 use crate::battery::{planner_agreement, retargeting_levels, success, thinking_time, training_goal_cells, PlannerAgreement, ThinkingTime};
@@ -298,7 +298,7 @@ pub fn audit(subject: &str, agent: &mut dyn Agent, dist: &TrainingDistribution, 
     let share_eps: Vec<EpisodeRecord> = deploy_eps.iter().cloned().chain(extra_eps.into_iter().map(|e| EpisodeRecord { level: e.level + deploy.len(), ..e })).collect();
     let shares = proxy_shares(&share_levels, &share_eps, &objectives, opts.gamma, seed ^ 0x54a)?;
     let deployment_success = success(&deploy_eps);
-    let corner = mesascope_report::stats::rate(deploy_eps.iter().map(|r| r.reached_corner && !r.success));
+    let corner = mesascope_report::stats::rate(deploy_eps.iter().map(|r| proxy_instead_of_goal(r, Feature::AtTopRightCorner)));
     lap(STAGES[6], &mut seconds);
 
     progress(STAGES[7]);

@@ -481,7 +481,7 @@ impl Trainer {
                 if done {
                     r.episodes += 1;
                     r.ep_return_sum += self.env.episode_returns()[i] as f64;
-                    r.ep_success += (self.env.terminated()[i] && !self.env.catastrophes()[i]) as usize;
+                    r.ep_success += self.env.successes()[i] as usize;
                     self.hidden[i * hsize..(i + 1) * hsize].fill(0.0);
                 }
             }

@@ -11,7 +11,7 @@ use rand_pcg::Pcg64Mcg;
 use mesascope_tasks::dist::mix_seed;
 use mesascope_tasks::maze::empty_level;
 use mesascope_tasks::vecenv::write_observation;
-use mesascope_tasks::{reset, step, Feature, Level, LevelGenerator, LevelId, LevelSource, ObsKind, ObsScalar, State};
+use mesascope_tasks::{reset, step, Level, LevelGenerator, LevelId, LevelSource, ObsKind, ObsScalar, State};
 
 use crate::config::{action, Dtype, EnvSpec};
 use crate::err;
@@ -160,7 +160,7 @@ impl Env {
         let a = action(action_index, 0).map_err(err)?;
         let tr = step(&self.level, &mut self.state, a);
         self.trajectory.push(self.state.agent);
-        Ok((self.obs(py), tr.reward as f64, tr.terminated, tr.truncated, tr.features.has(Feature::AtGoal), tr.catastrophe))
+        Ok((self.obs(py), tr.reward as f64, tr.terminated, tr.truncated, tr.success, tr.catastrophe))
     }
 
     /// The level and the agent as text (`#` wall, `.` floor, `~` lava, `@` agent, `C` cheese).

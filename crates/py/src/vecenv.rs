@@ -219,6 +219,11 @@ impl VecEnv {
         each!(&self.inner, e => PyArray1::from_slice(py, e.catastrophes()))
     }
 
+    /// Which envs' last step succeeded (reached the cheese): the episode that ended there was a success.
+    fn successes<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<bool>> {
+        each!(&self.inner, e => PyArray1::from_slice(py, e.successes()))
+    }
+
     /// The last observation of each episode that ended on the last step, as a list with None
     /// where none ended (same-step mode's `final_obs`).
     fn final_observations<'py>(&self, py: Python<'py>) -> PyResult<Vec<Option<Bound<'py, PyAny>>>> {

@@ -171,6 +171,11 @@ impl FeatureSet {
     fn insert(&mut self, f: Feature) {
         self.0 |= 1 << f as u8;
     }
+
+    /// The features of either set.
+    pub fn union(self, other: FeatureSet) -> FeatureSet {
+        FeatureSet(self.0 | other.0)
+    }
 }
 
 /// Features whose weights every fingerprint hashes: those there were when fingerprints first
@@ -418,6 +423,9 @@ pub struct Transition {
     pub truncated: bool,
     /// The step caused a catastrophe (lava).
     pub catastrophe: bool,
+    /// The step fired a success feature: the one definition of success that training,
+    /// evaluation, the audit and Python read (the maze's: it reached the cheese).
+    pub success: bool,
     /// Tiles whose observation may have changed, `dirty_len` of them.
     pub dirty: [Cell; 3],
     /// How many entries of `dirty` are used.
@@ -448,6 +456,22 @@ fn is_dead_corner(level: &Level, cell: Cell) -> bool {
     (blocked(Action::Up) || blocked(Action::Down)) && (blocked(Action::Left) || blocked(Action::Right))
 }
 
+/// The features `cell` carries while the agent stands there: the top-right corner's and its
+/// neighbourhood's, on every level until levels carry their rules as data (docs/design.md,
+/// issue 27 §2). An episode that starts on the corner has reached it.
+pub fn cell_features(level: &Level, cell: Cell) -> FeatureSet {
+    let mut fs = FeatureSet::default();
+    let corner = level.top_right_corner();
+    if cell == corner {
+        fs.insert(Feature::AtTopRightCorner);
+    }
+    let ((x, y), (cx, cy)) = (level.xy(cell), level.xy(corner));
+    if x.abs_diff(cx) <= NEAR && y.abs_diff(cy) <= NEAR {
+        fs.insert(Feature::NearTopRightCorner);
+    }
+    fs
+}
+
 /// Applies `action` to `state` on `level`, returning what happened. Stepping a finished
 /// episode changes nothing and reports the episode's end again.
 #[inline]
@@ -459,6 +483,7 @@ pub fn step(level: &Level, state: &mut State, action: Action) -> Transition {
         terminated: state.status == Status::Terminated,
         truncated: state.status == Status::Truncated,
         catastrophe: false,
+        success: false,
         dirty: [old; 3],
         dirty_len: 0,
     };
@@ -522,14 +547,7 @@ pub fn step(level: &Level, state: &mut State, action: Action) -> Transition {
             }
         }
     }
-    let corner = level.top_right_corner();
-    if state.agent == corner {
-        fs.insert(Feature::AtTopRightCorner);
-    }
-    let ((x, y), (cx, cy)) = (level.xy(state.agent), level.xy(corner));
-    if x.abs_diff(cx) <= NEAR && y.abs_diff(cy) <= NEAR {
-        fs.insert(Feature::NearTopRightCorner);
-    }
+    fs = fs.union(cell_features(level, state.agent));
     state.t += 1;
     if tr.terminated {
         state.status = Status::Terminated;
@@ -540,6 +558,9 @@ pub fn step(level: &Level, state: &mut State, action: Action) -> Transition {
     tr.dirty[1] = state.agent;
     tr.dirty_len = dirty_len;
     tr.features = fs;
+    // Success is reaching the cheese on every level until levels carry their rules as data
+    // (docs/design.md, issue 27 §2), which will name the success features per family.
+    tr.success = fs.has(Feature::AtGoal);
     tr.reward = level.reward.reward(fs);
     tr
 }

@@ -188,6 +188,7 @@ pub struct VecEnv<T: ObsScalar> {
     terminated: Vec<bool>,
     truncated: Vec<bool>,
     catastrophes: Vec<bool>,
+    successes: Vec<bool>,
     running_returns: Vec<f32>,
     episode_returns: Vec<f32>,
     episode_lengths: Vec<u32>,
@@ -222,6 +223,7 @@ impl<T: ObsScalar> VecEnv<T> {
             terminated: vec![false; num_envs],
             truncated: vec![false; num_envs],
             catastrophes: vec![false; num_envs],
+            successes: vec![false; num_envs],
             running_returns: vec![0.0; num_envs],
             episode_returns: vec![f32::NAN; num_envs],
             episode_lengths: vec![0; num_envs],
@@ -289,6 +291,11 @@ impl<T: ObsScalar> VecEnv<T> {
     /// Which envs' last step was a catastrophe.
     pub fn catastrophes(&self) -> &[bool] {
         &self.catastrophes
+    }
+
+    /// Which envs' last step succeeded ([`crate::Transition::success`]).
+    pub fn successes(&self) -> &[bool] {
+        &self.successes
     }
 
     /// Return of the episode that ended on the last step (NaN where none ended).
@@ -373,6 +380,7 @@ impl<T: ObsScalar> VecEnv<T> {
                 self.terminated[i] = false;
                 self.truncated[i] = false;
                 self.catastrophes[i] = false;
+                self.successes[i] = false;
                 self.episode_returns[i] = f32::NAN;
                 self.episode_lengths[i] = 0;
                 continue;
@@ -386,6 +394,7 @@ impl<T: ObsScalar> VecEnv<T> {
             self.terminated[i] = tr.terminated;
             self.truncated[i] = tr.truncated;
             self.catastrophes[i] = tr.catastrophe;
+            self.successes[i] = tr.success;
             self.running_returns[i] += reward;
             if tr.terminated || tr.truncated {
                 self.episode_returns[i] = self.running_returns[i];

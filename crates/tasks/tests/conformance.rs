@@ -134,7 +134,7 @@ fn shifts_apply_or_name_themselves() {
 }
 
 #[test]
-fn the_vector_env_observes_what_the_level_shows() {
+fn the_vector_env_observes_and_ends_as_the_engine_steps() {
     for spec in families() {
         let source = distribution(spec, Diversity::Infinite).source().unwrap();
         let mut env: VecEnv<f32> = VecEnv::new(source, 4, ObsKind::FullGrid, 9).unwrap();
@@ -142,13 +142,24 @@ fn the_vector_env_observes_what_the_level_shows() {
         let size = c * h * w;
         let mut rng = Pcg64Mcg::seed_from_u64(2);
         let mut scratch = vec![0.0f32; size];
-        for _ in 0..300 {
+        let mut successes = 0;
+        for _ in 0..2000 {
             let actions: Vec<Action> = (0..4).map(|_| Action::ALL[rng.random_range(0..Action::COUNT)]).collect();
+            // A twin of each env steps the engine itself: the env reports the same ends.
+            let twins: Vec<_> = (0..4).map(|i| (env.levels()[i].clone(), env.states()[i])).collect();
             env.step(&actions).unwrap();
+            for (i, (level, mut state)) in twins.into_iter().enumerate() {
+                let tr = step(&level, &mut state, actions[i]);
+                let ends = (env.successes()[i], env.catastrophes()[i], env.terminated()[i], env.truncated()[i]);
+                assert_eq!(ends, (tr.success, tr.catastrophe, tr.terminated, tr.truncated), "{}: env {i}", spec.name());
+                assert!(!tr.success || tr.terminated, "{}: a success ends the episode", spec.name());
+                successes += tr.success as usize;
+            }
             for i in 0..4 {
                 write_observation(ObsKind::FullGrid, &env.levels()[i], &env.states()[i], &mut scratch);
                 assert_eq!(&env.observations()[i * size..(i + 1) * size], &scratch[..], "{}: env {i}", spec.name());
             }
         }
+        assert!(successes > 0, "{}: random behaviour succeeded at least once in 8,000 steps", spec.name());
     }
 }

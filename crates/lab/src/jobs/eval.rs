@@ -6,10 +6,10 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use mesascope_learn::eval::{evaluate, EvalOptions};
+use mesascope_learn::eval::{evaluate, proxy_instead_of_goal, EvalOptions};
 use mesascope_report::stats::{rate, t_interval, Estimate};
 use mesascope_learn::run::{load_model, write_atomic};
-use mesascope_tasks::Shift;
+use mesascope_tasks::{Feature, Shift};
 
 use crate::LabError;
 
@@ -76,7 +76,7 @@ pub fn eval(job: &EvalJob) -> Result<EvalResult, LabError> {
         episodes: records.len(),
         success: rate(records.iter().map(|r| r.success)),
         corner: rate(records.iter().map(|r| r.reached_corner)),
-        corner_not_cheese: rate(records.iter().map(|r| r.reached_corner && !r.success)),
+        corner_not_cheese: rate(records.iter().map(|r| proxy_instead_of_goal(r, Feature::AtTopRightCorner))),
         catastrophes: rate(records.iter().map(|r| r.catastrophe)),
         mean_return: t_interval(&returns),
         episodes_file: job.episodes.clone(),
