@@ -3,7 +3,8 @@
 //! distribution into a deployment distribution.
 //!
 //! Disjointness of training and held-out instances is structural, not statistical: every level
-//! belongs to exactly one split, decided by the top bit of its content fingerprint. Training
+//! belongs to exactly one split, decided by its family's [`SplitRule`]: the top bit of its
+//! instance key (maze-v0: of its whole content fingerprint). Training
 //! distributions draw only training-split levels and every held-out or deployment distribution
 //! only held-out-split levels, so no instance can ever be in both, whatever N, seed or shift.
 
@@ -105,6 +106,13 @@ macro_rules! families {
                 }
             }
 
+            /// What decides the family's splits ([`Family::split_rule`]).
+            pub fn split_rule(&self) -> SplitRule {
+                match self {
+                    $(FamilySpec::$variant(_) => <$family as Family>::split_rule(),)+
+                }
+            }
+
             /// The parameters after `shift`, which the family must declare.
             fn shifted(&self, shift: Shift) -> Result<FamilySpec, TaskError> {
                 match self {
@@ -153,14 +161,35 @@ pub enum Split {
     HeldOut,
 }
 
+/// What decides a family's splits: the top bit of a level's instance key or of its
+/// fingerprint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SplitRule {
+    /// By [`Level::instance_key`]: levels that differ only in horizon or reward share a split.
+    /// Every family's rule but maze-v0's.
+    Instance,
+    /// By the whole [`Level::fingerprint`], horizon and reward included: maze-v0's rule, kept
+    /// so that its levels stay in the splits they were trained and held out in.
+    Fingerprint,
+}
+
 impl Split {
-    /// The split `level` belongs to.
-    pub fn of(level: &Level) -> Split {
-        if level.fingerprint() >> 63 == 0 {
+    /// The split `level` belongs to under `rule`.
+    pub fn by(rule: SplitRule, level: &Level) -> Split {
+        let key = match rule {
+            SplitRule::Instance => level.instance_key(),
+            SplitRule::Fingerprint => level.fingerprint(),
+        };
+        if key >> 63 == 0 {
             Split::Train
         } else {
             Split::HeldOut
         }
+    }
+
+    /// The split `level` of `family` belongs to.
+    pub fn of(family: &FamilySpec, level: &Level) -> Split {
+        Split::by(family.split_rule(), level)
     }
 }
 
@@ -398,7 +427,7 @@ fn each_distinct_level(family: &FamilySpec, split: Split, count: usize, seed: u6
         attempts += 1;
         let mut level = empty_level();
         gen.generate_into(family, &mut rng, &mut level);
-        if Split::of(&level) == split && seen.insert(level.fingerprint()) && visit(seen.len() - 1, level) {
+        if Split::of(family, &level) == split && seen.insert(level.fingerprint()) && visit(seen.len() - 1, level) {
             break;
         }
     }
@@ -425,7 +454,7 @@ impl LevelSource {
         if let Some(bad) = levels.iter().position(|l| (l.width, l.height) != (w, h)) {
             return Err(TaskError::invalid("levels", format!("level {bad} is not {w}x{h} like the family")));
         }
-        let split = Split::of(&levels[0]);
+        let split = Split::of(&family, &levels[0]);
         Ok(LevelSource { family, split, pool: Some(Arc::from(levels)) })
     }
 
@@ -451,7 +480,7 @@ impl LevelSource {
             Some(pool) => level.clone_from(&pool[rng.random_range(0..pool.len())]),
             None => loop {
                 gen.generate_into(&self.family, rng, level);
-                if Split::of(level) == self.split {
+                if Split::of(&self.family, level) == self.split {
                     break;
                 }
             },

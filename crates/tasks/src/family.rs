@@ -16,7 +16,7 @@ use rand::Rng;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::dist::Shift;
+use crate::dist::{Shift, SplitRule};
 use crate::error::TaskError;
 use crate::grid::{Feature, Level, RewardWeights};
 
@@ -52,6 +52,11 @@ pub trait Family: 'static {
     /// The parameters after `shift`, one of [`Family::shifts`] (the registry checks that
     /// before calling); an error names why this family's parameters cannot take it.
     fn shift(p: &Self::Params, shift: Shift) -> Result<Self::Params, TaskError>;
+    /// What decides which levels are held out: by instance unless the family's pinned levels
+    /// need another rule.
+    fn split_rule() -> SplitRule {
+        SplitRule::Instance
+    }
 }
 
 /// A shift's name and one line saying what it changes.

@@ -308,17 +308,7 @@ impl Level {
     /// fingerprint are treated as the same instance when distributions are made disjoint, so
     /// it must not depend on the platform or the Rust version.
     pub fn fingerprint(&self) -> u64 {
-        let mut h = Fnv1a::new();
-        h.write_u64(self.width as u64);
-        h.write_u64(self.height as u64);
-        for t in &self.tiles {
-            h.write_u64(*t as u64);
-        }
-        for o in &self.objects {
-            h.write_u64(o.kind as u64);
-            h.write_u64(o.cell as u64);
-        }
-        h.write_u64(self.start as u64);
+        let mut h = self.instance_hash();
         h.write_u64(self.horizon as u64);
         // The fingerprint decides a level's split (training or held out), so it must not move
         // when a feature is added: features after the first eight count only where weighted.
@@ -331,6 +321,30 @@ impl Level {
             }
         }
         h.finish()
+    }
+
+    /// The instance without its rules: a hash of the size, tiles, objects and start, but not
+    /// the horizon or the reward. Families split their levels by it (`SplitRule::Instance`),
+    /// so a shift that only lengthens episodes or reprices a feature never moves a level
+    /// across splits. Not [`Level::layout_id`], which leaves the objects and start out too.
+    pub fn instance_key(&self) -> u64 {
+        self.instance_hash().finish()
+    }
+
+    /// The hash of what [`Level::instance_key`] covers, which [`Level::fingerprint`] extends.
+    fn instance_hash(&self) -> Fnv1a {
+        let mut h = Fnv1a::new();
+        h.write_u64(self.width as u64);
+        h.write_u64(self.height as u64);
+        for t in &self.tiles {
+            h.write_u64(*t as u64);
+        }
+        for o in &self.objects {
+            h.write_u64(o.kind as u64);
+            h.write_u64(o.cell as u64);
+        }
+        h.write_u64(self.start as u64);
+        h
     }
 
     /// Checks the invariants that `step` relies on, naming the first one broken.

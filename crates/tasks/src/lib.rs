@@ -25,7 +25,7 @@ pub mod render;
 pub mod solve;
 pub mod vecenv;
 
-pub use dist::{Diversity, FamilySpec, LevelGenerator, LevelSource, Shift, Split, TrainingDistribution};
+pub use dist::{Diversity, FamilySpec, LevelGenerator, LevelSource, Shift, Split, SplitRule, TrainingDistribution};
 pub use error::TaskError;
 pub use family::{Family, ShiftInfo};
 pub use id::{episode_seed, overlap, LevelId, LevelLocator, Overlap};

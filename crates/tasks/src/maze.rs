@@ -11,7 +11,7 @@ use std::str::FromStr;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::dist::Shift;
+use crate::dist::{Shift, SplitRule};
 use crate::error::TaskError;
 use crate::family::{Family, ShiftInfo};
 use crate::grid::{Cell, Feature, Level, Object, ObjectKind, RewardWeights, Tile};
@@ -334,6 +334,12 @@ impl Family for Maze {
             ShiftInfo { shift: Shift::GoalAnywhere, help: "the cheese may be anywhere instead of the top-right region (decouples cheese from corner)" },
             ShiftInfo { shift: Shift::LavaOnRoute, help: "with lava = off-route-N: the lava moves onto the shortest route to the cheese (catastrophes for a route follower)" },
         ]
+    }
+
+    /// maze-v0 splits by the whole fingerprint, as it did before families had a split rule,
+    /// so its pinned training and held-out levels stay where they are.
+    fn split_rule() -> SplitRule {
+        SplitRule::Fingerprint
     }
 
     fn shift(p: &MazeParams, shift: Shift) -> Result<MazeParams, TaskError> {

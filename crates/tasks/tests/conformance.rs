@@ -11,7 +11,7 @@ use rand_pcg::Pcg64Mcg;
 
 use mesascope_tasks::dist::{all_shifts, FAMILIES};
 use mesascope_tasks::vecenv::write_observation;
-use mesascope_tasks::{reset, step, Action, Diversity, FamilySpec, Feature, Level, LevelGenerator, ObsKind, Shift, TrainingDistribution, VecEnv};
+use mesascope_tasks::{reset, step, Action, Diversity, FamilySpec, Feature, Level, LevelGenerator, ObsKind, Shift, Split, SplitRule, TrainingDistribution, VecEnv};
 
 /// Every registered family at its default parameters.
 fn families() -> Vec<FamilySpec> {
@@ -98,15 +98,37 @@ fn levels_fire_only_declared_features() {
 fn no_training_level_is_held_out_under_any_shift() {
     for spec in families() {
         let d = distribution(spec, Diversity::Finite(64));
-        let train: HashSet<u64> = d.training_levels().unwrap().unwrap().iter().map(Level::fingerprint).collect();
+        let pool = d.training_levels().unwrap().unwrap();
+        let train: HashSet<u64> = pool.iter().map(Level::fingerprint).collect();
+        let train_instances: HashSet<u64> = pool.iter().map(Level::instance_key).collect();
         let mut shifts = vec![Shift::None];
         shifts.extend(spec.shifts().iter().map(|s| s.shift));
         for shift in shifts {
             // A shift the default parameters cannot take says so; the others make held-out levels.
             let Ok(held_out) = d.held_out_levels(shift, 64, 1) else { continue };
             assert!(held_out.iter().all(|l| !train.contains(&l.fingerprint())), "{} under {}", spec.name(), shift.name());
+            if spec.split_rule() == SplitRule::Instance {
+                assert!(held_out.iter().all(|l| !train_instances.contains(&l.instance_key())), "{} under {}: no training instance is held out", spec.name(), shift.name());
+            }
         }
     }
+}
+
+#[test]
+fn the_instance_key_ignores_horizon_and_reward() {
+    for spec in families() {
+        for level in distribution(spec, Diversity::Infinite).held_out_levels(Shift::None, 50, 4).unwrap() {
+            let longer = Level { horizon: level.horizon * 2, reward: level.reward.with(Feature::Step, -0.5), ..level.clone() };
+            assert_eq!(longer.instance_key(), level.instance_key());
+            assert_ne!(longer.fingerprint(), level.fingerprint(), "the id still tells them apart");
+            assert_eq!(Split::by(SplitRule::Instance, &longer), Split::by(SplitRule::Instance, &level));
+            if spec.split_rule() == SplitRule::Instance {
+                assert_eq!(Split::of(&spec, &longer), Split::of(&spec, &level), "{}: a new horizon or reward keeps the split", spec.name());
+            }
+        }
+    }
+    // maze-v0 keeps its split by fingerprint (its pinned levels stay where they are).
+    assert_eq!(FamilySpec::from_name("maze").unwrap().split_rule(), SplitRule::Fingerprint);
 }
 
 #[test]
