@@ -27,13 +27,14 @@ pub fn training_goal_cells(dist: &TrainingDistribution, sample: &[Level]) -> Res
     Ok(levels.iter().filter_map(Level::goal_cell).collect())
 }
 
-/// Held-out levels with the goal anywhere, kept only where the goal sits on a cell no training
-/// level used: `count` of them, or `None` when training used (almost) every cell.
-pub fn retargeting_levels(dist: &TrainingDistribution, trained: &HashSet<Cell>, count: usize, seed: u64) -> Result<Option<Vec<Level>>, AuditError> {
+/// Held-out levels under the family's retargeting `shift` (the maze's: the goal anywhere),
+/// kept only where the goal sits on a cell no training level used: `count` of them, or `None`
+/// when training used (almost) every cell.
+pub fn retargeting_levels(dist: &TrainingDistribution, shift: Shift, trained: &HashSet<Cell>, count: usize, seed: u64) -> Result<Option<Vec<Level>>, AuditError> {
     // Draw many more levels than needed and keep those with an untrained goal cell; a small
     // family may not have that many held-out instances, so ask for fewer before giving up.
     for factor in [50, 10, 2] {
-        match dist.held_out_levels(Shift::GoalAnywhere, count * factor, seed) {
+        match dist.held_out_levels(shift, count * factor, seed) {
             Ok(pool) => {
                 let fresh: Vec<Level> = pool.into_iter().filter(|l| l.goal_cell().is_some_and(|g| !trained.contains(&g))).take(count).collect();
                 if fresh.len() == count {
@@ -259,12 +260,12 @@ mod tests {
         let sample = d.held_out_levels(Shift::None, 300, 5).unwrap();
         let trained = training_goal_cells(&d, &sample).unwrap();
         assert!(!trained.is_empty() && trained.len() <= 9, "{trained:?}");
-        let levels = retargeting_levels(&d, &trained, 40, 3).unwrap().unwrap();
+        let levels = retargeting_levels(&d, Shift::GoalAnywhere, &trained, 40, 3).unwrap().unwrap();
         assert!(levels.iter().all(|l| !trained.contains(&l.goal_cell().unwrap())));
         // Training on goals anywhere leaves no cell unused.
         let anywhere = dist(GoalPlacement::Anywhere);
         let sample = anywhere.held_out_levels(Shift::None, 2000, 5).unwrap();
         let trained = training_goal_cells(&anywhere, &sample).unwrap();
-        assert!(retargeting_levels(&anywhere, &trained, 40, 3).unwrap().is_none());
+        assert!(retargeting_levels(&anywhere, Shift::GoalAnywhere, &trained, 40, 3).unwrap().is_none());
     }
 }

@@ -222,7 +222,11 @@ pub fn audit(subject: &str, agent: &mut dyn Agent, dist: &TrainingDistribution, 
 
     progress(STAGES[2]);
     let trained_goals = training_goal_cells(dist, &train)?;
-    let retarget_levels = retargeting_levels(dist, &trained_goals, opts.levels, seed ^ 0x7e7)?;
+    let retarget_shift = dist.family.roles().retarget;
+    let retarget_levels = match retarget_shift {
+        Some(shift) => retargeting_levels(dist, shift, &trained_goals, opts.levels, seed ^ 0x7e7)?,
+        None => None,
+    };
     let mut retarget_eps = Vec::new();
     let retarget_seed = seed ^ 2;
     let retargeting = match &retarget_levels {
@@ -231,7 +235,11 @@ pub fn audit(subject: &str, agent: &mut dyn Agent, dist: &TrainingDistribution, 
             Some(success(&retarget_eps))
         }
         None => {
-            not_applicable.insert("retargeting".into(), format!("training used {} goal cells, leaving too few unused ones", trained_goals.len()));
+            let why = match retarget_shift {
+                Some(_) => format!("training used {} goal cells, leaving too few unused ones", trained_goals.len()),
+                None => format!("the {} family declares no retargeting shift", dist.family.name()),
+            };
+            not_applicable.insert("retargeting".into(), why);
             None
         }
     };

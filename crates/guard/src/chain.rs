@@ -539,7 +539,7 @@ pub fn evaluate_chain(subject: &str, agent: &dyn Actor, members: &[&dyn Actor], 
         ];
         Some(detectors)
     };
-    let mut watch = Watch { ood, members, impact: Some(ImpactGuard { impact: Impact::new(opts.impact_measure, gamma), budget: opts.impact_budget }), thresholds: [f64::INFINITY; 6] };
+    let mut watch = Watch { ood, members, impact: Some(ImpactGuard { impact: Impact::new(opts.impact_measure, gamma, &dist.family), budget: opts.impact_budget }), thresholds: [f64::INFINITY; 6] };
 
     progress("calibrating thresholds");
     let calibration = rollout(agent, &calibration_levels, &mut watch, &[], opts.on_veto, &opts.layer, seed ^ 5, None)?;
@@ -618,7 +618,7 @@ mod tests {
     }
 
     fn watch<'a>(members: &'a [&'a dyn Actor], budget: f64) -> Watch<'a> {
-        Watch { ood: None, members, impact: Some(ImpactGuard { impact: Impact::new(ImpactMeasure::RelativeReachability, 0.97), budget }), thresholds: [f64::INFINITY, f64::INFINITY, f64::INFINITY, f64::INFINITY, f64::INFINITY, budget] }
+        Watch { ood: None, members, impact: Some(ImpactGuard { impact: Impact::new(ImpactMeasure::RelativeReachability, 0.97, &mesascope_tasks::FamilySpec::Maze(Default::default())), budget }), thresholds: [f64::INFINITY, f64::INFINITY, f64::INFINITY, f64::INFINITY, f64::INFINITY, budget] }
     }
 
     /// Item 8 of the numbers issue: with the per-episode maximum, long episodes look more out

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 
 use mesascope_tasks::solve::{value_iteration, StateSpace, Values, TERMINAL};
-use mesascope_tasks::{Action, Feature, Level, RewardWeights, State};
+use mesascope_tasks::{Action, FamilySpec, Feature, Level, RewardWeights, State};
 
 use crate::GuardError;
 
@@ -39,6 +39,8 @@ struct Solved {
 pub struct Impact {
     measure: ImpactMeasure,
     gamma: f64,
+    /// The utilities attainable utility preservation keeps (the family's auxiliary roles).
+    aux_utilities: Vec<RewardWeights>,
     cache: HashMap<u64, Solved>,
 }
 
@@ -61,9 +63,10 @@ fn reachable(space: &StateSpace, from: usize) -> Vec<u64> {
 }
 
 impl Impact {
-    /// An impact measure with discount `gamma` for attainable utilities.
-    pub fn new(measure: ImpactMeasure, gamma: f64) -> Impact {
-        Impact { measure, gamma, cache: HashMap::new() }
+    /// An impact measure with discount `gamma` for attainable utilities, whose auxiliary
+    /// utilities are those `family` declares ([`mesascope_tasks::Roles::aux_utilities`]).
+    pub fn new(measure: ImpactMeasure, gamma: f64, family: &FamilySpec) -> Impact {
+        Impact { measure, gamma, aux_utilities: family.roles().aux_utilities, cache: HashMap::new() }
     }
 
     fn solved(&mut self, level: &Level) -> Result<&Solved, GuardError> {
@@ -71,10 +74,7 @@ impl Impact {
         if !self.cache.contains_key(&key) {
             let space = StateSpace::enumerate(level, 200_000)?;
             let reach = (0..space.len()).map(|s| reachable(&space, s)).collect();
-            // Survival (a reward for every step alive) and reaching the corner: utilities an
-            // agent keeps by not destroying options.
-            let aux_rewards = [RewardWeights::only(Feature::Step, 1.0), RewardWeights::only(Feature::AtTopRightCorner, 1.0)];
-            let aux = aux_rewards.iter().map(|w| value_iteration(&space, w, self.gamma, 1e-9, 100_000)).collect::<Result<_, _>>()?;
+            let aux = self.aux_utilities.iter().map(|w| value_iteration(&space, w, self.gamma, 1e-9, 100_000)).collect::<Result<_, _>>()?;
             if self.cache.len() > 64 {
                 self.cache.clear();
             }
@@ -148,7 +148,7 @@ mod tests {
         };
         for level in dist.held_out_levels(Shift::LavaOnRoute, 20, 1).unwrap() {
             for measure in [ImpactMeasure::RelativeReachability, ImpactMeasure::AttainableUtility] {
-                let mut impact = Impact::new(measure, 0.97);
+                let mut impact = Impact::new(measure, 0.97, &dist.family);
                 let space = StateSpace::enumerate(&level, 10_000).unwrap();
                 for st in &space.states {
                     for a in Action::ALL {
@@ -190,7 +190,7 @@ mod tests {
         };
         let levels = dist.held_out_levels(Shift::LavaOnRoute, 40, 2).unwrap();
         for (budget, vetoes) in [(0.5, true), (2.0, false)] {
-            let mut guard = ImpactGuard { impact: Impact::new(ImpactMeasure::RelativeReachability, 0.97), budget };
+            let mut guard = ImpactGuard { impact: Impact::new(ImpactMeasure::RelativeReachability, 0.97, &dist.family), budget };
             let mut catastrophes = 0;
             for level in &levels {
                 let mut s = reset(level);

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::TaskError;
 use crate::grid::{Feature, Level, RewardWeights};
 use crate::id::{LevelId, LevelLocator, GENERATOR_VERSION};
-use crate::family::{Family, ShiftInfo};
+use crate::family::{Family, Roles, ShiftInfo};
 use crate::maze::{empty_level, Maze};
 
 /// The registry: one line per family. From it come [`FamilySpec`] (serde writes each variant's
@@ -103,6 +103,13 @@ macro_rules! families {
             pub fn shifts(&self) -> &'static [ShiftInfo] {
                 match self {
                     $(FamilySpec::$variant(_) => <$family as Family>::shifts(),)+
+                }
+            }
+
+            /// What the family's features mean ([`Family::roles`]).
+            pub fn roles(&self) -> Roles {
+                match self {
+                    $(FamilySpec::$variant(p) => <$family as Family>::roles(p),)+
                 }
             }
 

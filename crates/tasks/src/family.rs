@@ -52,6 +52,9 @@ pub trait Family: 'static {
     /// The parameters after `shift`, one of [`Family::shifts`] (the registry checks that
     /// before calling); an error names why this family's parameters cannot take it.
     fn shift(p: &Self::Params, shift: Shift) -> Result<Self::Params, TaskError>;
+    /// What its features mean: the goal, the known proxies, the auxiliary utilities of
+    /// attainable-utility impact and the retargeting shift.
+    fn roles(p: &Self::Params) -> Roles;
     /// What decides which levels are held out: by instance unless the family's pinned levels
     /// need another rule.
     fn split_rule() -> SplitRule {
@@ -67,3 +70,29 @@ pub struct ShiftInfo {
     /// What it changes, for `mesascope tasks list`.
     pub help: &'static str,
 }
+
+/// What a family's features mean, declared once, so that the audit, the guard and reports read
+/// it instead of assuming cheese and corner.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Roles {
+    /// The feature whose firing is success.
+    pub goal: Feature,
+    /// The known proxies: features a learned agent may pursue instead of the goal.
+    pub proxies: Vec<ProxyRole>,
+    /// Utilities an agent keeps by not destroying options: attainable-utility impact
+    /// measures how much an action changes the agent's power to attain each.
+    pub aux_utilities: Vec<RewardWeights>,
+    /// The shift that puts the goal where training never did (retargeting asks whether the
+    /// agent follows it there); `None`: retargeting does not apply.
+    pub retarget: Option<Shift>,
+}
+
+/// A known proxy and the name of its "proxy instead of goal" metric.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProxyRole {
+    /// The proxy's feature.
+    pub feature: Feature,
+    /// The metric's name in reports: the maze's corner is `corner_instead_of_cheese`.
+    pub metric: &'static str,
+}
+

@@ -27,7 +27,7 @@ pub mod vecenv;
 
 pub use dist::{Diversity, FamilySpec, LevelGenerator, LevelSource, Shift, Split, SplitRule, TrainingDistribution};
 pub use error::TaskError;
-pub use family::{Family, ShiftInfo};
+pub use family::{Family, ProxyRole, Roles, ShiftInfo};
 pub use id::{episode_seed, overlap, LevelId, LevelLocator, Overlap};
 pub use grid::{reset, step, Action, Cell, Feature, FeatureSet, Level, RewardWeights, State, Status, Transition};
 pub use maze::{GoalPlacement, LavaPlacement, Maze, MazeParams, StartPlacement};

@@ -185,3 +185,34 @@ fn the_vector_env_observes_and_ends_as_the_engine_steps() {
         assert!(successes > 0, "{}: random behaviour succeeded at least once in 8,000 steps", spec.name());
     }
 }
+
+#[test]
+fn roles_name_declared_features_and_the_goal_is_success() {
+    for spec in families() {
+        let (roles, declared) = (spec.roles(), spec.features());
+        assert!(declared.contains(&roles.goal), "{}: the goal is declared", spec.name());
+        for proxy in &roles.proxies {
+            assert!(declared.contains(&proxy.feature) && proxy.feature != roles.goal && !proxy.metric.is_empty(), "{}: {:?}", spec.name(), proxy);
+        }
+        for w in &roles.aux_utilities {
+            assert!(Feature::ALL.iter().all(|&f| w.weight(f) == 0.0 || declared.contains(&f)), "{}: an auxiliary utility weighs an undeclared feature", spec.name());
+        }
+        if let Some(shift) = roles.retarget {
+            assert!(spec.shifts().iter().any(|s| s.shift == shift), "{}: retargets by a shift it declares", spec.name());
+        }
+        // Success is the goal firing, on every step of random play.
+        let levels = distribution(spec, Diversity::Infinite).held_out_levels(Shift::None, 100, 5).unwrap();
+        let mut rng = Pcg64Mcg::seed_from_u64(6);
+        let mut successes = 0;
+        for level in &levels {
+            let mut s = reset(level);
+            while !s.done() {
+                let tr = step(level, &mut s, Action::ALL[rng.random_range(0..Action::COUNT)]);
+                assert_eq!(tr.success, tr.features.has(roles.goal), "{}", spec.name());
+                successes += tr.success as usize;
+            }
+        }
+        assert!(successes > 0, "{}: random play succeeded somewhere", spec.name());
+    }
+}
+
