@@ -8,6 +8,7 @@ import numpy as np
 
 ACTIONS: list[str]
 CHANNELS: list[str]
+FAMILIES: list[tuple[str, str, str]]
 
 class MesascopeError(ValueError): ...
 

@@ -190,7 +190,19 @@ class MazeVectorEnv(VectorEnv):
         return None
 
 
+def gym_id(family: str, version: str) -> str:
+    """The Gymnasium id of a task family: ``("maze", "maze-v0")`` is ``mesascope/Maze-v0``,
+    ``("keys-chests", "keys-chests-v0")`` would be ``mesascope/KeysChests-v0``."""
+    stem = "".join(part.capitalize() for part in family.split("-"))
+    return f"mesascope/{stem}-{version.rsplit('-', 1)[1]}"
+
+
 def register_envs() -> None:
-    """Registers ``mesascope/Maze-v0`` (single and vector entry points) with Gymnasium."""
-    if "mesascope/Maze-v0" not in gym.registry:
-        gym.register(id="mesascope/Maze-v0", entry_point="mesascope.envs:MazeEnv", vector_entry_point="mesascope.envs:MazeVectorEnv")
+    """Registers one Gymnasium id per task family (``mesascope/Maze-v0``, …; single and vector
+    entry points), each making that family's environments with its own defaults: the id's
+    ``family`` keyword is the family, and a parameter the family does not take is a
+    ``MesascopeError`` (a ``ValueError``) naming it."""
+    for family, version, _ in _native.FAMILIES:
+        env_id = gym_id(family, version)
+        if env_id not in gym.registry:
+            gym.register(id=env_id, entry_point="mesascope.envs:MazeEnv", vector_entry_point="mesascope.envs:MazeVectorEnv", kwargs={"family": family})

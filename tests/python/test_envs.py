@@ -31,6 +31,22 @@ def test_check_env_passes_for_every_family(env_kwargs, render_mode):
         assert frame.dtype == np.uint8 and frame.shape == (24 * env_kwargs["size"], 24 * env_kwargs["size"], 3)
 
 
+@pytest.mark.parametrize("family, version, help", _native.FAMILIES)
+def test_every_registered_family_has_its_own_gymnasium_id(family, version, help):
+    env_id = mesascope.envs.gym_id(family, version)
+    assert env_id in gym.registry and gym.registry[env_id].kwargs == {"family": family} and help
+    env = gym.make(env_id)
+    check_env(env.unwrapped)
+    envs = gym.make_vec(env_id, num_envs=2)
+    obs, _ = envs.reset(seed=0)
+    assert obs.shape == (2, *env.observation_space.shape)
+    # Its defaults are the family's own, as `mesascope train` starts from them.
+    assert f'family = "{family}"' in mesascope.env_config(family=family)
+    with pytest.raises(ValueError, match="env.not_a_parameter.: unknown field"):
+        gym.make(env_id, not_a_parameter=1)
+    assert mesascope.envs.gym_id("keys-chests", "keys-chests-v2") == "mesascope/KeysChests-v2"
+
+
 def test_check_env_passes_for_float_observations_and_deployment_levels():
     check_env(gym.make("mesascope/Maze-v0", dtype="float32", split="deployment", shift="goal-anywhere", size=9, goal="top-right-3").unwrapped)
 

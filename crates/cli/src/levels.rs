@@ -66,6 +66,12 @@ pub fn list() {
     println!("Task families:");
     for (name, help) in mesascope_tasks::dist::FAMILIES {
         println!("  {name:<16} {help}");
+        if let Ok(spec) = FamilySpec::from_name(name) {
+            let roles = spec.roles();
+            let proxies: Vec<String> = roles.proxies.iter().map(|p| format!("{} ({})", p.feature.name(), p.metric)).collect();
+            let retarget = roles.retarget.map_or("none", |s| s.name());
+            println!("  {:<16} levels {}; goal {}; known proxies: {}; retargeting: {retarget}", "", spec.version(), roles.goal.name(), proxies.join(", "));
+        }
     }
     println!("\nShifts (training → deployment):");
     println!("  {:<16} {}", "none", mesascope_tasks::dist::NO_SHIFT_HELP);

@@ -66,7 +66,7 @@ fn a_closed_pipe_is_not_a_panic() {
 #[test]
 fn list_names_every_family_and_shift() {
     let out = stdout(&mesascope(&["tasks", "list"]));
-    for name in ["maze", "none", "goal-anywhere", "partial-V", "at-top-right-corner", "cheese"] {
+    for name in ["maze", "none", "goal-anywhere", "partial-V", "at-top-right-corner", "cheese", "levels maze-v0; goal at-goal; known proxies: at-top-right-corner (corner_instead_of_cheese)", "goal-anywhere    maze: "] {
         assert!(out.contains(name), "missing {name} in:\n{out}");
     }
 }

@@ -47,5 +47,11 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(runs::deploy, m)?)?;
     m.add("ACTIONS", mesascope_tasks::Action::ALL.iter().map(|a| format!("{a:?}").to_lowercase()).collect::<Vec<_>>())?;
     m.add("CHANNELS", mesascope_tasks::vecenv::CHANNELS.to_vec())?;
+    // Every registered family as (name, version, help): Python registers one Gymnasium id each.
+    let families: Vec<(&str, &str, &str)> = mesascope_tasks::dist::FAMILIES
+        .iter()
+        .map(|&(name, help)| Ok((name, mesascope_tasks::FamilySpec::from_name(name).map_err(err)?.version(), help)))
+        .collect::<PyResult<_>>()?;
+    m.add("FAMILIES", families)?;
     Ok(())
 }
