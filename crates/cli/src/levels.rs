@@ -1,59 +1,91 @@
 //! Flags that choose a task family, its parameters and a distribution, shared by every
 //! subcommand that needs levels.
 
-use anyhow::{Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
+use mesascope_lab::types::TrainConfig;
 use clap::Args;
 use mesascope_tasks::{
-    grid::Feature, vecenv::CHANNELS, Diversity, FamilySpec, Shift, TrainingDistribution,
+    grid::Feature, vecenv::CHANNELS, FamilySpec, Shift, TrainingDistribution,
 };
 
-/// Which levels to use.
+/// Which levels to use: a family with its own `[env]` defaults, changed by the maze's flags
+/// (shortcuts for `--set env.size=…` and so on) or by `--set env.KEY=VALUE` for any family's
+/// parameter, exactly as `mesascope train --set` would.
 #[derive(Args, Clone, Debug)]
 pub struct LevelArgs {
     /// Task family (see `mesascope tasks list`).
     #[arg(long, default_value = "maze")]
     pub family: String,
-    /// Side length of the grid (maze: odd, 5..51).
-    #[arg(long, default_value_t = 9)]
-    pub size: u16,
-    /// Where the cheese goes in training: `anywhere` or `top-right-K`.
-    #[arg(long, default_value = "top-right-3")]
-    pub goal: String,
-    /// Where the agent starts: `bottom-left` or `anywhere`.
-    #[arg(long, default_value = "bottom-left")]
-    pub start: String,
-    /// Episode horizon in steps (0: size²).
-    #[arg(long, default_value_t = 0)]
-    pub horizon: u32,
-    /// Reward paid (as a cost) on every step.
-    #[arg(long, default_value_t = 0.01)]
-    pub step_cost: f64,
+    /// Side length of the grid (maze: odd, 5..51; default 9).
+    #[arg(long)]
+    pub size: Option<u16>,
+    /// Where the cheese goes in training: `anywhere` or `top-right-K` (default top-right-3).
+    #[arg(long)]
+    pub goal: Option<String>,
+    /// Where the agent starts: `bottom-left` (default) or `anywhere`.
+    #[arg(long)]
+    pub start: Option<String>,
+    /// Episode horizon in steps (default 0: size²).
+    #[arg(long)]
+    pub horizon: Option<u32>,
+    /// Reward paid (as a cost) on every step (default 0.01).
+    #[arg(long)]
+    pub step_cost: Option<f64>,
     /// Training diversity N: a whole number ≥ 1, or `inf` for a fresh level every episode.
     #[arg(long, default_value = "inf")]
     pub diversity: String,
     /// Seed the training levels derive from.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Any parameter of the family, as `env.KEY=VALUE` (repeatable), e.g. `--set env.lava="off-route-2"`.
+    #[arg(long = "set", value_name = "env.KEY=VALUE")]
+    pub set: Vec<String>,
 }
 
 impl LevelArgs {
     /// The training distribution these flags describe, validated.
     pub fn distribution(&self) -> Result<TrainingDistribution> {
-        let mut family = FamilySpec::from_name(&self.family)?;
-        match &mut family {
-            FamilySpec::Maze(p) => {
-                p.size = self.size;
-                p.goal = self.goal.parse()?;
-                p.start = self.start.parse()?;
-                p.horizon = self.horizon;
-                p.step_cost = self.step_cost;
+        let mut overrides = vec![format!("env.family={}", toml_string(&self.family)), format!("env.diversity={}", toml_string(&self.diversity)), format!("env.level_seed={}", self.seed)];
+        overrides.extend(self.size.map(|v| format!("env.size={v}")));
+        overrides.extend(self.goal.as_deref().map(|v| format!("env.goal={}", toml_string(v))));
+        overrides.extend(self.start.as_deref().map(|v| format!("env.start={}", toml_string(v))));
+        overrides.extend(self.horizon.map(|v| format!("env.horizon={v}")));
+        overrides.extend(self.step_cost.map(|v| format!("env.step_cost={v:?}")));
+        for o in &self.set {
+            if !o.starts_with("env.") || o.starts_with("env.reward") {
+                bail!("--set {o}: levels take the family's parameters only (env.KEY=VALUE)");
             }
+            overrides.push(o.clone());
         }
-        let diversity: Diversity = self.diversity.parse()?;
-        let dist = TrainingDistribution { family, diversity, level_seed: self.seed };
-        dist.validate()?;
-        Ok(dist)
+        // Levels need no held-out evaluation set: one level keeps the config's check that the
+        // family has enough held-out levels from refusing small families.
+        overrides.push("eval.levels=1".into());
+        TrainConfig::from_toml_with("", &overrides).map(|c| c.env.dist).map_err(|e| {
+            // A bad value that a flag set is named by the flag.
+            let message = e.to_string();
+            let flags = [
+                ("family", "env.family", true),
+                ("diversity", "env.diversity", true),
+                ("seed", "env.level_seed", true),
+                ("size", "env.size", self.size.is_some()),
+                ("goal", "env.goal", self.goal.is_some()),
+                ("start", "env.start", self.start.is_some()),
+                ("horizon", "env.horizon", self.horizon.is_some()),
+                ("step-cost", "env.step_cost", self.step_cost.is_some()),
+            ];
+            for (flag, key, given) in flags {
+                if let Some(rest) = message.strip_prefix(&format!("config field '{key}'")).filter(|_| given) {
+                    return anyhow!("--{flag}{rest}");
+                }
+            }
+            anyhow!(message)
+        })
     }
+}
+
+/// `v` as a TOML string.
+fn toml_string(v: &str) -> String {
+    toml::Value::String(v.to_string()).to_string()
 }
 
 /// Parses a shift name with the flag named in the error.

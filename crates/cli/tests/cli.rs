@@ -19,13 +19,15 @@ fn stdout(o: &Output) -> String {
 #[test]
 fn bad_input_names_the_parameter() {
     let cases: &[(&[&str], &str)] = &[
-        (&["tasks", "render", "--size", "8"], "invalid size"),
-        (&["tasks", "render", "--size", "3"], "invalid size"),
-        (&["tasks", "render", "--size", "9", "--goal", "top-right-9"], "invalid goal"),
-        (&["tasks", "render", "--goal", "top-left-2"], "invalid goal"),
-        (&["tasks", "render", "--diversity", "0"], "invalid diversity"),
+        (&["tasks", "render", "--size", "8"], "--size: maze size 8 must be odd"),
+        (&["tasks", "render", "--size", "3"], "--size: maze size 3"),
+        (&["tasks", "render", "--size", "9", "--goal", "top-right-9"], "--goal: goal region k=9"),
+        (&["tasks", "render", "--goal", "top-left-2"], "--goal: invalid goal"),
+        (&["tasks", "render", "--diversity", "0"], "--diversity: invalid diversity"),
         (&["tasks", "render", "--diversity", "many"], "invalid diversity"),
-        (&["tasks", "render", "--family", "sokoban"], "unknown family 'sokoban'"),
+        (&["tasks", "render", "--family", "sokoban"], "--family: unknown family 'sokoban'"),
+        (&["tasks", "render", "--set", "env.sizee=3"], "config field 'env.sizee': unknown field"),
+        (&["tasks", "render", "--set", "seed=3"], "--set seed=3: levels take the family's parameters only"),
         (&["tasks", "render", "--split", "held-out", "--shift", "lava-everywhere"], "unknown shift 'lava-everywhere'"),
         (&["tasks", "render", "--diversity", "4", "--index", "4"], "--index"),
         (&["demo", "--size", "5", "--diversity", "1000"], "invalid diversity"),
@@ -69,6 +71,17 @@ fn list_names_every_family_and_shift() {
     for name in ["maze", "none", "goal-anywhere", "partial-V", "at-top-right-corner", "cheese", "levels maze-v0; goal at-goal; known proxies: at-top-right-corner (corner_instead_of_cheese)", "goal-anywhere    maze: "] {
         assert!(out.contains(name), "missing {name} in:\n{out}");
     }
+}
+
+#[test]
+fn level_flags_take_any_family_parameter_with_set() {
+    // `--set env.K=V` reaches every parameter of the family, as `train --set` does; the maze's
+    // flags are shortcuts for the same keys.
+    let lava = stdout(&mesascope(&["tasks", "render", "--set", "env.size=7", "--set", "env.lava=\"off-route-2\"", "--set", "env.loops=2"]));
+    let rows: Vec<&str> = lava.lines().take_while(|l| l.starts_with('#')).collect();
+    assert_eq!(rows.len(), 7, "{lava}");
+    assert_eq!(rows.iter().map(|r| r.matches('~').count()).sum::<usize>(), 2, "two lava tiles:\n{lava}");
+    assert_eq!(stdout(&mesascope(&["tasks", "render", "--size", "11"])), stdout(&mesascope(&["tasks", "render", "--set", "env.size=11"])));
 }
 
 #[test]
