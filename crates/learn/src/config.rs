@@ -159,7 +159,8 @@ impl TrainConfig {
         };
         let base: toml::Table = default_toml(&family)?.parse().expect("default config parses");
         let mut merged = base.clone();
-        merge(&mut merged, over, "")?;
+        let registered: Vec<(&str, &str)> = mesascope_tasks::dist::FAMILIES.iter().filter_map(|(name, _)| Some((*name, mesascope_tasks::FamilySpec::default_toml(name).ok()?))).collect();
+        merge(&mut merged, over, "").map_err(|e| another_familys_key(e, &family, &registered))?;
         // Deserialising from text (not from the value tree) makes toml name the offending key.
         let text = toml::to_string(&merged).expect("a merged table serialises");
         let cfg: TrainConfig = toml::from_str(&text).map_err(|e: toml::de::Error| {
@@ -237,6 +238,21 @@ fn culprit_in_table(base: &toml::Table, merged: &toml::Table, section: &str) -> 
         }
     }
     None
+}
+
+/// An unknown `env.KEY` that another of `families` (name, `[env]` defaults) takes, named as
+/// that family's parameter rather than as an unknown field; any other error unchanged.
+fn another_familys_key(e: LearnError, chosen: &str, families: &[(&str, &str)]) -> LearnError {
+    let LearnError::Config { field, .. } = &e else { return e };
+    let Some(key) = field.strip_prefix("env.").filter(|k| !k.contains('.')) else { return e };
+    let keys_of = |toml: &str| toml.parse::<toml::Table>().map(|t| t.keys().cloned().collect::<Vec<_>>()).unwrap_or_default();
+    let takes = families.iter().find(|(name, _)| *name == chosen).map(|(_, toml)| keys_of(toml)).unwrap_or_default();
+    if takes.iter().any(|k| k == key) {
+        return e;
+    }
+    let Some((owner, _)) = families.iter().find(|(name, toml)| *name != chosen && keys_of(toml).iter().any(|k| k == key)) else { return e };
+    let takes = takes.join(", ");
+    LearnError::config(field.clone(), format!("not a parameter of the {chosen} family (it is the {owner} family's; {chosen} takes: {takes})"))
 }
 
 /// Sets one `section.field=value` override in the user's table. The value is read as TOML
@@ -398,6 +414,21 @@ mod tests {
         // Overrides apply after the file, the last one winning.
         let c = TrainConfig::from_toml_with("[env]\nsize = 11\n", &["env.size=7".into(), "env.size=13".into()]).unwrap();
         assert_eq!(c.env.dist.family.grid_size(), (13, 13));
+    }
+
+    #[test]
+    fn another_familys_parameter_is_named_as_that_familys() {
+        // Two families as the registry would list them (the second is made up: the message
+        // needs a family that has the key).
+        let families = [("maze", "size = 9 # side\ngoal = \"top-right-3\" # where\n"), ("keys-chests", "size = 11 # side\nchests = 4 # how many\n")];
+        let unknown = |key: &str| LearnError::config(format!("env.{key}"), "unknown field (known here: …)");
+        let named = another_familys_key(unknown("chests"), "maze", &families).to_string();
+        assert_eq!(named, "config field 'env.chests': not a parameter of the maze family (it is the keys-chests family's; maze takes: goal, size)");
+        // A key no family has, a key of the chosen family's own, and other errors stay as they were.
+        assert_eq!(another_familys_key(unknown("colour"), "maze", &families).to_string(), unknown("colour").to_string());
+        assert_eq!(another_familys_key(unknown("size"), "maze", &families).to_string(), unknown("size").to_string());
+        let other = LearnError::config("ppo.chests", "unknown field");
+        assert_eq!(another_familys_key(other, "maze", &families).to_string(), "config field 'ppo.chests': unknown field");
     }
 
     #[test]
