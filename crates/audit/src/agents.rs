@@ -15,7 +15,7 @@ use rand_pcg::Pcg64Mcg;
 use mesascope_learn::eval::{evaluate, evaluate_with, logits_at, EpisodeRecord, EvalOptions};
 use mesascope_tasks::field::{field_states, VectorField};
 use mesascope_learn::{ActorCritic, TrainConfig};
-use mesascope_tasks::solve::{descend, distance_map_into};
+use mesascope_tasks::solve::{argmax, descend, distance_map_into};
 use mesascope_tasks::policy::certain;
 use mesascope_tasks::{reset, step, Action, Cell, Level, ObsKind, Policy, RewardWeights, State};
 
@@ -184,7 +184,8 @@ impl Policy for BoltzmannPlanner {
             }
             u -= wa;
         }
-        Action::ALL[argmax_first(&w)]
+        // Rounding left `u` past the end: the most likely action.
+        Action::ALL[argmax(&w)]
     }
 
     fn probabilities(&mut self, level: &Level, state: &State) -> Option<[f64; Action::COUNT]> {
@@ -202,11 +203,6 @@ impl BoltzmannPlanner {
         let top = q.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         Some(std::array::from_fn(|a| (self.beta * (q[a] - top)).exp()))
     }
-}
-
-/// The first index of the largest weight (the fallback when rounding leaves `u` past the end).
-fn argmax_first(w: &[f64; Action::COUNT]) -> usize {
-    (0..Action::COUNT).fold(0, |best, a| if w[a] > w[best] { a } else { best })
 }
 
 /// Which episodes a [`SharePlanner`] plays for its proxy.

@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 use mesascope_learn::eval::EpisodeRecord;
 use mesascope_report::stats::{wilson, Estimate};
 use mesascope_tasks::grid::{FeatureSet, ObjectKind, Tile};
-use mesascope_tasks::solve::{value_iteration, StateSpace, Values};
+use mesascope_tasks::solve::{argmax, value_iteration, StateSpace, Values};
 use mesascope_tasks::{reset, step, Action, Feature, Level, RewardWeights, Shift, TaskError, TrainingDistribution};
 
 use crate::op::MAX_EXACT_STATES;
@@ -797,18 +797,6 @@ fn softmax(xs: &[f64]) -> Vec<f64> {
     let w: Vec<f64> = xs.iter().map(|x| (x - top).exp()).collect();
     let z: f64 = w.iter().sum();
     w.iter().map(|x| x / z).collect()
-}
-
-/// The first index of the largest value (earlier candidates win ties, so the base objective
-/// wins a tie with a candidate that behaves identically); NaN never wins.
-pub(crate) fn argmax(xs: &[f64]) -> usize {
-    let mut best = 0;
-    for (i, x) in xs.iter().enumerate() {
-        if *x > xs[best] {
-            best = i;
-        }
-    }
-    best
 }
 
 #[cfg(test)]

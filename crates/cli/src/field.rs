@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::Args;
 use mesascope_lab::{vector_fields, FieldJob};
+use mesascope_tasks::solve::argmax;
 
 use crate::levels::parse_shift;
 
@@ -38,12 +39,8 @@ pub fn run(args: &FieldArgs) -> Result<()> {
     let r = vector_fields(&job)?;
     let other = r.against.as_ref().unwrap_or(&r.planner);
     // Where the agent's most likely move is not one the other takes.
-    let parting = r.agent.probs.iter().zip(&other.probs).filter(|(a, b)| b[argmax(a)] < 0.01).count();
+    let parting = r.agent.probs.iter().zip(&other.probs).filter(|(a, b)| b[argmax(&a[..])] < 0.01).count();
     println!("level {}: {} squares; the agent's most likely move is one the {} takes with probability under 1% on {parting} of them", r.level_id, r.agent.cells.len(), if r.against.is_some() { "other agent" } else { "planner" });
     println!("wrote {}", r.svg.display());
     Ok(())
-}
-
-fn argmax(p: &[f64; 5]) -> usize {
-    (0..5).fold(0, |best, a| if p[a] > p[best] { a } else { best })
 }

@@ -10,7 +10,7 @@ use rand_pcg::Pcg64Mcg;
 
 use crate::error::TaskError;
 use crate::grid::{Action, Cell, Level, RewardWeights, State};
-use crate::solve::{descend, distance_map_into, value_iteration, StateSpace, Values};
+use crate::solve::{argmax, descend, distance_map_into, value_iteration, StateSpace, Values};
 
 /// The most states an exact solver enumerates for one level (a maze of side 51 with four
 /// pickups has about 42,000).
@@ -130,7 +130,7 @@ impl OptimalPolicy {
     /// The optimal action in `state`, or why there is none.
     pub fn try_act(&mut self, level: &Level, state: &State) -> Result<Action, TaskError> {
         let q = self.q(level, state)?;
-        Ok(Action::ALL[(0..Action::COUNT).fold(0, |best, a| if q[a] > q[best] { a } else { best })])
+        Ok(Action::ALL[argmax(&q)])
     }
 }
 

@@ -203,6 +203,19 @@ pub fn value_iteration(space: &StateSpace, weights: &RewardWeights, gamma: f64, 
     Ok(Values { v, q, sweeps })
 }
 
+/// The first index of the largest value; NaN never wins. Exact planners break ties by it, in
+/// [`Action::ALL`] order, and the audit's candidate lists (earlier candidates win ties, so the
+/// base objective wins a tie with a candidate that behaves identically).
+pub fn argmax(xs: &[f64]) -> usize {
+    let mut best = 0;
+    for (i, x) in xs.iter().enumerate() {
+        if *x > xs[best] {
+            best = i;
+        }
+    }
+    best
+}
+
 /// Returns are compared on a grid of this resolution, so that the same return reached along
 /// different paths (summed in another order) counts as one value.
 const RETURN_RESOLUTION: f64 = 1e6;
