@@ -159,8 +159,10 @@ impl TrainConfig {
         };
         let base: toml::Table = default_toml(&family)?.parse().expect("default config parses");
         let mut merged = base.clone();
-        let registered: Vec<(&str, &str)> = mesascope_tasks::dist::FAMILIES.iter().filter_map(|(name, _)| Some((*name, mesascope_tasks::FamilySpec::default_toml(name).ok()?))).collect();
-        merge(&mut merged, over, "").map_err(|e| another_familys_key(e, &family, &registered))?;
+        merge(&mut merged, over, "").map_err(|e| {
+            let registered: Vec<(&str, &str)> = mesascope_tasks::dist::FAMILIES.iter().filter_map(|(name, _)| Some((*name, mesascope_tasks::FamilySpec::default_toml(name).ok()?))).collect();
+            another_familys_key(e, &family, &registered)
+        })?;
         // Deserialising from text (not from the value tree) makes toml name the offending key.
         let text = toml::to_string(&merged).expect("a merged table serialises");
         let cfg: TrainConfig = toml::from_str(&text).map_err(|e: toml::de::Error| {

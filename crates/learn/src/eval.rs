@@ -63,15 +63,16 @@ impl EpisodeRecord {
     /// The record of an episode about to start on `level` (index `index` in its list), keeping
     /// the trajectory when `record_trajectory` is set.
     pub fn start(index: usize, level: &Level, record_trajectory: bool) -> EpisodeRecord {
+        let reached = cell_features(level, level.start);
         EpisodeRecord {
             level: index,
             level_id: level.id(),
             ret: 0.0,
             length: 0,
             success: false,
-            reached_corner: level.start == level.top_right_corner(),
+            reached_corner: reached.has(Feature::AtTopRightCorner),
             catastrophe: false,
-            reached: cell_features(level, level.start),
+            reached,
             trajectory: if record_trajectory { vec![level.start] } else { Vec::new() },
             actions: Vec::new(),
         }
@@ -83,9 +84,9 @@ impl EpisodeRecord {
         self.ret = mesascope_tasks::solve::add_reward(self.ret, tr.reward as f64);
         self.length = state.t;
         self.success |= tr.success;
-        self.reached_corner |= tr.features.has(Feature::AtTopRightCorner);
         self.catastrophe |= tr.catastrophe;
         self.reached = self.reached.union(tr.features);
+        self.reached_corner = self.reached.has(Feature::AtTopRightCorner);
         if record_trajectory {
             self.trajectory.push(state.agent);
             self.actions.push(action);
@@ -274,14 +275,17 @@ mod tests {
         for start in [mesascope_tasks::StartPlacement::BottomLeft, mesascope_tasks::StartPlacement::Anywhere] {
             let dist = TrainingDistribution { family: FamilySpec::Maze(MazeParams { size: 7, goal: GoalPlacement::Anywhere, start, ..Default::default() }), diversity: Diversity::Infinite, level_seed: 0 };
             for (index, level) in dist.held_out_levels(Shift::None, 300, 2).unwrap().iter().enumerate() {
-                let mut record = EpisodeRecord::start(index, level, false);
+                let mut record = EpisodeRecord::start(index, level, true);
                 let mut state = reset(level);
                 while !state.done() {
                     let action = Action::ALL[rng.random_range(0..Action::COUNT)];
                     let tr = step(level, &mut state, action);
-                    record.add(action, &tr, &state, false);
+                    record.add(action, &tr, &state, true);
                 }
-                let old = record.reached_corner && !record.success;
+                // The old bit, from the tiles the episode stood on (its start first).
+                let visited_corner = record.trajectory.contains(&level.top_right_corner());
+                assert_eq!(record.reached_corner, visited_corner, "level {index}");
+                let old = visited_corner && !record.success;
                 assert_eq!(proxy_instead_of_goal(&record, Feature::AtTopRightCorner), old, "level {index}");
                 seen[old as usize] += 1;
             }

@@ -473,6 +473,7 @@ fn is_dead_corner(level: &Level, cell: Cell) -> bool {
 /// The features `cell` carries while the agent stands there: the top-right corner's and its
 /// neighbourhood's, on every level until levels carry their rules as data (docs/design.md,
 /// issue 27 §2). An episode that starts on the corner has reached it.
+#[inline]
 pub fn cell_features(level: &Level, cell: Cell) -> FeatureSet {
     let mut fs = FeatureSet::default();
     let corner = level.top_right_corner();
