@@ -161,8 +161,9 @@ pub struct AuditReport {
     /// A few episodes per set, to draw.
     pub samples: Vec<SampleEpisode>,
     /// The agent's and the exact planner's policy vector fields on the first deployment
-    /// sample's level, where the agent exposes its policy (a Rust model, a Python policy;
-    /// absent for the hand-written agents and from audits made before it existed).
+    /// sample's level, where the agent says how it acts (a Rust model, a Python policy, a
+    /// hand-written agent through `Policy::probabilities`; absent for one that does not, and
+    /// from audits made before it existed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vector_field: Option<SampleField>,
     /// Wall-clock seconds per stage. Not part of `audit.json`, so the same audit gives the same

@@ -219,19 +219,24 @@ pub fn evaluate_with(
 /// (zero) recurrent state and `ticks` internal ticks: what a policy vector field draws.
 #[allow(clippy::too_many_arguments)]
 pub fn logits_at(model: &ActorCritic, cfg: &ModelConfig, obs: ObsKind, level: &Level, states: &[State], device: &Device, ticks: usize) -> Vec<f32> {
-    let (c, h, w) = obs.shape(level.width, level.height);
-    let size = c * h * w;
-    let n = states.len();
+    let (buf, [n, c, h, w]) = observations_at(obs, level, states);
     if n == 0 {
         return Vec::new();
-    }
-    let mut buf = vec![0.0f32; n * size];
-    for (j, state) in states.iter().enumerate() {
-        write_observation(obs, level, state, &mut buf[j * size..(j + 1) * size]);
     }
     let x = Tensor::<4>::from_data(TensorData::new(buf, [n, c, h, w]), device);
     let hx = (hidden_size(cfg, (c, h, w)) > 0).then(|| Tensor::<4>::zeros([n, cfg.channels, h, w], device));
     model.forward(x, hx, ticks, false).logits.into_data().as_slice::<f32>().expect("f32 logits").to_vec()
+}
+
+/// The observations of `states` on `level`, one batch `[n, C, H, W]`, with its shape.
+pub fn observations_at(obs: ObsKind, level: &Level, states: &[State]) -> (Vec<f32>, [usize; 4]) {
+    let (c, h, w) = obs.shape(level.width, level.height);
+    let size = c * h * w;
+    let mut buf = vec![0.0f32; states.len() * size];
+    for (j, state) in states.iter().enumerate() {
+        write_observation(obs, level, state, &mut buf[j * size..(j + 1) * size]);
+    }
+    (buf, [states.len(), c, h, w])
 }
 
 /// Success rate and mean return of a set of episodes.

@@ -16,7 +16,7 @@ use rand_pcg::Pcg64Mcg;
 use mesascope_audit::agents::{action_probabilities, ActionDistributions, Activations, Agent, Inside};
 use mesascope_audit::AuditError;
 use mesascope_lab::{AuditJob, Subject};
-use mesascope_learn::eval::EpisodeRecord;
+use mesascope_learn::eval::{observations_at, EpisodeRecord};
 use mesascope_tasks::field::{field_states, VectorField};
 use mesascope_tasks::policy::certain;
 use mesascope_tasks::vecenv::write_observation;
@@ -194,15 +194,9 @@ impl Agent for PolicyAgent {
             return None;
         }
         let (cells, states): (Vec<_>, Vec<_>) = field_states(level).into_iter().unzip();
-        let (c, h, w) = self.obs.shape(level.width, level.height);
-        let size = c * h * w;
-        let mut batch = vec![0.0f32; states.len() * size];
-        for (j, state) in states.iter().enumerate() {
-            write_observation(self.obs, level, state, &mut batch[j * size..(j + 1) * size]);
-        }
+        let (batch, shape) = observations_at(self.obs, level, &states);
         let srow: usize = self.state_shape.as_ref().map_or(0, |row| row.iter().product());
         let mut memory = vec![0.0f32; states.len() * srow];
-        let shape = [states.len(), c, h, w];
         let rows = Python::attach(|py| {
             let (returned, _) = call(py, &self.policy, batch, shape, self.state_shape.as_deref().map(|row| (&mut memory[..], row)))?;
             action_rows(py, returned, shape[0], self.output)
