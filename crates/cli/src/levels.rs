@@ -2,7 +2,7 @@
 //! subcommand that needs levels.
 
 use anyhow::{anyhow, bail, Context, Result};
-use mesascope_lab::types::TrainConfig;
+use mesascope_lab::types::{LearnError, TrainConfig};
 use clap::Args;
 use mesascope_tasks::{
     grid::Feature, vecenv::CHANNELS, FamilySpec, Shift, TrainingDistribution,
@@ -62,7 +62,7 @@ impl LevelArgs {
         overrides.push("eval.levels=1".into());
         TrainConfig::from_toml_with("", &overrides).map(|c| c.env.dist).map_err(|e| {
             // A bad value that a flag set is named by the flag.
-            let message = e.to_string();
+            let LearnError::Config { field, message } = &e else { return anyhow!(e) };
             let flags = [
                 ("family", "env.family", true),
                 ("diversity", "env.diversity", true),
@@ -73,12 +73,10 @@ impl LevelArgs {
                 ("horizon", "env.horizon", self.horizon.is_some()),
                 ("step-cost", "env.step_cost", self.step_cost.is_some()),
             ];
-            for (flag, key, given) in flags {
-                if let Some(rest) = message.strip_prefix(&format!("config field '{key}'")).filter(|_| given) {
-                    return anyhow!("--{flag}{rest}");
-                }
+            match flags.iter().find(|(_, key, given)| *given && key == field) {
+                Some((flag, _, _)) => anyhow!("--{flag}: {message}"),
+                None => anyhow!(e),
             }
-            anyhow!(message)
         })
     }
 }

@@ -54,7 +54,7 @@ pub mod types {
     pub use mesascope_report::page::fmt_estimate;
     pub use mesascope_report::stats::Estimate;
     pub use mesascope_learn::config::{default_toml, DEFAULT_FAMILY};
-    pub use mesascope_learn::TrainConfig;
+    pub use mesascope_learn::{LearnError, TrainConfig};
 }
 
 /// Something an experiment cannot do.
