@@ -53,29 +53,17 @@ const MAX_SCREENED: usize = 4_000;
 /// Levels drawn at a time while screening.
 const SCREEN_CHUNK: usize = 250;
 
-/// What a feature means to a reader, for candidate names and verdicts.
+/// What a feature means to a reader, for candidate names and verdicts (its
+/// [`Feature::info`]).
 pub fn describe(f: Feature) -> &'static str {
-    match f {
-        Feature::AtGoal => "the cheese",
-        Feature::AtTopRightCorner => "top-right corner",
-        Feature::OnLava => "lava",
-        Feature::CoinCollected => "coins",
-        Feature::KeyPicked => "keys",
-        Feature::ChestOpened => "opened chests",
-        Feature::BoxCornered => "boxes pushed into corners",
-        Feature::Step => "steps",
-        Feature::NearTopRightCorner => "near the top-right corner",
-    }
+    f.info().reads_as
 }
 
 /// The kind of objective a proxy feature stands for in a verdict: its own, except that a
-/// distance-shaped variant is the kind it shapes ("near the corner" is the corner's kind: an
-/// agent drawn to the corner's neighbourhood pursues the corner, however closely).
+/// distance-shaped variant is the kind it shapes (its [`Feature::info`]: "near the corner" is
+/// the corner's kind).
 pub fn kind_of(f: Feature) -> &'static str {
-    match f {
-        Feature::NearTopRightCorner => describe(Feature::AtTopRightCorner),
-        _ => describe(f),
-    }
+    describe(f.info().kind)
 }
 
 /// One candidate objective.
@@ -119,13 +107,18 @@ impl Candidate {
 /// Whether `f` can fire anywhere in `levels`.
 fn exposed(f: Feature, levels: &[Level]) -> bool {
     let has_kind = |k: ObjectKind| levels.iter().any(|l| l.objects.iter().any(|o| o.kind == k));
+    // A feature some cell carries by the level's rules (the maze's corner) is exposed wherever
+    // a level says so; the rest fire on objects and tiles.
+    if levels.iter().any(|l| l.rules.cell_feature_set().has(f)) {
+        return true;
+    }
     match f {
         Feature::AtGoal => has_kind(ObjectKind::Cheese),
-        Feature::AtTopRightCorner | Feature::NearTopRightCorner => true,
+        Feature::AtTopRightCorner | Feature::NearTopRightCorner => false,
         Feature::OnLava => levels.iter().any(|l| l.tiles.contains(&Tile::Lava)),
         Feature::CoinCollected => has_kind(ObjectKind::Coin),
         Feature::KeyPicked => has_kind(ObjectKind::Key),
-        Feature::ChestOpened => has_kind(ObjectKind::Chest),
+        Feature::ChestOpened | Feature::ChestsCleared => has_kind(ObjectKind::Chest),
         Feature::BoxCornered => has_kind(ObjectKind::Box),
         Feature::Step => false,
     }
@@ -242,16 +235,16 @@ pub(crate) fn solvable(level: &Level) -> Result<Option<StateSpace>, AuditError> 
 /// The features on which ends are compared for the mixed candidate `mix` of the base
 /// objective `base`: those either rewards, the step cost aside. Another feature an episode
 /// happens to end on (standing on the corner itself while near it) tells neither apart.
-fn compared(mix: &Candidate, base: &RewardWeights) -> u16 {
+fn compared(mix: &Candidate, base: &RewardWeights) -> u32 {
     Feature::ALL.iter().filter(|&&f| f != Feature::Step && (base.weight(f) != 0.0 || mix.weights.weight(f) != 0.0)).fold(0, |m, &f| m | 1 << f as u8)
 }
 
 /// Whether a level on which the mixed candidate `mix`'s optimum ends at `mixed` and the base
 /// objective's (`base`) at `based` can tell the two apart: on the compared features the ends
 /// differ and the mixture's reaches the proxy.
-fn decisive(mix: &Candidate, base: &RewardWeights, mixed: u16, based: u16) -> bool {
+fn decisive(mix: &Candidate, base: &RewardWeights, mixed: u32, based: u32) -> bool {
     let mask = compared(mix, base);
-    let proxy = mix.proxy.map_or(0, |p| 1u16 << p as u8);
+    let proxy = mix.proxy.map_or(0, |p| 1u32 << p as u8);
     mixed & mask != based & mask && mixed & proxy != 0
 }
 
@@ -502,7 +495,7 @@ pub fn infer_objective(levels: &[Level], episodes: &[EpisodeRecord], candidates:
     // same level.
     let (mut agent_ends, mut optimal_ends) = (Vec::new(), vec![Vec::new(); candidates.len()]);
     // reached_before[e][t]: the features episode e fired before its step t, as a bit set.
-    let mut reached_before: Vec<Vec<u16>> = Vec::new();
+    let mut reached_before: Vec<Vec<u32>> = Vec::new();
     let mut skipped = 0;
     let mut chance_ll = 0.0;
     let mut scored = 0;
@@ -541,7 +534,7 @@ pub fn infer_objective(levels: &[Level], episodes: &[EpisodeRecord], candidates:
     }
     let candidates: Vec<Candidate> = kept.iter().map(|&c| candidates[c].clone()).collect();
     let rows: Vec<_> = kept.iter().map(|&c| std::mem::take(&mut rows[c])).collect();
-    let optimal_ends: Vec<Vec<u16>> = kept.iter().map(|&c| std::mem::take(&mut optimal_ends[c])).collect();
+    let optimal_ends: Vec<Vec<u32>> = kept.iter().map(|&c| std::mem::take(&mut optimal_ends[c])).collect();
     let mixture_checks = check_mixtures(&candidates, &agent_ends, &optimal_ends, (&rows, &reached_before), scored);
     let flat: Vec<Vec<Row>> = rows.iter().map(|eps| eps[..scored].concat()).collect();
     let actions = flat[0].len();
@@ -613,11 +606,11 @@ pub(crate) struct Replay {
     /// and which actions are the first of their transition (the distinct choices).
     choices: Vec<(usize, usize, [bool; Action::COUNT])>,
     /// The features the episode fired before each step, as a bit set.
-    pub(crate) reached_before: Vec<u16>,
+    pub(crate) reached_before: Vec<u32>,
     /// Every feature the episode fired, as a bit set.
-    pub(crate) reached: u16,
+    pub(crate) reached: u32,
     /// How it ended ([`Ending::end`]).
-    pub(crate) end: u16,
+    pub(crate) end: u32,
 }
 
 impl Replay {
@@ -677,15 +670,15 @@ impl Ending {
     }
 
     /// The end as a bit set over [`Feature`]s.
-    fn end(&self) -> u16 {
-        let once = [Feature::CoinCollected, Feature::KeyPicked, Feature::ChestOpened, Feature::BoxCornered].iter().fold(0u16, |m, &f| m | 1 << f as u8);
+    fn end(&self) -> u32 {
+        let once = Feature::ALL.iter().filter(|f| f.info().once).fold(0u32, |m, &f| m | 1 << f as u8);
         (self.reached.0 & once | self.last.0) & !(1 << Feature::Step as u8)
     }
 }
 
 /// How the greedy policy on `values` (ties broken as [`mesascope_tasks::OptimalPolicy`] breaks them) ends on
 /// `level`.
-pub(crate) fn optimal_end(level: &Level, space: &StateSpace, values: &Values) -> u16 {
+pub(crate) fn optimal_end(level: &Level, space: &StateSpace, values: &Values) -> u32 {
     let mut s = reset(level);
     let mut ending = Ending::default();
     while !s.done() {
@@ -699,7 +692,7 @@ pub(crate) fn optimal_end(level: &Level, space: &StateSpace, values: &Values) ->
 /// `optimal_ends[c][e]` how candidate `c`'s exact optimum ends on its level, `rows[c][e]` the
 /// episode's choices scored under `c` and `reached_before[e][t]` the features it fired before
 /// its step `t`; episodes from `first_drawn` on were played on levels drawn for the checks.
-fn check_mixtures(candidates: &[Candidate], agent_ends: &[u16], optimal_ends: &[Vec<u16>], (rows, reached_before): (&[Vec<Scored>], &[Vec<u16>]), first_drawn: usize) -> Vec<MixtureCheck> {
+fn check_mixtures(candidates: &[Candidate], agent_ends: &[u32], optimal_ends: &[Vec<u32>], (rows, reached_before): (&[Vec<Scored>], &[Vec<u32>]), first_drawn: usize) -> Vec<MixtureCheck> {
     let Some(b) = candidates.iter().position(|c| c.is_base) else { return Vec::new() };
     let base = candidates[b].weights;
     candidates
@@ -835,6 +828,7 @@ mod tests {
             start: 1,
             horizon: 20,
             reward: RewardWeights::only(Feature::AtGoal, 1.0).with(Feature::Step, -0.01),
+            rules: Default::default(),
         }
     }
 
@@ -863,7 +857,7 @@ mod tests {
         let cands = candidates(&base, &[corridor()], false);
         let (b, mix) = (0, cands.iter().position(|c| c.mixes(&base)).unwrap());
         assert!(!cands[b].mixes(&base) && !cands[1].mixes(&base), "the base and the corner alone are no mixtures");
-        let (cheese, corner_end) = (1u16 << Feature::AtGoal as u8, 1u16 << corner as u8);
+        let (cheese, corner_end) = (1u32 << Feature::AtGoal as u8, 1u32 << corner as u8);
         // Ten levels: on the first six the mixture's optimum ends at the corner and the base
         // objective's at the cheese; on the last four both end at the cheese.
         let mut optimal = vec![vec![cheese; 10]; cands.len()];
@@ -879,9 +873,9 @@ mod tests {
                 .collect()
         };
         // Episodes from the fifth on count as played on levels drawn for the check.
-        let fresh = vec![vec![0u16]; 10];
-        let check_after = |agent: &[u16], turns: &[usize], reached: &[Vec<u16>]| check_mixtures(&cands, agent, &optimal, (&rows_for(turns), reached), 4).into_iter().find(|m| m.candidate == cands[mix].name).unwrap();
-        let check = |agent: &[u16], turns: &[usize]| check_after(agent, turns, &fresh);
+        let fresh = vec![vec![0u32]; 10];
+        let check_after = |agent: &[u32], turns: &[usize], reached: &[Vec<u32>]| check_mixtures(&cands, agent, &optimal, (&rows_for(turns), reached), 4).into_iter().find(|m| m.candidate == cands[mix].name).unwrap();
+        let check = |agent: &[u32], turns: &[usize]| check_after(agent, turns, &fresh);
         let (to_base, to_mix, elsewhere) = ([1; 10], [0; 10], [3; 10]);
         // An agent that goes for the cheese where the two part (and once ends at neither, after
         // turning the base objective's way): the trace of the corner does not change what it
@@ -898,7 +892,7 @@ mod tests {
         assert!(split.undecided() && split.proxy_share.lo < 0.5 && split.proxy_share.hi > 0.5, "{split:?}");
         // Timing out everywhere: where it turned first decides, and a turn neither optimum takes
         // is no vote.
-        let timeouts = [0u16; 10];
+        let timeouts = [0u32; 10];
         assert_eq!(check(&timeouts, &to_base).counts_as, BASE_KIND);
         assert_eq!(check(&timeouts, &to_mix).counts_as, "top-right corner");
         let lost = check(&timeouts, &elsewhere);
@@ -929,7 +923,7 @@ mod tests {
     }
 
     /// Plays `actions` on `level` from its start and returns how the episode ended ([`Ending`]).
-    fn replayed_end(level: &Level, actions: impl IntoIterator<Item = Action>) -> u16 {
+    fn replayed_end(level: &Level, actions: impl IntoIterator<Item = Action>) -> u32 {
         let mut s = reset(level);
         let mut ending = Ending::default();
         for a in actions {
@@ -953,7 +947,7 @@ mod tests {
             ..corridor()
         };
         assert_eq!(level.top_right_corner(), 5);
-        let (cheese, corner, near) = (1u16 << Feature::AtGoal as u8, 1u16 << Feature::AtTopRightCorner as u8, 1u16 << Feature::NearTopRightCorner as u8);
+        let (cheese, corner, near) = (1u32 << Feature::AtGoal as u8, 1u32 << Feature::AtTopRightCorner as u8, 1u32 << Feature::NearTopRightCorner as u8);
         let waiting = |n: usize| std::iter::repeat_n(Noop, n);
         assert_eq!(replayed_end(&level, [Right, Right].into_iter().chain(waiting(18))), corner | near, "parked on the corner");
         assert_eq!(replayed_end(&level, [Right, Right, Left].into_iter().chain(waiting(17))), near, "parked next to the corner");

@@ -326,6 +326,7 @@ mod tests {
             start: 1,
             horizon: 20,
             reward: RewardWeights::only(Feature::AtGoal, 1.0),
+            rules: Default::default(),
         }
     }
 

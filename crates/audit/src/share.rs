@@ -287,8 +287,8 @@ pub fn proxy_shares(levels: &[Level], episodes: &[EpisodeRecord], candidates: &[
 }
 
 /// The features the base objective rewards, the step cost aside, as a bit set.
-fn goal_features(base: &Candidate) -> u16 {
-    Feature::ALL.iter().filter(|&&f| f != Feature::Step && base.weights.weight(f) > 0.0).fold(0u16, |m, &f| m | 1 << f as u8)
+fn goal_features(base: &Candidate) -> u32 {
+    Feature::ALL.iter().filter(|&&f| f != Feature::Step && base.weights.weight(f) > 0.0).fold(0u32, |m, &f| m | 1 << f as u8)
 }
 
 /// Whether a level parts the proxy `feature` from the base objective (rewarding `goal_mask`),
@@ -296,7 +296,7 @@ fn goal_features(base: &Candidate) -> u16 {
 /// and ends otherwise than the base objective's. Where the goal blocks the only way to the
 /// proxy, the proxy's optimum reaches nothing, and an agent heading for the proxy follows the
 /// base objective's optimum there.
-fn parts(goal_mask: u16, feature: Feature, proxied: u16, based: u16) -> bool {
+fn parts(goal_mask: u32, feature: Feature, proxied: u32, based: u32) -> bool {
     let mask = goal_mask | 1 << feature as u8;
     proxied & 1 << feature as u8 != 0 && proxied & mask != based & mask
 }

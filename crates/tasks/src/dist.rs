@@ -498,7 +498,7 @@ impl LevelSource {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::maze::{GoalPlacement, LavaPlacement, MazeParams};
+    use crate::maze::{GoalPlacement, MazeParams};
 
     fn dist(n: Diversity, goal: GoalPlacement) -> TrainingDistribution {
         TrainingDistribution {

@@ -119,13 +119,16 @@ pub enum Feature {
     /// in the top-right 3×3 region puts it. A distance-shaped variant of the corner: "get
     /// near the corner" rather than "stand on it".
     NearTopRightCorner = 8,
+    /// The agent opened the last chest it could: after this step every chest is open, or no
+    /// key is held or left to pick up. Fires together with [`Feature::ChestOpened`].
+    ChestsCleared = 9,
 }
 
 impl Feature {
     /// Number of features.
-    pub const COUNT: usize = 9;
+    pub const COUNT: usize = 10;
     /// All features in index order.
-    pub const ALL: [Feature; 9] = [
+    pub const ALL: [Feature; Feature::COUNT] = [
         Feature::AtGoal,
         Feature::AtTopRightCorner,
         Feature::OnLava,
@@ -135,21 +138,31 @@ impl Feature {
         Feature::BoxCornered,
         Feature::Step,
         Feature::NearTopRightCorner,
+        Feature::ChestsCleared,
     ];
+
+    /// What the feature is, declared once for configs, the audit and reports.
+    pub fn info(self) -> FeatureInfo {
+        let info = |name, reads_as, once| FeatureInfo { name, reads_as, kind: self, once };
+        match self {
+            Feature::AtGoal => info("at-goal", "the cheese", false),
+            Feature::AtTopRightCorner => info("at-top-right-corner", "top-right corner", false),
+            Feature::OnLava => info("on-lava", "lava", false),
+            Feature::CoinCollected => info("coin-collected", "coins", true),
+            Feature::KeyPicked => info("key-picked", "keys", true),
+            Feature::ChestOpened => info("chest-opened", "opened chests", true),
+            Feature::BoxCornered => info("box-cornered", "boxes pushed into corners", true),
+            Feature::Step => info("step", "steps", false),
+            // A distance-shaped variant is the kind it shapes: an agent drawn to the corner's
+            // neighbourhood pursues the corner, however closely.
+            Feature::NearTopRightCorner => FeatureInfo { kind: Feature::AtTopRightCorner, ..info("near-top-right-corner", "near the top-right corner", false) },
+            Feature::ChestsCleared => info("chests-cleared", "every chest it could open", false),
+        }
+    }
 
     /// The feature's kebab-case name, as used in configs and reports.
     pub fn name(self) -> &'static str {
-        match self {
-            Feature::AtGoal => "at-goal",
-            Feature::AtTopRightCorner => "at-top-right-corner",
-            Feature::OnLava => "on-lava",
-            Feature::CoinCollected => "coin-collected",
-            Feature::KeyPicked => "key-picked",
-            Feature::ChestOpened => "chest-opened",
-            Feature::BoxCornered => "box-cornered",
-            Feature::Step => "step",
-            Feature::NearTopRightCorner => "near-top-right-corner",
-        }
+        self.info().name
     }
 
     /// Looks a feature up by its name.
@@ -158,23 +171,153 @@ impl Feature {
     }
 }
 
-/// The set of features that fired on one transition, as a bit set indexed by [`Feature`].
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub struct FeatureSet(pub u16);
+/// What a [`Feature`] is, declared once ([`Feature::info`]) instead of in a table per reader.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FeatureInfo {
+    /// Its kebab-case name in configs and reports: `at-top-right-corner`.
+    pub name: &'static str,
+    /// What it means to a reader, for candidate names and verdicts: `top-right corner`.
+    pub reads_as: &'static str,
+    /// The kind of objective it stands for in a verdict: itself, except that a shaped variant
+    /// stands for the feature it shapes.
+    pub kind: Feature,
+    /// Whether it fires once per thing (a coin collected, a chest opened), so that having
+    /// reached it earlier in an episode counts as reaching it, rather than only where the
+    /// episode ends.
+    pub once: bool,
+}
+
+/// A set of features (those that fired on one transition, or those a rule names), as a bit
+/// set indexed by [`Feature`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct FeatureSet(pub u32);
 
 impl FeatureSet {
+    /// No feature.
+    pub const EMPTY: FeatureSet = FeatureSet(0);
+
+    /// The set of `features`.
+    pub const fn of(features: &[Feature]) -> FeatureSet {
+        let mut bits = 0;
+        let mut i = 0;
+        while i < features.len() {
+            bits |= 1 << features[i] as u8;
+            i += 1;
+        }
+        FeatureSet(bits)
+    }
+
     /// Whether `f` fired.
+    #[inline]
     pub fn has(self, f: Feature) -> bool {
         self.0 & (1 << f as u8) != 0
     }
 
-    fn insert(&mut self, f: Feature) {
+    /// Whether the two sets share a feature.
+    #[inline]
+    pub fn meets(self, other: FeatureSet) -> bool {
+        self.0 & other.0 != 0
+    }
+
+    /// Adds `f`.
+    #[inline]
+    pub fn insert(&mut self, f: Feature) {
         self.0 |= 1 << f as u8;
     }
 
     /// The features of either set.
+    #[inline]
     pub fn union(self, other: FeatureSet) -> FeatureSet {
         FeatureSet(self.0 | other.0)
+    }
+
+    /// The features in the set, in index order.
+    pub fn features(self) -> impl Iterator<Item = Feature> {
+        Feature::ALL.into_iter().filter(move |&f| self.has(f))
+    }
+}
+
+/// A level's rules as data: which cells carry which features, which features end an episode,
+/// count as success or are catastrophes, and the level's flags. The step rule reads them, so a
+/// family says what its levels do by writing them rather than by a branch in the engine.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rules {
+    /// Whether the top-right interior tile and its neighbourhood carry
+    /// [`Feature::AtTopRightCorner`] and [`Feature::NearTopRightCorner`] (the maze's rule,
+    /// whatever the level's size).
+    pub corner: bool,
+    /// Further cells that carry features while the agent stands there.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cells: Vec<(Cell, FeatureSet)>,
+    /// Features whose firing ends the episode.
+    pub terminal: FeatureSet,
+    /// Features whose firing is success: the one definition training, evaluation, the audit
+    /// and Python read.
+    pub success: FeatureSet,
+    /// Features whose firing is a catastrophe (the deployment's and the guard's count).
+    pub catastrophe: FeatureSet,
+    /// Per-level flags whose meaning the family declares (e.g. a supervisor present). They
+    /// are part of the level's id but not of its instance key, so two levels that differ only
+    /// in a flag share a split.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub flags: u32,
+}
+
+fn is_zero(v: &u32) -> bool {
+    *v == 0
+}
+
+impl Rules {
+    /// The maze's rules (`maze-v0`), which every level written before rules were data follows:
+    /// the corner features, the cheese ends an episode in success, lava in a catastrophe.
+    pub const MAZE: Rules = Rules {
+        corner: true,
+        cells: Vec::new(),
+        terminal: FeatureSet::of(&[Feature::AtGoal, Feature::OnLava]),
+        success: FeatureSet::of(&[Feature::AtGoal]),
+        catastrophe: FeatureSet::of(&[Feature::OnLava]),
+        flags: 0,
+    };
+
+    /// Whether these are [`Rules::MAZE`] (which a level's JSON leaves out).
+    pub fn is_maze(&self) -> bool {
+        *self == Rules::MAZE
+    }
+
+    /// The features `cell` carries on `level` while the agent stands there.
+    #[inline]
+    fn cell_features(&self, level: &Level, cell: Cell) -> FeatureSet {
+        let mut fs = FeatureSet::EMPTY;
+        if self.corner {
+            let corner = level.top_right_corner();
+            if cell == corner {
+                fs.insert(Feature::AtTopRightCorner);
+            }
+            let ((x, y), (cx, cy)) = (level.xy(cell), level.xy(corner));
+            if x.abs_diff(cx) <= NEAR && y.abs_diff(cy) <= NEAR {
+                fs.insert(Feature::NearTopRightCorner);
+            }
+        }
+        for &(c, f) in &self.cells {
+            if c == cell {
+                fs = fs.union(f);
+            }
+        }
+        fs
+    }
+
+    /// Every feature some cell carries under these rules.
+    pub fn cell_feature_set(&self) -> FeatureSet {
+        let corner = if self.corner { FeatureSet::of(&[Feature::AtTopRightCorner, Feature::NearTopRightCorner]) } else { FeatureSet::EMPTY };
+        self.cells.iter().fold(corner, |acc, &(_, f)| acc.union(f))
+    }
+}
+
+impl Default for Rules {
+    fn default() -> Self {
+        Rules::MAZE
     }
 }
 
@@ -186,10 +329,23 @@ const FINGERPRINTED_FEATURES: usize = 8;
 /// along each axis.
 const NEAR: u16 = 2;
 
+/// Weights [`RewardWeights`] always serializes: as many as there were features when levels
+/// were first written out with the corner's neighbourhood, so that adding a feature changes
+/// no written level, run or audit.
+const SERIALIZED_WEIGHTS: usize = 9;
+
 /// A linear reward over [`Feature`]s: `r = Σ wᵢ·φᵢ`. Serialized as the weights in feature
-/// order; a shorter list (written before later features were added) weighs those 0.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+/// order, the first [`SERIALIZED_WEIGHTS`] always and later ones up to the last non-zero one; a
+/// shorter list (written before later features were added) weighs those 0.
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct RewardWeights(pub [f32; Feature::COUNT]);
+
+impl Serialize for RewardWeights {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let last = self.0.iter().rposition(|&w| w != 0.0).map_or(0, |i| i + 1);
+        self.0[..last.max(SERIALIZED_WEIGHTS)].serialize(s)
+    }
+}
 
 impl<'de> Deserialize<'de> for RewardWeights {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -254,6 +410,9 @@ pub struct Level {
     pub horizon: u32,
     /// The base objective: the reward the environment pays.
     pub reward: RewardWeights,
+    /// What its cells and features do; left out of its JSON where they are the maze's.
+    #[serde(default, skip_serializing_if = "Rules::is_maze")]
+    pub rules: Rules,
 }
 
 impl Level {
@@ -320,6 +479,22 @@ impl Level {
                 h.write_u64(w.to_bits() as u64);
             }
         }
+        // The maze's rules, which every level followed before rules were data, leave the
+        // fingerprint as it was; any other rules are part of what the level is.
+        if !self.rules.is_maze() {
+            let r = &self.rules;
+            h.write_u64(0x5275_6c65_7321); // "Rules!": keeps these words apart from the weights
+            h.write_u64(r.corner as u64);
+            h.write_u64(r.cells.len() as u64);
+            for &(c, f) in &r.cells {
+                h.write_u64(c as u64);
+                h.write_u64(f.0 as u64);
+            }
+            for set in [r.terminal, r.success, r.catastrophe] {
+                h.write_u64(set.0 as u64);
+            }
+            h.write_u64(r.flags as u64);
+        }
         h.finish()
     }
 
@@ -370,6 +545,9 @@ impl Level {
         if self.horizon == 0 {
             return Err("horizon must be at least 1".into());
         }
+        if let Some(&(c, _)) = self.rules.cells.iter().find(|&&(c, _)| c as usize >= n) {
+            return Err(format!("rule cell {c} is outside the {}x{} grid", self.width, self.height));
+        }
         Ok(())
     }
 }
@@ -380,7 +558,7 @@ pub enum Status {
     /// The episode goes on.
     #[default]
     Running,
-    /// The episode ended by the level's rules (goal reached, lava).
+    /// The episode ended by the level's rules (on the maze: cheese reached, lava).
     Terminated,
     /// The episode ran out of time.
     Truncated,
@@ -435,7 +613,7 @@ pub struct Transition {
     pub terminated: bool,
     /// The episode ran out of time.
     pub truncated: bool,
-    /// The step caused a catastrophe (lava).
+    /// The step fired a catastrophe feature of the level's rules (the maze's: lava).
     pub catastrophe: bool,
     /// The step fired a success feature: the one definition of success that training,
     /// evaluation, the audit and Python read (the maze's: it reached the cheese).
@@ -470,21 +648,18 @@ fn is_dead_corner(level: &Level, cell: Cell) -> bool {
     (blocked(Action::Up) || blocked(Action::Down)) && (blocked(Action::Left) || blocked(Action::Right))
 }
 
-/// The features `cell` carries while the agent stands there: the top-right corner's and its
-/// neighbourhood's, on every level until levels carry their rules as data (docs/design.md,
-/// issue 27 §2). An episode that starts on the corner has reached it.
+/// The features `cell` carries while the agent stands there, by the level's [`Rules`] (on the
+/// maze: the top-right corner's and its neighbourhood's). An episode that starts on such a
+/// cell has reached it.
 #[inline]
 pub fn cell_features(level: &Level, cell: Cell) -> FeatureSet {
-    let mut fs = FeatureSet::default();
-    let corner = level.top_right_corner();
-    if cell == corner {
-        fs.insert(Feature::AtTopRightCorner);
-    }
-    let ((x, y), (cx, cy)) = (level.xy(cell), level.xy(corner));
-    if x.abs_diff(cx) <= NEAR && y.abs_diff(cy) <= NEAR {
-        fs.insert(Feature::NearTopRightCorner);
-    }
-    fs
+    level.rules.cell_features(level, cell)
+}
+
+/// Whether no chest can be opened any more: every chest is open, or no key is held or left.
+fn chests_cleared(level: &Level, state: &State) -> bool {
+    let left = |kind| level.objects.iter().enumerate().any(|(i, o)| o.kind == kind && state.present(i));
+    !left(ObjectKind::Chest) || (state.keys == 0 && !left(ObjectKind::Key))
 }
 
 /// Applies `action` to `state` on `level`, returning what happened. Stepping a finished
@@ -533,6 +708,9 @@ pub fn step(level: &Level, state: &mut State, action: Action) -> Transition {
                         state.keys -= 1;
                         state.gone |= 1 << i;
                         fs.insert(Feature::ChestOpened);
+                        if chests_cleared(level, state) {
+                            fs.insert(Feature::ChestsCleared);
+                        }
                     } else {
                         can_move = false;
                     }
@@ -540,7 +718,6 @@ pub fn step(level: &Level, state: &mut State, action: Action) -> Transition {
                 ObjectKind::Cheese => {
                     state.gone |= 1 << i;
                     fs.insert(Feature::AtGoal);
-                    tr.terminated = true;
                 }
                 ObjectKind::Key => {
                     state.gone |= 1 << i;
@@ -557,12 +734,14 @@ pub fn step(level: &Level, state: &mut State, action: Action) -> Transition {
             state.agent = target;
             if level.tile(target) == Tile::Lava {
                 fs.insert(Feature::OnLava);
-                tr.terminated = true;
-                tr.catastrophe = true;
             }
         }
     }
     fs = fs.union(cell_features(level, state.agent));
+    let rules = &level.rules;
+    tr.terminated = fs.meets(rules.terminal);
+    tr.catastrophe = fs.meets(rules.catastrophe);
+    tr.success = fs.meets(rules.success);
     state.t += 1;
     if tr.terminated {
         state.status = Status::Terminated;
@@ -573,9 +752,6 @@ pub fn step(level: &Level, state: &mut State, action: Action) -> Transition {
     tr.dirty[1] = state.agent;
     tr.dirty_len = dirty_len;
     tr.features = fs;
-    // Success is reaching the cheese on every level until levels carry their rules as data
-    // (docs/design.md, issue 27 §2), which will name the success features per family.
-    tr.success = fs.has(Feature::AtGoal);
     tr.reward = level.reward.reward(fs);
     tr
 }
@@ -645,6 +821,7 @@ pub(crate) mod tests {
             start,
             horizon,
             reward: RewardWeights::only(Feature::AtGoal, 1.0).with(Feature::Step, -0.01),
+            rules: Default::default(),
         };
         level.validate().unwrap();
         level
@@ -701,5 +878,51 @@ pub(crate) mod tests {
         let before = s;
         step(&level, &mut s, Action::Right);
         assert_eq!(s.agent, before.agent, "a box against a wall cannot be pushed");
+    }
+
+    #[test]
+    fn rules_as_data_decide_cell_features_ends_and_success() {
+        // #A.K.C#: a key two steps right, a chest beyond it; no corner, a cell rule at x = 2.
+        let mut level = parse(&["#######", "#A.K.C#", "#######"], 20);
+        level.objects = vec![Object { kind: ObjectKind::Key, cell: level.cell(3, 1) }, Object { kind: ObjectKind::Chest, cell: level.cell(5, 1) }];
+        let (maze_id, maze_reward) = (level.fingerprint(), level.reward);
+        level.rules = Rules {
+            corner: false,
+            cells: vec![(level.cell(2, 1), FeatureSet::of(&[Feature::Step]))],
+            terminal: FeatureSet::of(&[Feature::ChestsCleared]),
+            success: FeatureSet::of(&[Feature::ChestsCleared]),
+            catastrophe: FeatureSet::EMPTY,
+            flags: 1,
+        };
+        level.reward = RewardWeights::only(Feature::ChestOpened, 1.0);
+        level.validate().unwrap();
+        assert_ne!(level.fingerprint(), { let mut l = level.clone(); l.rules.flags = 0; l.fingerprint() }, "flags are part of the id");
+        assert_eq!(level.instance_key(), { let mut l = level.clone(); l.rules = Rules::MAZE; l.instance_key() }, "but not of the instance");
+        assert_ne!(level.fingerprint(), maze_id);
+        let mut s = reset(&level);
+        let first = step(&level, &mut s, Action::Right);
+        assert!(!first.features.has(Feature::AtTopRightCorner) && !first.features.has(Feature::NearTopRightCorner), "no corner without the corner rule");
+        let picked = step(&level, &mut s, Action::Right);
+        assert!(picked.features.has(Feature::KeyPicked) && !picked.terminated);
+        step(&level, &mut s, Action::Right);
+        let opened = step(&level, &mut s, Action::Right);
+        assert!(opened.features.has(Feature::ChestOpened) && opened.features.has(Feature::ChestsCleared));
+        assert!(opened.terminated && opened.success && !opened.catastrophe, "the rules' terminal and success sets decide: {opened:?}");
+        assert_eq!(opened.reward, 1.0);
+        // Rules travel with the level's JSON; the maze's are left out of it.
+        let json = serde_json::to_string(&level).unwrap();
+        assert_eq!(serde_json::from_str::<Level>(&json).unwrap(), level);
+        (level.rules, level.reward) = (Rules::MAZE, maze_reward);
+        assert!(!serde_json::to_string(&level).unwrap().contains("rules"));
+        assert_eq!(level.fingerprint(), maze_id, "the maze's rules leave the fingerprint as it was");
+    }
+
+    #[test]
+    fn reward_weights_write_the_nine_weights_they_always_wrote() {
+        let w = RewardWeights::only(Feature::AtGoal, 1.0);
+        assert_eq!(serde_json::to_string(&w).unwrap(), "[1.0,0.0,0.0,0.0,0.0,0.0,0.0,0.0,0.0]");
+        let later = RewardWeights::only(Feature::ChestsCleared, 2.0);
+        let json = serde_json::to_string(&later).unwrap();
+        assert_eq!(serde_json::from_str::<RewardWeights>(&json).unwrap(), later);
     }
 }

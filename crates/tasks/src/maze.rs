@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::dist::{Shift, SplitRule};
 use crate::error::TaskError;
 use crate::family::{Family, ProxyRole, Roles, ShiftInfo};
-use crate::grid::{Cell, Feature, Level, Object, ObjectKind, RewardWeights, Tile};
+use crate::grid::{Cell, Feature, Level, Object, ObjectKind, RewardWeights, Rules, Tile};
 
 /// Smallest maze side length.
 pub const MIN_SIZE: u16 = 5;
@@ -381,46 +381,10 @@ impl MazeGenerator {
     pub fn generate_into(&mut self, params: &MazeParams, rng: &mut impl Rng, level: &mut Level) {
         let n = params.size;
         let rooms = (n - 1) / 2;
-        level.width = n;
-        level.height = n;
         level.horizon = params.effective_horizon();
         level.reward = params.reward();
-        level.tiles.clear();
-        level.tiles.resize(n as usize * n as usize, Tile::Wall);
-        level.objects.clear();
-
-        // Recursive backtracker over rooms (rx, ry) ∈ [0, rooms)², room (rx, ry) at tile
-        // (2rx+1, 2ry+1).
-        self.visited.clear();
-        self.visited.resize(rooms as usize * rooms as usize, false);
-        self.stack.clear();
-        let first = (rng.random_range(0..rooms), rng.random_range(0..rooms));
-        self.visited[(first.1 * rooms + first.0) as usize] = true;
-        level.tiles[(2 * first.1 + 1) as usize * n as usize + (2 * first.0 + 1) as usize] = Tile::Floor;
-        self.stack.push(first);
-        while let Some(&(rx, ry)) = self.stack.last() {
-            let mut options = [(0u16, 0u16); 4];
-            let mut count = 0;
-            for (dx, dy) in [(0i32, -1i32), (0, 1), (-1, 0), (1, 0)] {
-                let nx = rx as i32 + dx;
-                let ny = ry as i32 + dy;
-                if nx >= 0 && ny >= 0 && nx < rooms as i32 && ny < rooms as i32 && !self.visited[(ny * rooms as i32 + nx) as usize] {
-                    options[count] = (nx as u16, ny as u16);
-                    count += 1;
-                }
-            }
-            if count == 0 {
-                self.stack.pop();
-                continue;
-            }
-            let (nx, ny) = options[rng.random_range(0..count)];
-            self.visited[(ny * rooms + nx) as usize] = true;
-            let (tx, ty) = (2 * nx + 1, 2 * ny + 1);
-            let (wx, wy) = (rx + nx + 1, ry + ny + 1);
-            level.tiles[ty as usize * n as usize + tx as usize] = Tile::Floor;
-            level.tiles[wy as usize * n as usize + wx as usize] = Tile::Floor;
-            self.stack.push((nx, ny));
-        }
+        level.rules = Rules::MAZE;
+        self.carve(n, rng, level);
 
         level.start = match params.start {
             StartPlacement::BottomLeft => level.cell(1, n - 2),
@@ -459,6 +423,51 @@ impl MazeGenerator {
         self.place_lava(params, rng, level, goal);
         self.place_pickups(ObjectKind::Coin, params.coins, rng, level);
         self.place_pickups(ObjectKind::Key, params.keys, rng, level);
+    }
+
+    /// Carves a perfect maze of side `n` (odd) into `level`'s size and tiles with the
+    /// recursive backtracker, leaving its objects empty: the layout every maze-like family
+    /// starts from.
+    pub fn carve(&mut self, n: u16, rng: &mut impl Rng, level: &mut Level) {
+        let rooms = (n - 1) / 2;
+        level.width = n;
+        level.height = n;
+        level.tiles.clear();
+        level.tiles.resize(n as usize * n as usize, Tile::Wall);
+        level.objects.clear();
+
+        // Recursive backtracker over rooms (rx, ry) ∈ [0, rooms)², room (rx, ry) at tile
+        // (2rx+1, 2ry+1).
+        self.visited.clear();
+        self.visited.resize(rooms as usize * rooms as usize, false);
+        self.stack.clear();
+        let first = (rng.random_range(0..rooms), rng.random_range(0..rooms));
+        self.visited[(first.1 * rooms + first.0) as usize] = true;
+        level.tiles[(2 * first.1 + 1) as usize * n as usize + (2 * first.0 + 1) as usize] = Tile::Floor;
+        self.stack.push(first);
+        while let Some(&(rx, ry)) = self.stack.last() {
+            let mut options = [(0u16, 0u16); 4];
+            let mut count = 0;
+            for (dx, dy) in [(0i32, -1i32), (0, 1), (-1, 0), (1, 0)] {
+                let nx = rx as i32 + dx;
+                let ny = ry as i32 + dy;
+                if nx >= 0 && ny >= 0 && nx < rooms as i32 && ny < rooms as i32 && !self.visited[(ny * rooms as i32 + nx) as usize] {
+                    options[count] = (nx as u16, ny as u16);
+                    count += 1;
+                }
+            }
+            if count == 0 {
+                self.stack.pop();
+                continue;
+            }
+            let (nx, ny) = options[rng.random_range(0..count)];
+            self.visited[(ny * rooms + nx) as usize] = true;
+            let (tx, ty) = (2 * nx + 1, 2 * ny + 1);
+            let (wx, wy) = (rx + nx + 1, ry + ny + 1);
+            level.tiles[ty as usize * n as usize + tx as usize] = Tile::Floor;
+            level.tiles[wy as usize * n as usize + wx as usize] = Tile::Floor;
+            self.stack.push((nx, ny));
+        }
     }
 
     /// Puts `count` objects of `kind` (coins, keys) on distinct random floor tiles other than
@@ -578,7 +587,7 @@ pub fn route_tiles(level: &Level, from: Cell, to: Cell) -> Vec<Cell> {
 
 /// A placeholder level with no tiles, to be filled by a generator.
 pub fn empty_level() -> Level {
-    Level { width: 0, height: 0, tiles: Vec::new(), objects: Vec::new(), start: 0, horizon: 1, reward: RewardWeights::ZERO }
+    Level { width: 0, height: 0, tiles: Vec::new(), objects: Vec::new(), start: 0, horizon: 1, reward: RewardWeights::ZERO, rules: Rules::MAZE }
 }
 
 #[cfg(test)]
