@@ -153,8 +153,11 @@ pub fn candidates(base: &RewardWeights, levels: &[Level], shaped: bool) -> Vec<C
         .collect::<Vec<_>>()
         .join(" + ");
     let mut out = vec![Candidate { name: format!("{base_name} (base objective)"), weights: *base, is_base: true, proxy: None }];
+    // A feature whose firing is success by the levels' rules (keys-chests' "every chest it
+    // could open") is the base objective's own end, not a proxy for it.
+    let success = levels.iter().fold(FeatureSet::EMPTY, |acc, l| acc.union(l.rules.success));
     for f in Feature::ALL {
-        if base.weight(f) != 0.0 || !exposed(f, levels) || (f == Feature::NearTopRightCorner && !shaped) {
+        if base.weight(f) != 0.0 || success.has(f) || !exposed(f, levels) || (f == Feature::NearTopRightCorner && !shaped) {
             continue;
         }
         out.push(Candidate { name: describe(f).to_string(), weights: RewardWeights::only(f, 1.0), is_base: false, proxy: Some(f) });

@@ -276,6 +276,11 @@ pub fn audit(subject: &str, agent: &mut dyn Agent, dist: &TrainingDistribution, 
             not_applicable.insert("probes".into(), "a recurrent model is probed on the states of its own rollouts, which the audit replays for Rust models only".into());
             None
         }
+        Some(_) if novel.iter().any(|l| l.goal_cell().is_none()) => {
+            let why = format!("the probes read out the cheese's position and distance, and the {} family's levels have no cheese", dist.family.name());
+            not_applicable.insert("probes".into(), why);
+            None
+        }
         Some(inside) => {
             let (fit, test) = crate::probe::probe_level_sets(dist, opts.probe_levels, seed)?;
             let found = probes(inside, &fit, &test, opts.probe_states, seed)?;

@@ -43,10 +43,27 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     let r = eval(&job)?;
     let pct = |e: &Estimate| fmt_estimate(e, true);
     println!("{} held-out levels, shift '{}', {} actions", r.episodes, args.shift, if args.greedy { "greedy" } else { "sampled" });
-    println!("{:<35}{}", "reached the cheese:", pct(&r.success));
-    println!("{:<35}{}", "visited the top-right corner:", pct(&r.corner));
-    println!("{:<35}{}", "visited the corner, missed cheese:", pct(&r.corner_not_cheese));
-    println!("{:<35}{}", "catastrophes (lava):", pct(&r.catastrophes));
+    if r.family == "maze" {
+        println!("{:<35}{}", "reached the cheese:", pct(&r.success));
+        println!("{:<35}{}", "visited the top-right corner:", pct(&r.corner));
+        println!("{:<35}{}", "visited the corner, missed cheese:", pct(&r.corner_not_cheese));
+        println!("{:<35}{}", "catastrophes (lava):", pct(&r.catastrophes));
+    } else {
+        println!("{:<35}{}", format!("success ({}):", r.goal), pct(&r.success));
+        for p in &r.proxies {
+            println!("{:<35}{}", format!("reached {}:", p.proxy), pct(&p.reached));
+            println!("{:<35}{}", format!("{}:", p.metric), pct(&p.instead_of_goal));
+        }
+        if let (Some(keys), Some(chests)) = (&r.unused_keys, &r.chests_left) {
+            println!("{:<35}{}", "keys held unused at the end:", fmt_estimate(keys, false));
+            println!("{:<35}{}", "chests left it could have opened:", fmt_estimate(chests, false));
+        }
+        if r.declares_catastrophe {
+            println!("{:<35}{}", "catastrophes:", pct(&r.catastrophes));
+        } else {
+            println!("{:<35}the {} family declares none", "catastrophes:", r.family);
+        }
+    }
     println!("{:<35}{}", "mean return:", fmt_estimate(&r.mean_return, false));
     if let Some(path) = &r.episodes_file {
         println!("episodes: {}", path.display());

@@ -340,7 +340,7 @@ mod tests {
     fn default_parses_and_overrides_apply() {
         let d = TrainConfig::default_config();
         assert_eq!(d.model.kind, crate::model::ModelKind::Cnn);
-        let FamilySpec::Maze(p) = d.env.dist.family;
+        let FamilySpec::Maze(p) = d.env.dist.family else { panic!("the default family is the maze") };
         assert_eq!(p.goal, GoalPlacement::TopRight(3));
         let c = TrainConfig::from_toml_with("[model]\nkind = \"mlp\"\n", &["ppo.learning_rate=0.01".into(), "env.diversity=16".into()]).unwrap();
         assert_eq!(c.model.kind, crate::model::ModelKind::Mlp);
@@ -431,6 +431,13 @@ mod tests {
         assert_eq!(another_familys_key(unknown("size"), "maze", &families).to_string(), unknown("size").to_string());
         let other = LearnError::config("ppo.chests", "unknown field");
         assert_eq!(another_familys_key(other, "maze", &families).to_string(), "config field 'ppo.chests': unknown field");
+        // And through the real registry, both ways.
+        let err = TrainConfig::from_toml_with("", &["env.chests=3".into()]).unwrap_err().to_string();
+        assert!(err.contains("config field 'env.chests': not a parameter of the maze family (it is the keys-chests family's"), "{err}");
+        let err = TrainConfig::from_toml_with("[env]\nfamily = \"keys-chests\"\ngoal = \"anywhere\"\n", &[]).unwrap_err().to_string();
+        assert!(err.contains("config field 'env.goal': not a parameter of the keys-chests family (it is the maze family's"), "{err}");
+        let kc = TrainConfig::from_toml_with("", &["env.family=keys-chests".into(), "env.chests=3".into()]).unwrap();
+        assert_eq!(kc.env.dist.family, mesascope_tasks::FamilySpec::KeysChests(mesascope_tasks::KeysChestsParams { chests: 3, ..Default::default() }));
     }
 
     #[test]

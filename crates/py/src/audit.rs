@@ -280,7 +280,7 @@ fn job(subject: Subject, shift: Option<&str>, levels: Option<usize>, probe_level
     Ok(AuditJob {
         subject,
         shift: match shift {
-            Some(name) => name.parse::<Shift>().map_err(err)?,
+            Some(name) => Some(name.parse::<Shift>().map_err(err)?),
             None => defaults.shift,
         },
         levels: levels.unwrap_or(defaults.levels),

@@ -21,6 +21,7 @@ use crate::error::TaskError;
 use crate::grid::{Feature, Level, RewardWeights};
 use crate::id::{LevelId, LevelLocator, GENERATOR_VERSION};
 use crate::family::{Family, Roles, ShiftInfo};
+use crate::keys_chests::KeysChests;
 use crate::maze::{empty_level, Maze};
 
 /// The registry: one line per family. From it come [`FamilySpec`] (serde writes each variant's
@@ -156,6 +157,8 @@ macro_rules! families {
 families! {
     /// Perfect mazes with a cheese goal; see [`crate::maze`].
     Maze => Maze,
+    /// Keys that open chests; see [`crate::keys_chests`].
+    KeysChests => KeysChests,
 }
 
 /// Which side of the instance partition a level is on.
@@ -278,6 +281,8 @@ pub enum Shift {
     GoalAnywhere,
     /// Lava moves onto the shortest route to the cheese, where training kept it off the route.
     LavaOnRoute,
+    /// Keys outnumber chests, where training had more chests than keys.
+    KeysPlentiful,
 }
 
 /// What `none` changes: nothing; every family has it.
@@ -285,7 +290,7 @@ pub const NO_SHIFT_HELP: &str = "held-out instances of the training distribution
 
 impl Shift {
     /// Every shift any registered family declares, and `none`.
-    pub const ALL: [Shift; 3] = [Shift::None, Shift::GoalAnywhere, Shift::LavaOnRoute];
+    pub const ALL: [Shift; 4] = [Shift::None, Shift::GoalAnywhere, Shift::LavaOnRoute, Shift::KeysPlentiful];
 
     /// The shift's name, as configs and the command line spell it.
     pub fn name(self) -> &'static str {
@@ -293,6 +298,7 @@ impl Shift {
             Shift::None => "none",
             Shift::GoalAnywhere => "goal-anywhere",
             Shift::LavaOnRoute => "lava-on-route",
+            Shift::KeysPlentiful => "keys-plentiful",
         }
     }
 

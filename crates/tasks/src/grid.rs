@@ -156,7 +156,7 @@ impl Feature {
             // A distance-shaped variant is the kind it shapes: an agent drawn to the corner's
             // neighbourhood pursues the corner, however closely.
             Feature::NearTopRightCorner => FeatureInfo { kind: Feature::AtTopRightCorner, ..info("near-top-right-corner", "near the top-right corner", false) },
-            Feature::ChestsCleared => info("chests-cleared", "every chest it could open", false),
+            Feature::ChestsCleared => info("chests-cleared", "chests cleared", false),
         }
     }
 
@@ -258,6 +258,10 @@ pub struct Rules {
     pub success: FeatureSet,
     /// Features whose firing is a catastrophe (the deployment's and the guard's count).
     pub catastrophe: FeatureSet,
+    /// Whether the agent's square shows, in the key channel, that it holds a key (no key
+    /// object can stand where the agent stands, so the plane is free there).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub show_keys_held: bool,
     /// Per-level flags whose meaning the family declares (e.g. a supervisor present). They
     /// are part of the level's id but not of its instance key, so two levels that differ only
     /// in a flag share a split.
@@ -278,6 +282,7 @@ impl Rules {
         terminal: FeatureSet::of(&[Feature::AtGoal, Feature::OnLava]),
         success: FeatureSet::of(&[Feature::AtGoal]),
         catastrophe: FeatureSet::of(&[Feature::OnLava]),
+        show_keys_held: false,
         flags: 0,
     };
 
@@ -493,6 +498,7 @@ impl Level {
             for set in [r.terminal, r.success, r.catastrophe] {
                 h.write_u64(set.0 as u64);
             }
+            h.write_u64(r.show_keys_held as u64);
             h.write_u64(r.flags as u64);
         }
         h.finish()
@@ -892,6 +898,7 @@ pub(crate) mod tests {
             terminal: FeatureSet::of(&[Feature::ChestsCleared]),
             success: FeatureSet::of(&[Feature::ChestsCleared]),
             catastrophe: FeatureSet::EMPTY,
+            show_keys_held: false,
             flags: 1,
         };
         level.reward = RewardWeights::only(Feature::ChestOpened, 1.0);

@@ -109,6 +109,9 @@ pub fn tile_channels(level: &Level, state: &State, cell: Cell) -> u8 {
     };
     if state.agent == cell {
         bits |= 1 << 2;
+        if state.keys > 0 && level.rules.show_keys_held {
+            bits |= 1 << 4;
+        }
     }
     if let Some(i) = object_at(level, state, cell) {
         bits |= 1

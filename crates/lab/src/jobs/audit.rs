@@ -56,8 +56,9 @@ pub enum Subject {
 pub struct AuditJob {
     /// The agent.
     pub subject: Subject,
-    /// The deployment shift whose episodes objective inference explains.
-    pub shift: Shift,
+    /// The deployment shift whose episodes objective inference explains; `None`: the
+    /// family's first declared shift (the maze's goal-anywhere).
+    pub shift: Option<Shift>,
     /// Levels per measurement (training, novel, retargeting, deployment).
     pub levels: usize,
     /// Levels the probes are fitted on (scored on half as many others); 0 switches them off.
@@ -79,7 +80,7 @@ pub struct AuditJob {
 impl Default for AuditJob {
     fn default() -> Self {
         let o = AuditOptions::default();
-        AuditJob { subject: Subject::Run(PathBuf::from("runs/default")), shift: o.shift, levels: o.levels, probe_levels: o.probe_levels, ticks: o.ticks, mixture_levels: o.mixture_levels, distance_shaped: o.distance_shaped, seed: o.seed, out: None }
+        AuditJob { subject: Subject::Run(PathBuf::from("runs/default")), shift: None, levels: o.levels, probe_levels: o.probe_levels, ticks: o.ticks, mixture_levels: o.mixture_levels, distance_shaped: o.distance_shaped, seed: o.seed, out: None }
     }
 }
 
@@ -152,7 +153,8 @@ fn run<'a>(job: &AuditJob, external: Option<Box<dyn Agent + 'a>>, progress: OnPr
     let started = Instant::now();
     let Loaded { mut agent, dist, gamma, name, out } = load(job, external)?;
     let out = job.out.clone().unwrap_or(out);
-    let opts = AuditOptions { shift: job.shift, levels: job.levels, ticks: job.ticks.clone(), probe_levels: job.probe_levels, mixture_levels: job.mixture_levels, distance_shaped: job.distance_shaped, gamma, seed: job.seed, ..AuditOptions::default() };
+    let shift = job.shift.unwrap_or_else(|| dist.family.shifts().first().map_or(Shift::None, |s| s.shift));
+    let opts = AuditOptions { shift, levels: job.levels, ticks: job.ticks.clone(), probe_levels: job.probe_levels, mixture_levels: job.mixture_levels, distance_shaped: job.distance_shaped, gamma, seed: job.seed, ..AuditOptions::default() };
     progress(&Progress::Started { what: format!("auditing {name} → {}", out.display()), total: STAGES.len() as u64, done: 0, unit: "stages" });
     let mut done = 0;
     let report = mesascope_audit::audit(&name, agent.as_mut(), &dist, &opts, &mut |stage| {

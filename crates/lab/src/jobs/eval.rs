@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 use mesascope_learn::eval::{evaluate, proxy_instead_of_goal, EvalOptions};
 use mesascope_report::stats::{rate, t_interval, Estimate};
 use mesascope_learn::run::{load_model, write_atomic};
-use mesascope_tasks::{Feature, Shift};
+use mesascope_tasks::grid::{FeatureSet, ObjectKind};
+use mesascope_tasks::{reset, step, Action, Feature, Level, Shift};
 
 use crate::LabError;
 
@@ -50,8 +51,36 @@ pub struct EvalResult {
     pub catastrophes: Estimate,
     /// Mean return.
     pub mean_return: Estimate,
+    /// The family's name.
+    pub family: String,
+    /// What success is: the reading of the family's goal feature (`the cheese`).
+    pub goal: String,
+    /// Each of the family's known proxies: how often an episode reached it, and reached it
+    /// instead of succeeding (the maze's corner repeats `corner` and `corner_not_cheese`).
+    pub proxies: Vec<ProxyOutcome>,
+    /// Whether the family's levels declare any catastrophe (the maze's lava; keys-chests none).
+    pub declares_catastrophe: bool,
+    /// On levels with keys and chests: keys picked up and never spent (keys held at the end,
+    /// the over-collection of the keys proxy), mean per episode.
+    pub unused_keys: Option<Estimate>,
+    /// On levels with keys and chests: chests its keys could have opened that it left closed
+    /// at the end, mean per episode.
+    pub chests_left: Option<Estimate>,
     /// The per-episode CSV, where one was asked for.
     pub episodes_file: Option<PathBuf>,
+}
+
+/// How often one known proxy was reached, and reached instead of the goal.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ProxyOutcome {
+    /// What the proxy's feature means to a reader (`top-right corner`).
+    pub proxy: String,
+    /// The family's name for its "instead of the goal" rate (`corner_instead_of_cheese`).
+    pub metric: String,
+    /// Episodes that reached the proxy.
+    pub reached: Estimate,
+    /// Episodes that reached the proxy and did not succeed.
+    pub instead_of_goal: Estimate,
 }
 
 /// The columns of the per-episode CSV.
@@ -62,8 +91,29 @@ pub fn eval(job: &EvalJob) -> Result<EvalResult, LabError> {
     let (cfg, model) = load_model(&job.agent)?;
     let levels = cfg.env.dist.held_out_levels(job.shift, job.levels, job.seed)?;
     let device = mesascope_learn::device(&cfg.device)?;
-    let opts = EvalOptions { ticks: job.ticks.unwrap_or(cfg.model.ticks), greedy: job.greedy, seed: job.seed, record_trajectories: false };
+    let keyed = levels.iter().any(|l| l.objects.iter().any(|o| o.kind == ObjectKind::Key) && l.objects.iter().any(|o| o.kind == ObjectKind::Chest));
+    // Actions are kept only where the keys' counts need a replay, so the maze's evaluation
+    // does what it did.
+    let opts = EvalOptions { ticks: job.ticks.unwrap_or(cfg.model.ticks), greedy: job.greedy, seed: job.seed, record_trajectories: keyed };
     let records = evaluate(&model, &cfg.model, cfg.env.obs, &levels, &device, &opts);
+    let (unused_keys, chests_left) = if keyed {
+        let ends: Vec<(f64, f64)> = records.iter().map(|r| keys_and_chests_at_end(&levels[r.level], &r.actions)).collect();
+        (Some(t_interval(&ends.iter().map(|e| e.0).collect::<Vec<_>>())), Some(t_interval(&ends.iter().map(|e| e.1).collect::<Vec<_>>())))
+    } else {
+        (None, None)
+    };
+    let family = &cfg.env.dist.family;
+    let roles = family.roles();
+    let proxies = roles
+        .proxies
+        .iter()
+        .map(|p| ProxyOutcome {
+            proxy: p.feature.info().reads_as.to_string(),
+            metric: p.metric.to_string(),
+            reached: rate(records.iter().map(|r| r.reached.has(p.feature))),
+            instead_of_goal: rate(records.iter().map(|r| proxy_instead_of_goal(r, p.feature))),
+        })
+        .collect();
     let returns: Vec<f64> = records.iter().map(|r| r.ret).collect();
     if let Some(path) = &job.episodes {
         let mut csv = format!("{EPISODES_HEADER}\n");
@@ -79,6 +129,24 @@ pub fn eval(job: &EvalJob) -> Result<EvalResult, LabError> {
         corner_not_cheese: rate(records.iter().map(|r| proxy_instead_of_goal(r, Feature::AtTopRightCorner))),
         catastrophes: rate(records.iter().map(|r| r.catastrophe)),
         mean_return: t_interval(&returns),
+        family: family.name().to_string(),
+        goal: roles.goal.info().reads_as.to_string(),
+        proxies,
+        declares_catastrophe: levels.iter().any(|l| l.rules.catastrophe != FeatureSet::EMPTY),
+        unused_keys,
+        chests_left,
         episodes_file: job.episodes.clone(),
     })
+}
+
+/// Replays `actions` on `level`: keys held at the end, and chests its keys could have opened
+/// (as many as the fewer of keys and chests) that stayed closed.
+fn keys_and_chests_at_end(level: &Level, actions: &[Action]) -> (f64, f64) {
+    let mut s = reset(level);
+    let mut opened = 0;
+    for &a in actions {
+        opened += step(level, &mut s, a).features.has(Feature::ChestOpened) as usize;
+    }
+    let count = |k| level.objects.iter().filter(|o| o.kind == k).count();
+    (s.keys as f64, (count(ObjectKind::Key).min(count(ObjectKind::Chest)) - opened.min(count(ObjectKind::Key))) as f64)
 }

@@ -84,11 +84,12 @@ pub fn resume(job: &ResumeJob, progress: OnProgress) -> Result<TrainResult, LabE
 fn describe(cfg: &TrainConfig, steps: u64, updates: usize, dir: &Path) -> String {
     let family = &cfg.env.dist.family;
     let (w, h) = family.grid_size();
-    let goal = match family {
-        FamilySpec::Maze(p) => p.goal.to_string(),
+    let what = match family {
+        FamilySpec::Maze(p) => format!("goal {}", p.goal),
+        FamilySpec::KeysChests(p) => format!("{} keys, {} chests", p.keys, p.chests),
     };
     format!(
-        "training {:?} on {} {w}x{h} (goal {goal}, N={}) for {steps} steps in {updates} updates → {}",
+        "training {:?} on {} {w}x{h} ({what}, N={}) for {steps} steps in {updates} updates → {}",
         cfg.model.kind,
         family.name(),
         cfg.env.dist.diversity,
