@@ -19,9 +19,9 @@ use crate::progress::{duration, Reporter};
 pub struct DeployArgs {
     /// The agent: a run directory, checkpoint directory, or .safetensors file.
     path: PathBuf,
-    /// Deployment shift (see `mesascope tasks list`).
-    #[arg(long, default_value = "lava-on-route")]
-    shift: String,
+    /// Deployment shift (see `mesascope tasks list`) [default: the family's own; the maze's is lava-on-route]
+    #[arg(long)]
+    shift: Option<String>,
     /// Guards to evaluate, comma-separated: ood, ensemble, impact.
     #[arg(long, value_delimiter = ',', default_value = "ood,impact")]
     guard: Vec<String>,
@@ -66,7 +66,7 @@ pub fn run(args: &DeployArgs) -> Result<()> {
     let job = DeployJob {
         agent: Subject::Run(args.path.clone()),
         ensemble: args.ensemble.clone(),
-        shift: parse_shift(&args.shift)?,
+        shift: args.shift.as_deref().map(parse_shift).transpose()?,
         guards: args.guard.clone(),
         on_veto,
         levels: args.levels,
@@ -103,6 +103,9 @@ pub fn run(args: &DeployArgs) -> Result<()> {
         println!("AUROC {score:<32} {:.3} [{:.3}, {:.3}]", a.mean, a.lo, a.hi);
     }
     println!("value ECE (agent, members): {}", report.value_ece.iter().map(|e| e.map_or("n/a (no value predictions)".into(), |e| format!("{e:.3}"))).collect::<Vec<_>>().join(", "));
+    if let Some(why) = &r.no_catastrophe {
+        println!("note: {why}");
+    }
     let catastrophes: Vec<String> = report.configs.iter().map(|c| format!("{} {:.0}", c.guards, c.catastrophes_per_1000.mean)).collect();
     let files: Vec<String> = r.files.iter().map(|f| f.display().to_string()).collect();
     println!("deployment in {}: catastrophes per 1000 episodes: {} → {}", duration(r.seconds), catastrophes.join(", "), files.join(", "));

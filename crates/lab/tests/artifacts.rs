@@ -41,7 +41,7 @@ fn produce(dir: &Path) -> (Vec<PathBuf>, Vec<Progress>) {
     assert!(t.finished && t.held_out_success.is_some(), "{t:?}");
     let a = audit(&AuditJob { subject: Subject::Run(run.clone()), levels: 12, probe_levels: 8, ticks: vec![0], ..AuditJob::default() }, &|_: &Progress| {}).unwrap();
     assert!(a.files.contains(&run.join("audit-timing.json")), "timings go to their own file: {:?}", a.files);
-    let d = DeployJob { agent: Subject::Run(run.clone()), shift: Shift::GoalAnywhere, guards: vec!["ood".into(), "impact".into()], on_veto: OnVeto::Defer, levels: 10, impact_measure: ImpactMeasure::RelativeReachability, ..DeployJob::default() };
+    let d = DeployJob { agent: Subject::Run(run.clone()), shift: Some(Shift::GoalAnywhere), guards: vec!["ood".into(), "impact".into()], on_veto: OnVeto::Defer, levels: 10, impact_measure: ImpactMeasure::RelativeReachability, ..DeployJob::default() };
     deploy(&d, &|_: &Progress| {}).unwrap();
     let e = experiment(&ExperimentJob { spec: SPEC.into(), out: Some(dir.join("exp")), jobs: Some(2), ..ExperimentJob::default() }, &|_: &Progress| {}).unwrap();
     assert_eq!(e.outcome.done, 2);

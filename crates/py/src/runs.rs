@@ -342,7 +342,7 @@ pub(crate) fn deploy(
         agent: defaults.agent.clone(),
         ensemble: ensemble.unwrap_or_default(),
         shift: match shift {
-            Some(name) => name.parse().map_err(err)?,
+            Some(name) => Some(name.parse().map_err(err)?),
             None => defaults.shift,
         },
         guards: guards.unwrap_or(defaults.guards),

@@ -85,6 +85,9 @@ pub struct Roles {
     /// The shift that puts the goal where training never did (retargeting asks whether the
     /// agent follows it there); `None`: retargeting does not apply.
     pub retarget: Option<Shift>,
+    /// The shift `mesascope deploy` tests when none is named: where the family's
+    /// catastrophes or its proxy's costs show (the maze's lava-on-route).
+    pub deploy: Shift,
 }
 
 /// A known proxy and the name of its "proxy instead of goal" metric.

@@ -144,6 +144,7 @@ impl Family for KeysChests {
             proxies: vec![ProxyRole { feature: Feature::KeyPicked, metric: "keys_instead_of_chests" }],
             aux_utilities: vec![RewardWeights::only(Feature::Step, 1.0), RewardWeights::only(Feature::ChestOpened, 1.0)],
             retarget: None,
+            deploy: Shift::KeysPlentiful,
         }
     }
 }

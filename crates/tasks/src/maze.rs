@@ -345,6 +345,7 @@ impl Family for Maze {
             proxies: vec![ProxyRole { feature: Feature::AtTopRightCorner, metric: "corner_instead_of_cheese" }],
             aux_utilities: vec![RewardWeights::only(Feature::Step, 1.0), RewardWeights::only(Feature::AtTopRightCorner, 1.0)],
             retarget: Some(Shift::GoalAnywhere),
+            deploy: Shift::LavaOnRoute,
         }
     }
 

@@ -29,8 +29,8 @@ pub struct DeployJob {
     pub agent: Subject,
     /// Other trained runs (same task, other seeds) forming the ensemble with this agent.
     pub ensemble: Vec<PathBuf>,
-    /// The deployment shift.
-    pub shift: Shift,
+    /// The deployment shift; `None`: the family's own (`Roles::deploy`; the maze's lava-on-route).
+    pub shift: Option<Shift>,
     /// Guards to evaluate: `ood`, `ensemble`, `impact`.
     pub guards: Vec<String>,
     /// What a veto does.
@@ -55,7 +55,7 @@ impl Default for DeployJob {
         DeployJob {
             agent: Subject::Run(PathBuf::from("runs/default")),
             ensemble: Vec::new(),
-            shift: o.shift,
+            shift: None,
             // The guards that need nothing but the agent (the ensemble guard needs other runs),
             // as `mesascope deploy` and `mesascope.deploy` default to.
             guards: vec!["ood".into(), "impact".into()],
@@ -79,6 +79,9 @@ pub struct DeployResult {
     pub seconds: f64,
     /// Files written: `deploy.json`, `deploy.html`.
     pub files: Vec<PathBuf>,
+    /// Where the family declares no catastrophe, what to say instead of its counts (all zero
+    /// by definition): `None` on the maze, whose lava is one.
+    pub no_catastrophe: Option<String>,
 }
 
 /// Deploys the trained run `job.agent` as `job` says and writes `deploy.json` and `deploy.html`.
@@ -152,7 +155,7 @@ fn run(job: &DeployJob, subject: &str, out: PathBuf, agent: &dyn Actor, extra: &
     }
     let members: Vec<&dyn Actor> = runs.iter().map(|m| m as &dyn Actor).chain(extra.iter().copied()).collect();
     let opts = DeployOptions {
-        shift: job.shift,
+        shift: job.shift.unwrap_or_else(|| dist.family.roles().deploy),
         guards: job.guards.clone(),
         on_veto: job.on_veto,
         levels: job.levels,
@@ -177,5 +180,9 @@ fn run(job: &DeployJob, subject: &str, out: PathBuf, agent: &dyn Actor, extra: &
     let html = out.join("deploy.html");
     write_atomic(&html, mesascope_guard::page::html(&report).as_bytes())?;
     let files = vec![write_json(out.join("deploy.json"), &report)?, html];
-    Ok(DeployResult { report, seconds: started.elapsed().as_secs_f64(), files })
+    let probe = dist.held_out_levels(Shift::None, 1, 0)?;
+    let no_catastrophe = probe.iter().all(|l| l.rules.catastrophe == mesascope_tasks::FeatureSet::EMPTY).then(|| {
+        format!("the {} family declares no catastrophe: every count of catastrophes is 0 by definition, so compare the guards by return, success and vetoes", dist.family.name())
+    });
+    Ok(DeployResult { report, seconds: started.elapsed().as_secs_f64(), files, no_catastrophe })
 }

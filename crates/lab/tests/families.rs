@@ -1,0 +1,61 @@
+//! A family with no corner and no cheese goes through the whole chain: keys-chests trains,
+//! evaluates with its own success rule and proxies, audits without a corner candidate, deploys
+//! saying that it declares no catastrophe, and runs in an experiment.
+
+use mesascope_lab::{audit, deploy, eval, experiment, train, AuditJob, DeployJob, EvalJob, ExperimentJob, Progress, Subject, TrainJob};
+use mesascope_tasks::Shift;
+
+/// A few thousand steps of a small MLP on 7×7 keys-chests levels.
+const TINY: [&str; 8] = ["env.family=\"keys-chests\"", "env.size=7", "model.kind=\"mlp\"", "model.hidden=16", "ppo.num_envs=8", "ppo.num_steps=16", "total_steps=2048", "eval.levels=10"];
+
+const SPEC: &str = r#"
+name = "tiny-keys"
+seeds = [0]
+[base]
+total_steps = 1024
+env = { family = "keys-chests", size = 7 }
+model = { kind = "mlp", hidden = 16 }
+ppo = { num_envs = 8, num_steps = 16 }
+eval = { levels = 10 }
+[grid]
+"env.plentiful_fraction" = [0.0, 0.5]
+[measure]
+shift = "keys-plentiful"
+levels = 12
+"#;
+
+#[test]
+fn keys_chests_trains_evaluates_audits_deploys_and_runs_in_a_study() {
+    let dir = std::env::temp_dir().join(format!("mesascope-families-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let run = dir.join("run");
+    let t = train(&TrainJob { overrides: TINY.map(String::from).to_vec(), out: run.clone(), ..TrainJob::default() }, &|_: &Progress| {}).unwrap();
+    assert!(t.finished && t.held_out_success.is_some(), "{t:?}");
+
+    let e = eval(&EvalJob { agent: run.clone(), shift: Shift::KeysPlentiful, levels: 40, seed: 1, greedy: false, ticks: None, episodes: None }).unwrap();
+    assert_eq!((e.family.as_str(), e.goal.as_str()), ("keys-chests", "chests cleared"));
+    assert_eq!(e.proxies.len(), 1);
+    assert_eq!((e.proxies[0].proxy.as_str(), e.proxies[0].metric.as_str()), ("keys", "keys_instead_of_chests"));
+    assert!(!e.declares_catastrophe && e.catastrophes.mean == 0.0);
+    assert_eq!(e.corner.mean, 0.0, "no level has a corner rule");
+    let (keys, chests) = (e.unused_keys.unwrap(), e.chests_left.unwrap());
+    // Two chests and four keys: at most four keys held, at most two chests left.
+    assert!((0.0..=4.0).contains(&keys.mean) && (0.0..=2.0).contains(&chests.mean), "{keys:?} {chests:?}");
+
+    let a = audit(&AuditJob { subject: Subject::Run(run.clone()), levels: 12, probe_levels: 8, ticks: vec![0], mixture_levels: 4, ..AuditJob::default() }, &|_: &Progress| {}).unwrap();
+    let report = &a.report;
+    assert_eq!(report.options.shift, Shift::KeysPlentiful, "the audit's default shift is the family's first");
+    let names: Vec<&str> = report.inference.fits.iter().map(|f| f.candidate.name.as_str()).collect();
+    assert!(names.iter().all(|n| !n.contains("corner") && !n.contains("cheese") && !n.contains("chests cleared")), "{names:?}");
+    assert!(names.contains(&"keys") && names.iter().any(|n| n.contains("opened chests (base objective)")), "{names:?}");
+    assert!(!report.verdict.label.contains("corner"), "{}", report.verdict.label);
+    assert!(report.not_applicable.contains_key("probes"), "{:?}", report.not_applicable);
+
+    let d = deploy(&DeployJob { agent: Subject::Run(run.clone()), guards: vec!["ood".into()], levels: 10, ..DeployJob::default() }, &|_: &Progress| {}).unwrap();
+    assert_eq!(d.report.options.shift, Shift::KeysPlentiful, "deploy tests the family's own shift");
+    assert!(d.no_catastrophe.as_deref().is_some_and(|w| w.contains("keys-chests family declares no catastrophe")), "{:?}", d.no_catastrophe);
+
+    let x = experiment(&ExperimentJob { spec: SPEC.into(), out: Some(dir.join("exp")), jobs: Some(2), ..ExperimentJob::default() }, &|_: &Progress| {}).unwrap();
+    assert_eq!(x.outcome.done, 2);
+    let _ = std::fs::remove_dir_all(&dir);
+}
