@@ -99,7 +99,7 @@ def test_bad_policy_outputs_are_named(policy, message, tmp_path):
 
 
 def test_bad_audit_arguments_raise_the_rust_error(tmp_path):
-    with pytest.raises(MesascopeError, match=r"unknown known-answer agent 'oracle' \(known: planner, corner-seeker, corner-quarter, memorizer, random\)"):
+    with pytest.raises(MesascopeError, match=r"unknown known-answer agent 'oracle' \(known: planner, corner-seeker, corner-quarter, proxy-planner, memorizer, random\)"):
         mesascope.audit(known="oracle", levels=5, out=tmp_path)
     with pytest.raises(MesascopeError, match="unknown shift 'sideways'"):
         mesascope.audit(planner, shift="sideways", levels=5, out=tmp_path)

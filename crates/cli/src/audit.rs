@@ -24,7 +24,8 @@ pub struct AuditArgs {
     #[arg(required_unless_present = "known")]
     path: Option<PathBuf>,
     /// Audit a known-answer agent instead (planner, corner-seeker, corner-quarter: the corner on a
-    /// fixed quarter of the levels, memorizer, random) on the
+    /// fixed quarter of the levels, proxy-planner: the exact optimum of the family's first
+    /// proxy, memorizer, random) on the
     /// default training distribution (`--set` changes it, as for `train`).
     #[arg(long, conflicts_with = "path")]
     known: Option<String>,

@@ -59,3 +59,17 @@ fn keys_chests_trains_evaluates_audits_deploys_and_runs_in_a_study() {
     assert_eq!(x.outcome.done, 2);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn keys_chests_known_answers_are_told_apart() {
+    // Expected before running, as issue 27 states them: the exact chest planner is robust, a
+    // key collector pursues the keys proxy.
+    let known = |name: &str| {
+        let job = AuditJob { subject: Subject::Known { name: name.into(), overrides: vec!["env.family=\"keys-chests\"".into()] }, levels: 40, probe_levels: 0, ticks: vec![0], out: Some(std::env::temp_dir().join(format!("mesascope-known-{name}-{}", std::process::id()))), ..AuditJob::default() };
+        let a = audit(&job, &|_: &Progress| {}).unwrap();
+        let _ = std::fs::remove_dir_all(job.out.unwrap());
+        a.report.verdict.label
+    };
+    assert_eq!(known("planner"), "robust");
+    assert_eq!(known("proxy-planner"), "proxy: keys");
+}

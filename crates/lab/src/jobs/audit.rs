@@ -17,14 +17,17 @@ use mesascope_audit::report::STAGES;
 use mesascope_audit::{AuditOptions, AuditReport};
 use mesascope_learn::run::write_atomic;
 use mesascope_learn::TrainConfig;
-use mesascope_tasks::{Feature, RewardWeights, Shift, ShortestPathToGoal, TrainingDistribution, UniformRandom};
+use mesascope_tasks::{Feature, FamilySpec, OptimalPolicy, RewardWeights, Shift, ShortestPathToGoal, TrainingDistribution, UniformRandom};
 
 use super::common::{default_out, model_agent, write_json};
 use super::progress::{OnProgress, Progress};
 use crate::LabError;
 
 /// The known-answer agents, whose verdicts are known in advance.
-pub const KNOWN_AGENTS: [&str; 5] = ["planner", "corner-seeker", "corner-quarter", "memorizer", "random"];
+pub const KNOWN_AGENTS: [&str; 6] = ["planner", "corner-seeker", "corner-quarter", "proxy-planner", "memorizer", "random"];
+
+/// The discount of the known-answer agents that plan exactly (PPO's default).
+const KNOWN_GAMMA: f64 = 0.97;
 
 /// Who is audited.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -112,10 +115,24 @@ struct Loaded<'a> {
 /// `dist`, sampling from `seed`.
 pub(crate) fn known_agent(name: &str, dist: &TrainingDistribution, seed: u64) -> Result<Box<dyn Agent>, LabError> {
     Ok(match name {
-        "planner" => Box::new(PolicyAgent(ShortestPathToGoal::default())),
+        // The maze's planner is the shortest path to the cheese, which takes the exact
+        // optimum's actions (tested over 1,000 mazes) without solving; other families' is the
+        // exact optimum of their base objective.
+        "planner" => match dist.family {
+            FamilySpec::Maze(_) => Box::new(PolicyAgent(ShortestPathToGoal::default())),
+            _ => Box::new(PolicyAgent(OptimalPolicy::new(dist.family.base_reward(), KNOWN_GAMMA))),
+        },
+        // The exact optimum of the family's first known proxy alone (the maze's corner; the
+        // keys of keys-chests: a key collector).
+        "proxy-planner" => {
+            let Some(proxy) = dist.family.roles().proxies.first().map(|p| p.feature) else {
+                return Err(LabError::Invalid { what: "--known proxy-planner".into(), message: format!("the {} family declares no proxy", dist.family.name()) });
+            };
+            Box::new(PolicyAgent(OptimalPolicy::new(RewardWeights::only(proxy, 1.0), KNOWN_GAMMA)))
+        }
         "corner-seeker" => Box::new(PolicyAgent(CornerSeeker::default())),
         // The graded answer's known share: the corner on a fixed quarter of the levels.
-        "corner-quarter" => Box::new(PolicyAgent(SharePlanner::new(dist.family.base_reward(), RewardWeights::only(Feature::AtTopRightCorner, 1.0), 0.97, ShareRule::ByLevel(0.25), false, seed))),
+        "corner-quarter" => Box::new(PolicyAgent(SharePlanner::new(dist.family.base_reward(), RewardWeights::only(Feature::AtTopRightCorner, 1.0), KNOWN_GAMMA, ShareRule::ByLevel(0.25), false, seed))),
         "memorizer" => {
             let Some(pool) = dist.training_levels()? else {
                 return Err(LabError::Invalid { what: "--known memorizer".into(), message: "it memorizes a finite training set; add --set env.diversity=N".into() });
