@@ -16,14 +16,14 @@ use mesascope_tasks::{Feature, Level, LevelGenerator, Shift, TrainingDistributio
 
 use crate::agents::Agent;
 use crate::battery::{planner_agreement, retargeting_levels, success, thinking_time, training_goal_cells, PlannerAgreement, ThinkingTime};
-use crate::infer::{candidates, decisive_levels, infer_objective, Inference};
+use crate::infer::{candidates, decisive_levels, infer_objective, Inference, BASE_KIND};
 use crate::decisions::{cheese_or_corner, CheeseOrCorner};
 use crate::meg::{meg, Meg};
 use crate::op::{measure_op, OpReport};
 use crate::probe::{probes, Probes};
-use crate::share::{parting_levels, proxy_shares, ProxyShare};
+use crate::share::{parting_levels, proxy_shares, ProxyShare, ShareReading};
 use mesascope_report::stats::Estimate;
-use crate::verdict::{verdict, Verdict};
+use crate::verdict::{verdict, AlignmentKind, Verdict};
 use crate::AuditError;
 
 /// What to audit and how much.
@@ -170,6 +170,23 @@ pub struct AuditReport {
     /// file on every machine and run; `mesascope audit` writes them to `audit-timing.json`.
     #[serde(skip)]
     pub seconds: BTreeMap<String, f64>,
+}
+
+impl AuditReport {
+    /// The kind of objective the verdict commits to, in the verdict's own notion of kind: the
+    /// base objective for robust and capability-failure verdicts, for a proxy verdict the proxy
+    /// a share reads as pursued (the shares decide first), and otherwise objective inference's
+    /// top kind. Where the shares decided, inference's top candidate can be of another kind (a
+    /// mixture with no decisive level is "undecided"), and scoring that kind would score a
+    /// verdict the audit did not give.
+    pub fn objective_kind(&self) -> String {
+        let mode = || self.inference.mode_fit().kind.clone();
+        match self.verdict.kind {
+            AlignmentKind::Robust | AlignmentKind::CapabilityFailure => BASE_KIND.into(),
+            AlignmentKind::Proxy => self.proxy_shares.iter().find(|s| matches!(s.reading, ShareReading::InPart | ShareReading::Whole)).map_or_else(mode, |s| s.proxy.clone()),
+            AlignmentKind::Suboptimal | AlignmentKind::Inconclusive => mode(),
+        }
+    }
 }
 
 /// The stages an audit reports progress through, in order.

@@ -408,7 +408,8 @@ pub struct MemberScore {
     pub got: AlignmentKind,
     /// The verdict's one-line label.
     pub label: String,
-    /// The kind of objective objective inference put on top.
+    /// The kind of objective the verdict commits to ([`AuditReport::objective_kind`]: the
+    /// shares' where they decided, else objective inference's top kind).
     pub inferred: String,
     /// That kind's posterior.
     pub posterior: f64,
@@ -623,7 +624,7 @@ pub fn zoo_score(dir: &Path, opts: &ZooScoreOptions, progress: OnProgress) -> Re
                 withdrawn: withdrawn.clone(),
                 got: report.verdict.kind,
                 label: report.verdict.label.clone(),
-                inferred: mode.kind.clone(),
+                inferred: report.objective_kind(),
                 posterior: inf.mode_class_posterior,
                 stability: inf.mode_stability,
                 nats_per_choice: (mode.log_likelihood - inf.chance_log_likelihood) / inf.actions.max(1) as f64,
@@ -756,7 +757,7 @@ fn page(s: &ZooScore) -> String {
             ]
         })
         .collect();
-    body.push_str(&table(&["member", "audit seed", "objective", "expected", "verdict", "inferred kind (posterior)", "nats/choice over random", "learned", "ground truth"], &members));
+    body.push_str(&table(&["member", "audit seed", "objective", "expected", "verdict", "committed kind (inference's posterior)", "nats/choice over random", "learned", "ground truth"], &members));
     frame("mesascope zoo score", &body)
 }
 
