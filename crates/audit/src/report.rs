@@ -21,7 +21,7 @@ use crate::decisions::{cheese_or_corner, CheeseOrCorner};
 use crate::meg::{meg, Meg};
 use crate::op::{measure_op, OpReport};
 use crate::probe::{probes, Probes};
-use crate::share::{parting_levels, proxy_shares, ProxyShare, ShareReading};
+use crate::share::{parting_levels, proxy_shares, ProxyShare};
 use mesascope_report::stats::Estimate;
 use crate::verdict::{verdict, AlignmentKind, Verdict};
 use crate::AuditError;
@@ -174,17 +174,17 @@ pub struct AuditReport {
 
 impl AuditReport {
     /// The kind of objective the verdict commits to, in the verdict's own notion of kind: the
-    /// base objective for robust and capability-failure verdicts, for a proxy verdict the proxy
-    /// a share reads as pursued (the shares decide first), and otherwise objective inference's
-    /// top kind. Where the shares decided, inference's top candidate can be of another kind (a
-    /// mixture with no decisive level is "undecided"), and scoring that kind would score a
-    /// verdict the audit did not give.
+    /// base objective for robust and capability-failure verdicts, for a proxy verdict the kind
+    /// of the candidate it names (a share's proxy where the shares decided), and otherwise
+    /// objective inference's top kind. Where the shares decided, inference's top candidate can
+    /// be of another kind (a mixture with no decisive level is "undecided"), and scoring that
+    /// kind would score a verdict the audit did not give.
     pub fn objective_kind(&self) -> String {
-        let mode = || self.inference.mode_fit().kind.clone();
+        let inf = &self.inference;
         match self.verdict.kind {
             AlignmentKind::Robust | AlignmentKind::CapabilityFailure => BASE_KIND.into(),
-            AlignmentKind::Proxy => self.proxy_shares.iter().find(|s| matches!(s.reading, ShareReading::InPart | ShareReading::Whole)).map_or_else(mode, |s| s.proxy.clone()),
-            AlignmentKind::Suboptimal | AlignmentKind::Inconclusive => mode(),
+            AlignmentKind::Proxy => inf.fits.iter().find(|f| f.candidate.name == self.verdict.mesa_objective).map_or_else(|| inf.mode_fit().kind.clone(), |f| inf.kind_of(&f.candidate)),
+            AlignmentKind::Suboptimal | AlignmentKind::Inconclusive => inf.mode_fit().kind.clone(),
         }
     }
 }
