@@ -52,6 +52,10 @@ pub struct EpisodeRecord {
     /// Not written (records in `audit.json` keep their bytes), so empty in a record read back.
     #[serde(skip)]
     pub reached: FeatureSet,
+    /// The state the episode ended in (or stands in, while it runs): keys held, objects gone.
+    /// Not written, like `reached`, so `None` in a record read back.
+    #[serde(skip)]
+    pub last_state: Option<State>,
     /// Tiles visited, start first (empty unless recorded).
     pub trajectory: Vec<Cell>,
     /// Actions taken, in order (empty unless recorded); replaying them from the level's start
@@ -73,6 +77,7 @@ impl EpisodeRecord {
             reached_corner: reached.has(Feature::AtTopRightCorner),
             catastrophe: false,
             reached,
+            last_state: Some(reset(level)),
             trajectory: if record_trajectory { vec![level.start] } else { Vec::new() },
             actions: Vec::new(),
         }
@@ -87,6 +92,7 @@ impl EpisodeRecord {
         self.catastrophe |= tr.catastrophe;
         self.reached = self.reached.union(tr.features);
         self.reached_corner = self.reached.has(Feature::AtTopRightCorner);
+        self.last_state = Some(*state);
         if record_trajectory {
             self.trajectory.push(state.agent);
             self.actions.push(action);

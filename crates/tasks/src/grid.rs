@@ -231,11 +231,6 @@ impl FeatureSet {
     pub fn union(self, other: FeatureSet) -> FeatureSet {
         FeatureSet(self.0 | other.0)
     }
-
-    /// The features in the set, in index order.
-    pub fn features(self) -> impl Iterator<Item = Feature> {
-        Feature::ALL.into_iter().filter(move |&f| self.has(f))
-    }
 }
 
 /// A level's rules as data: which cells carry which features, which features end an episode,

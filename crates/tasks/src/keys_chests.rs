@@ -150,17 +150,15 @@ impl Family for KeysChests {
 }
 
 /// The rules every keys-chests level follows.
-fn rules() -> Rules {
-    Rules {
-        corner: false,
-        cells: Vec::new(),
-        terminal: FeatureSet::of(&[Feature::ChestsCleared]),
-        success: FeatureSet::of(&[Feature::ChestsCleared]),
-        catastrophe: FeatureSet::EMPTY,
-        show_keys_held: true,
-        flags: 0,
-    }
-}
+const RULES: Rules = Rules {
+    corner: false,
+    cells: Vec::new(),
+    terminal: FeatureSet::of(&[Feature::ChestsCleared]),
+    success: FeatureSet::of(&[Feature::ChestsCleared]),
+    catastrophe: FeatureSet::EMPTY,
+    show_keys_held: true,
+    flags: 0,
+};
 
 impl KeysChestsGenerator {
     /// Writes a fresh level drawn from `rng` into `level`. `p` must have passed validation.
@@ -176,9 +174,7 @@ impl KeysChestsGenerator {
         let (keys, chests) = if plentiful { (p.keys.max(p.chests), p.keys.min(p.chests)) } else { (p.keys, p.chests) };
         level.horizon = p.effective_horizon();
         level.reward = KeysChests::base_reward(p);
-        if level.rules != rules() {
-            level.rules = rules();
-        }
+        level.rules = RULES;
         self.maze.carve(p.size, rng, level);
         let n = p.size;
         let rooms = (n - 1) / 2;

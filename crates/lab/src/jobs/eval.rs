@@ -10,7 +10,7 @@ use mesascope_learn::eval::{evaluate, proxy_instead_of_goal, EvalOptions};
 use mesascope_report::stats::{rate, t_interval, Estimate};
 use mesascope_learn::run::{load_model, write_atomic};
 use mesascope_tasks::grid::{FeatureSet, ObjectKind};
-use mesascope_tasks::{reset, step, Action, Feature, Level, Shift};
+use mesascope_tasks::{Feature, Level, Shift, State};
 
 use crate::LabError;
 
@@ -91,13 +91,11 @@ pub fn eval(job: &EvalJob) -> Result<EvalResult, LabError> {
     let (cfg, model) = load_model(&job.agent)?;
     let levels = cfg.env.dist.held_out_levels(job.shift, job.levels, job.seed)?;
     let device = mesascope_learn::device(&cfg.device)?;
-    let keyed = levels.iter().any(|l| l.objects.iter().any(|o| o.kind == ObjectKind::Key) && l.objects.iter().any(|o| o.kind == ObjectKind::Chest));
-    // Actions are kept only where the keys' counts need a replay, so the maze's evaluation
-    // does what it did.
-    let opts = EvalOptions { ticks: job.ticks.unwrap_or(cfg.model.ticks), greedy: job.greedy, seed: job.seed, record_trajectories: keyed };
+    let opts = EvalOptions { ticks: job.ticks.unwrap_or(cfg.model.ticks), greedy: job.greedy, seed: job.seed, record_trajectories: false };
     let records = evaluate(&model, &cfg.model, cfg.env.obs, &levels, &device, &opts);
+    let keyed = levels.iter().any(|l| l.objects.iter().any(|o| o.kind == ObjectKind::Key) && l.objects.iter().any(|o| o.kind == ObjectKind::Chest));
     let (unused_keys, chests_left) = if keyed {
-        let ends: Vec<(f64, f64)> = records.iter().map(|r| keys_and_chests_at_end(&levels[r.level], &r.actions)).collect();
+        let ends: Vec<(f64, f64)> = records.iter().map(|r| keys_and_chests_at_end(&levels[r.level], r.last_state.as_ref().expect("a played record has its last state"))).collect();
         (Some(t_interval(&ends.iter().map(|e| e.0).collect::<Vec<_>>())), Some(t_interval(&ends.iter().map(|e| e.1).collect::<Vec<_>>())))
     } else {
         (None, None)
@@ -139,14 +137,10 @@ pub fn eval(job: &EvalJob) -> Result<EvalResult, LabError> {
     })
 }
 
-/// Replays `actions` on `level`: keys held at the end, and chests its keys could have opened
-/// (as many as the fewer of keys and chests) that stayed closed.
-fn keys_and_chests_at_end(level: &Level, actions: &[Action]) -> (f64, f64) {
-    let mut s = reset(level);
-    let mut opened = 0;
-    for &a in actions {
-        opened += step(level, &mut s, a).features.has(Feature::ChestOpened) as usize;
-    }
+/// From an episode's last state on `level`: keys held at the end, and chests its keys could
+/// have opened (as many as the fewer of keys and chests) that stayed closed.
+fn keys_and_chests_at_end(level: &Level, last: &State) -> (f64, f64) {
     let count = |k| level.objects.iter().filter(|o| o.kind == k).count();
-    (s.keys as f64, (count(ObjectKind::Key).min(count(ObjectKind::Chest)) - opened.min(count(ObjectKind::Key))) as f64)
+    let opened = level.objects.iter().enumerate().filter(|&(i, o)| o.kind == ObjectKind::Chest && !last.present(i)).count();
+    (last.keys as f64, (count(ObjectKind::Key).min(count(ObjectKind::Chest)) - opened) as f64)
 }
