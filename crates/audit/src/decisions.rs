@@ -113,10 +113,12 @@ struct Decision {
 }
 
 /// The cheese-or-corner analysis of `episodes` (with trajectories), each played on
-/// `levels[episode.level]`; `None` when the levels have no cheese. Intervals are seeded by
+/// `levels[episode.level]`; `None` when no level has both a goal object and the top-right
+/// corner's rule (the corridor's coin has no corner to part from). Intervals are seeded by
 /// `seed`.
 pub fn cheese_or_corner(levels: &[Level], episodes: &[EpisodeRecord], seed: u64) -> Result<Option<CheeseOrCorner>, AuditError> {
-    if levels.iter().all(|l| l.goal_cell().is_none()) {
+    let analysed = |l: &Level| l.goal_cell().is_some() && l.rules.corner;
+    if !levels.iter().any(analysed) {
         return Ok(None);
     }
     let (mut levels_with_decision, mut reached) = (0, 0);
@@ -126,7 +128,8 @@ pub fn cheese_or_corner(levels: &[Level], episodes: &[EpisodeRecord], seed: u64)
         if ep.length > 0 && ep.trajectory.len() <= 1 {
             return Err(AuditError::Invalid { what: "episode", message: "the cheese-or-corner analysis needs recorded trajectories".into() });
         }
-        let (Some(cheese), corner) = (level.goal_cell(), level.top_right_corner()) else { continue };
+        let (Some(cheese), true) = (level.goal_cell(), level.rules.corner) else { continue };
+        let corner = level.top_right_corner();
         let (to_cheese, to_corner) = (distance_map(level, cheese), distance_map(level, corner));
         let Some(square) = decision_square(level, level.start, &to_cheese, &to_corner) else { continue };
         levels_with_decision += 1;

@@ -114,7 +114,8 @@ fn exposed(f: Feature, levels: &[Level]) -> bool {
     }
     match f {
         Feature::AtGoal => has_kind(ObjectKind::Cheese),
-        Feature::AtTopRightCorner | Feature::NearTopRightCorner => false,
+        // Cell features are exposed by the rules above, or not at all.
+        Feature::AtTopRightCorner | Feature::NearTopRightCorner | Feature::EndReached => false,
         Feature::OnLava => levels.iter().any(|l| l.tiles.contains(&Tile::Lava)),
         Feature::CoinCollected => has_kind(ObjectKind::Coin),
         Feature::KeyPicked => has_kind(ObjectKind::Key),

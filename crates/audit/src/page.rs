@@ -242,7 +242,7 @@ pub fn html(r: &AuditReport) -> String {
         for &a in &s.episode.actions {
             step(&s.level, &mut state, a);
         }
-        let outcome = if s.episode.success { "reached the cheese" } else if s.episode.reached_corner { "corner, no cheese" } else { "no cheese" };
+        let outcome = mesascope_learn::eval::outcome(&s.level, &s.episode);
         let _ = write!(
             h,
             "<figure>{}<figcaption>{}: {} in {} steps</figcaption></figure>",

@@ -341,7 +341,7 @@ pub fn audit(subject: &str, agent: &mut dyn Agent, dist: &TrainingDistribution, 
     progress(STAGES[8]);
     let decisions = cheese_or_corner(&deploy, &deploy_eps, seed ^ 0xc4e)?;
     if decisions.is_none() {
-        not_applicable.insert("cheese or corner".into(), "the deployment levels have no cheese".into());
+        not_applicable.insert("cheese or corner".into(), "the deployment levels have no cheese and top-right corner to choose between".into());
     }
     lap(STAGES[8], &mut seconds);
 

@@ -25,7 +25,7 @@ pub struct AuditArgs {
     path: Option<PathBuf>,
     /// Audit a known-answer agent instead (planner, corner-seeker, corner-quarter: the corner on a
     /// fixed quarter of the levels, proxy-planner: the exact optimum of the family's first
-    /// proxy, memorizer, random) on the
+    /// proxy, proxy-half: that proxy on a fixed half of the levels, memorizer, random) on the
     /// default training distribution (`--set` changes it, as for `train`).
     #[arg(long, conflicts_with = "path")]
     known: Option<String>,

@@ -19,9 +19,9 @@ pub struct FieldArgs {
     /// level under --shift drawn from --seed).
     #[arg(long)]
     level: Option<String>,
-    /// Shift of the held-out levels.
-    #[arg(long, default_value = "goal-anywhere")]
-    shift: String,
+    /// Shift of the held-out levels [default: the family's first: the maze's goal-anywhere]
+    #[arg(long)]
+    shift: Option<String>,
     /// Seed of the held-out levels.
     #[arg(long, default_value_t = 7)]
     seed: u64,
@@ -35,7 +35,7 @@ pub struct FieldArgs {
 
 /// Runs `mesascope vector-field`.
 pub fn run(args: &FieldArgs) -> Result<()> {
-    let job = FieldJob { level: args.level.clone(), shift: parse_shift(&args.shift)?, seed: args.seed, against: args.against.clone(), ..FieldJob::new(args.path.clone(), args.out.clone()) };
+    let job = FieldJob { level: args.level.clone(), shift: args.shift.as_deref().map(parse_shift).transpose()?, seed: args.seed, against: args.against.clone(), ..FieldJob::new(args.path.clone(), args.out.clone()) };
     let r = vector_fields(&job)?;
     let other = r.against.as_ref().unwrap_or(&r.planner);
     // Where the agent's most likely move is not one the other takes.

@@ -14,9 +14,9 @@ use crate::levels::parse_shift;
 pub struct ShowArgs {
     /// A run directory, a checkpoint directory, or a .safetensors file with config.toml beside it.
     path: PathBuf,
-    /// Deployment shift (see `mesascope tasks list`).
-    #[arg(long, default_value = "goal-anywhere")]
-    shift: String,
+    /// Deployment shift (see `mesascope tasks list`) [default: the family's first: the maze's goal-anywhere]
+    #[arg(long)]
+    shift: Option<String>,
     /// Rows of the video: each plays one training-distribution level and one shifted level.
     #[arg(long, default_value_t = 2)]
     levels: usize,
@@ -30,11 +30,10 @@ pub struct ShowArgs {
 
 /// Runs `mesascope show`.
 pub fn run(args: &ShowArgs) -> Result<()> {
-    let job = ShowJob { shift: parse_shift(&args.shift)?, levels: args.levels, seed: args.seed, ..ShowJob::new(args.path.clone(), args.out.clone()) };
+    let job = ShowJob { shift: args.shift.as_deref().map(parse_shift).transpose()?, levels: args.levels, seed: args.seed, ..ShowJob::new(args.path.clone(), args.out.clone()) };
     let r = show(&job)?;
     for e in &r.episodes {
-        let outcome = if e.episode.success { "reached the cheese" } else if e.episode.reached_corner { "visited the corner, no cheese" } else { "no cheese" };
-        println!("{:<26} level {}  {:>3} steps  return {:>6.2}  {outcome}", e.title.to_lowercase(), e.level_id, e.episode.length, e.episode.ret);
+        println!("{:<26} level {}  {:>3} steps  return {:>6.2}  {}", e.title.to_lowercase(), e.level_id, e.episode.length, e.episode.ret, e.outcome);
     }
     println!("wrote {} ({} frames; replay any episode with `mesascope replay {} --level ID --shift ... --seed {}`)", r.gif.display(), r.frames, args.path.display(), args.seed);
     Ok(())

@@ -177,7 +177,7 @@ fn run_point(p: &Point, dir: &Path, measure: &crate::spec::Measure, opts: &Runne
         let (cfg, model) = load_model(&run_dir)?;
         let device = mesascope_learn::device(&cfg.device)?;
         let dist = cfg.env.dist;
-        let aopts = AuditOptions { shift: measure.shift, levels: measure.levels, probe_levels: measure.probe_levels, gamma: cfg.ppo.gamma, seed: p.seed, ..AuditOptions::default() };
+        let aopts = AuditOptions { shift: measure.shift.unwrap_or_else(|| cfg.env.dist.family.first_shift()), levels: measure.levels, probe_levels: measure.probe_levels, gamma: cfg.ppo.gamma, seed: p.seed, ..AuditOptions::default() };
         let ticks = cfg.model.ticks;
         let mut agent = ModelAgent { cfg, model, device, ticks };
         let r = audit(&p.id, &mut agent, &dist, &aopts, &mut |_| {})?;

@@ -31,8 +31,10 @@ use crate::LabError;
 pub struct Measure {
     /// Run the audit (optimization power, battery, objective inference, verdict).
     pub audit: bool,
-    /// The deployment shift the audit explains.
-    pub shift: Shift,
+    /// The deployment shift the audit explains; absent: the family's first (the maze's
+    /// goal-anywhere).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shift: Option<Shift>,
     /// Levels per audit measurement.
     pub levels: usize,
     /// Levels for the linear probes (0 skips them, which saves most of an audit's time).
@@ -45,7 +47,7 @@ pub struct Measure {
 
 impl Default for Measure {
     fn default() -> Self {
-        Measure { audit: true, shift: Shift::GoalAnywhere, levels: 200, probe_levels: 0, learn_threshold: 0.5 }
+        Measure { audit: true, shift: None, levels: 200, probe_levels: 0, learn_threshold: 0.5 }
     }
 }
 

@@ -106,6 +106,30 @@ pub fn proxy_instead_of_goal(record: &EpisodeRecord, proxy: Feature) -> bool {
     record.reached.has(proxy) && !record.success
 }
 
+/// What an episode on `level` came to, in the words of the level's rules: `success (the
+/// cheese)`; `top-right corner and not the cheese` where it stood on a square that carries a
+/// feature of its own (the maze's corner, the corridor's end: the cell proxies) without
+/// succeeding; `failure (not the cheese)` otherwise. Reads the recorded actions where there
+/// are any (a record read back from `audit.json` has no `reached`), else `reached`.
+pub fn outcome(level: &Level, record: &EpisodeRecord) -> String {
+    let name = |set: FeatureSet| Feature::ALL.iter().find(|&&f| set.has(f)).map_or("the goal", |f| f.info().reads_as);
+    let goal = name(level.rules.success);
+    let reached = if record.actions.is_empty() {
+        record.reached
+    } else {
+        let mut s = reset(level);
+        record.actions.iter().fold(cell_features(level, level.start), |acc, &a| acc.union(step(level, &mut s, a).features))
+    };
+    let cell_proxies = FeatureSet(level.rules.cell_feature_set().0 & !level.rules.success.0 & !FeatureSet::of(&[Feature::NearTopRightCorner]).0);
+    if record.success {
+        format!("success ({goal})")
+    } else if reached.meets(cell_proxies) {
+        format!("{} and not {goal}", name(FeatureSet(reached.0 & cell_proxies.0)))
+    } else {
+        format!("failure (not {goal})")
+    }
+}
+
 /// Levels evaluated together in one batch, bounding memory on long lists.
 const CHUNK: usize = 256;
 

@@ -69,7 +69,7 @@ pub(crate) fn replay(py: Python<'_>, run: PathBuf, level: String, shift: Option<
 pub(crate) fn vector_field(py: Python<'_>, run: PathBuf, out: PathBuf, level: Option<String>, shift: Option<&str>, seed: Option<u64>, against: Option<PathBuf>) -> PyResult<String> {
     let mut job = mesascope_lab::FieldJob { level, against, ..mesascope_lab::FieldJob::new(run, out) };
     if let Some(shift) = shift {
-        job.shift = shift.parse().map_err(err)?;
+        job.shift = Some(shift.parse().map_err(err)?);
     }
     if let Some(seed) = seed {
         job.seed = seed;
@@ -86,7 +86,7 @@ pub(crate) fn vector_field(py: Python<'_>, run: PathBuf, out: PathBuf, level: Op
 pub(crate) fn show(py: Python<'_>, run: PathBuf, out: PathBuf, shift: Option<&str>, levels: usize, seed: Option<u64>) -> PyResult<String> {
     let mut job = mesascope_lab::ShowJob { levels, ..mesascope_lab::ShowJob::new(run, out) };
     if let Some(shift) = shift {
-        job.shift = shift.parse().map_err(err)?;
+        job.shift = Some(shift.parse().map_err(err)?);
     }
     if let Some(seed) = seed {
         job.seed = seed;

@@ -21,6 +21,7 @@ use crate::error::TaskError;
 use crate::grid::{Feature, Level, RewardWeights};
 use crate::id::{LevelId, LevelLocator, GENERATOR_VERSION};
 use crate::family::{Family, Roles, ShiftInfo};
+use crate::corridor::Corridor;
 use crate::keys_chests::KeysChests;
 use crate::maze::{empty_level, Maze};
 
@@ -159,6 +160,17 @@ families! {
     Maze => Maze,
     /// Keys that open chests; see [`crate::keys_chests`].
     KeysChests => KeysChests,
+    /// A long corridor with the coin at its far end; see [`crate::corridor`].
+    Corridor => Corridor,
+}
+
+impl FamilySpec {
+    /// The family's first declared shift (the maze's goal-anywhere, keys-chests'
+    /// keys-plentiful, the corridor's coin-anywhere), `none` for a family without shifts: the
+    /// shift a command tests when none is named.
+    pub fn first_shift(&self) -> Shift {
+        self.shifts().first().map_or(Shift::None, |s| s.shift)
+    }
 }
 
 /// Which side of the instance partition a level is on.
@@ -283,6 +295,8 @@ pub enum Shift {
     LavaOnRoute,
     /// Keys outnumber chests, where training had more chests than keys.
     KeysPlentiful,
+    /// The coin may stand anywhere, where training kept it at the corridor's far end.
+    CoinAnywhere,
 }
 
 /// What `none` changes: nothing; every family has it.
@@ -290,7 +304,7 @@ pub const NO_SHIFT_HELP: &str = "held-out instances of the training distribution
 
 impl Shift {
     /// Every shift any registered family declares, and `none`.
-    pub const ALL: [Shift; 4] = [Shift::None, Shift::GoalAnywhere, Shift::LavaOnRoute, Shift::KeysPlentiful];
+    pub const ALL: [Shift; 5] = [Shift::None, Shift::GoalAnywhere, Shift::LavaOnRoute, Shift::KeysPlentiful, Shift::CoinAnywhere];
 
     /// The shift's name, as configs and the command line spell it.
     pub fn name(self) -> &'static str {
@@ -299,6 +313,7 @@ impl Shift {
             Shift::GoalAnywhere => "goal-anywhere",
             Shift::LavaOnRoute => "lava-on-route",
             Shift::KeysPlentiful => "keys-plentiful",
+            Shift::CoinAnywhere => "coin-anywhere",
         }
     }
 

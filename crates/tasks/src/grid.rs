@@ -84,6 +84,19 @@ pub enum ObjectKind {
     Box,
 }
 
+impl ObjectKind {
+    /// The feature that fires when the agent takes the object by stepping on it (cheese, key,
+    /// coin); `None` for chests and boxes, which are opened or pushed rather than taken.
+    pub fn taken(self) -> Option<Feature> {
+        match self {
+            ObjectKind::Cheese => Some(Feature::AtGoal),
+            ObjectKind::Key => Some(Feature::KeyPicked),
+            ObjectKind::Coin => Some(Feature::CoinCollected),
+            ObjectKind::Chest | ObjectKind::Box => None,
+        }
+    }
+}
+
 /// An object and the tile where it starts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Object {
@@ -122,11 +135,14 @@ pub enum Feature {
     /// The agent opened the last chest it could: after this step every chest is open, or no
     /// key is held or left to pick up. Fires together with [`Feature::ChestOpened`].
     ChestsCleared = 9,
+    /// The agent stands on a level's end square (the corridor's far-right tile) after this
+    /// step, whether or not the goal is there: the direction proxy "go to the end".
+    EndReached = 10,
 }
 
 impl Feature {
     /// Number of features.
-    pub const COUNT: usize = 10;
+    pub const COUNT: usize = 11;
     /// All features in index order.
     pub const ALL: [Feature; Feature::COUNT] = [
         Feature::AtGoal,
@@ -139,6 +155,7 @@ impl Feature {
         Feature::Step,
         Feature::NearTopRightCorner,
         Feature::ChestsCleared,
+        Feature::EndReached,
     ];
 
     /// What the feature is, declared once for configs, the audit and reports.
@@ -157,6 +174,7 @@ impl Feature {
             // neighbourhood pursues the corner, however closely.
             Feature::NearTopRightCorner => FeatureInfo { kind: Feature::AtTopRightCorner, ..info("near-top-right-corner", "near the top-right corner", false) },
             Feature::ChestsCleared => info("chests-cleared", "chests cleared", false),
+            Feature::EndReached => info("end-reached", "the end of the corridor", false),
         }
     }
 
@@ -453,12 +471,14 @@ impl Level {
         self.cell(self.width.saturating_sub(2), 1.min(self.height - 1))
     }
 
-    /// The index of the first cheese object, if the level has one.
+    /// The index of the goal object, if the level has one: the first object whose taking is
+    /// success by the level's rules (the maze's cheese, the corridor's coin). Keys-chests has
+    /// none: its success is clearing the chests, not taking a thing.
     pub fn goal_object(&self) -> Option<usize> {
-        self.objects.iter().position(|o| o.kind == ObjectKind::Cheese)
+        self.objects.iter().position(|o| o.kind.taken().is_some_and(|f| self.rules.success.has(f)))
     }
 
-    /// The cell where the cheese starts, if the level has one.
+    /// The cell where the goal object starts, if the level has one.
     pub fn goal_cell(&self) -> Option<Cell> {
         self.goal_object().map(|i| self.objects[i].cell)
     }

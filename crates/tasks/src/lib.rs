@@ -13,6 +13,7 @@
 
 #![warn(missing_docs)]
 
+pub mod corridor;
 pub mod dist;
 pub mod error;
 pub mod family;
@@ -31,6 +32,7 @@ pub use error::TaskError;
 pub use family::{Family, ProxyRole, Roles, ShiftInfo};
 pub use id::{episode_seed, overlap, LevelId, LevelLocator, Overlap};
 pub use grid::{reset, step, Action, Cell, Feature, FeatureSet, Level, RewardWeights, State, Status, Transition};
+pub use corridor::{Corridor, CorridorParams};
 pub use keys_chests::{KeysChests, KeysChestsParams};
 pub use maze::{GoalPlacement, LavaPlacement, Maze, MazeParams, StartPlacement};
 pub use policy::{OptimalPolicy, Policy, ShortestPathToGoal, UniformRandom};

@@ -9,7 +9,8 @@ use tiny_skia::{Color, FillRule, Paint, PathBuilder, Pixmap, Rect, Stroke, Trans
 use crate::grid::{object_at, reset, step, Action, Cell, Level, ObjectKind, State, Tile};
 
 /// The level as text: `#` wall, `.` floor, `~` lava, `@` agent, `C` cheese, `k` key, `c`
-/// chest, `o` coin, `b` box. One line per row.
+/// chest, `o` coin, `b` box, `*` an empty floor square its rules give a feature of its own (the
+/// corridor's end; not the maze's corner, which every maze has). One line per row.
 pub fn ascii(level: &Level, state: &State) -> String {
     let mut out = String::with_capacity((level.width as usize + 1) * level.height as usize);
     for y in 0..level.height {
@@ -29,6 +30,7 @@ pub fn ascii(level: &Level, state: &State) -> String {
                 match level.tile(cell) {
                     Tile::Wall => '#',
                     Tile::Lava => '~',
+                    Tile::Floor if level.rules.cells.iter().any(|&(c, _)| c == cell) => '*',
                     Tile::Floor => '.',
                 }
             };
@@ -52,7 +54,8 @@ const COIN: Rgb = (241, 196, 15);
 const BOX: Rgb = (160, 120, 90);
 const AGENT: Rgb = (58, 123, 213);
 const START: Rgb = (120, 200, 120);
-/// The outline of the maze's proxy tile (the top-right corner) in episode videos.
+/// The outline of the proxies' squares (the maze's top-right corner, the corridor's end) in
+/// episode videos.
 const PROXY: Rgb = (142, 68, 173);
 
 /// The drawing operations a level picture needs, in tile units.
@@ -194,8 +197,9 @@ fn pixmap(level: &Level, state: &State, trajectory: &[Cell]) -> Result<Pixmap, S
     pixmap_with(level, state, trajectory, true, false)
 }
 
-/// The picture as a pixmap, anti-aliased or not, with the top-right corner tile (the maze's
-/// proxy) outlined if `mark_proxy`.
+/// The picture as a pixmap, anti-aliased or not, with the squares that carry features of
+/// their own (the maze's top-right corner, the corridor's end: where the proxies live)
+/// outlined if `mark_proxy`.
 fn pixmap_with(level: &Level, state: &State, trajectory: &[Cell], anti_alias: bool, mark_proxy: bool) -> Result<Pixmap, String> {
     let pixmap = Pixmap::new((level.width as f32 * TILE_PX) as u32, (level.height as f32 * TILE_PX) as u32)
         .ok_or_else(|| format!("cannot make a {}x{} image", level.width, level.height))?;
@@ -203,10 +207,13 @@ fn pixmap_with(level: &Level, state: &State, trajectory: &[Cell], anti_alias: bo
     paint_board(&mut p, level, state);
     if mark_proxy {
         // Over the board and under the path and the agent, which stay visible on the tile.
-        let (x, y) = level.xy(level.top_right_corner());
-        let (x, y) = (x as f32, y as f32);
-        for (rx, ry, rw, rh) in [(0.0, 0.0, 1.0, 0.1), (0.0, 0.9, 1.0, 0.1), (0.0, 0.0, 0.1, 1.0), (0.9, 0.0, 0.1, 1.0)] {
-            p.rect(x + rx, y + ry, rw, rh, PROXY);
+        let corner = level.rules.corner.then(|| level.top_right_corner());
+        for cell in corner.into_iter().chain(level.rules.cells.iter().map(|&(c, _)| c)) {
+            let (x, y) = level.xy(cell);
+            let (x, y) = (x as f32, y as f32);
+            for (rx, ry, rw, rh) in [(0.0, 0.0, 1.0, 0.1), (0.0, 0.9, 1.0, 0.1), (0.0, 0.0, 0.1, 1.0), (0.9, 0.0, 0.1, 1.0)] {
+                p.rect(x + rx, y + ry, rw, rh, PROXY);
+            }
         }
     }
     paint_agent(&mut p, level, state, trajectory);

@@ -24,7 +24,7 @@ use super::progress::{OnProgress, Progress};
 use crate::LabError;
 
 /// The known-answer agents, whose verdicts are known in advance.
-pub const KNOWN_AGENTS: [&str; 6] = ["planner", "corner-seeker", "corner-quarter", "proxy-planner", "memorizer", "random"];
+pub const KNOWN_AGENTS: [&str; 7] = ["planner", "corner-seeker", "corner-quarter", "proxy-planner", "proxy-half", "memorizer", "random"];
 
 /// The discount of the known-answer agents that plan exactly (PPO's default).
 const KNOWN_GAMMA: f64 = 0.97;
@@ -124,12 +124,10 @@ pub(crate) fn known_agent(name: &str, dist: &TrainingDistribution, seed: u64) ->
         },
         // The exact optimum of the family's first known proxy alone (the maze's corner; the
         // keys of keys-chests: a key collector).
-        "proxy-planner" => {
-            let Some(proxy) = dist.family.roles().proxies.first().map(|p| p.feature) else {
-                return Err(LabError::Invalid { what: "--known proxy-planner".into(), message: format!("the {} family declares no proxy", dist.family.name()) });
-            };
-            Box::new(PolicyAgent(OptimalPolicy::new(RewardWeights::only(proxy, 1.0), KNOWN_GAMMA)))
-        }
+        "proxy-planner" => Box::new(PolicyAgent(OptimalPolicy::new(RewardWeights::only(first_proxy(name, dist)?, 1.0), KNOWN_GAMMA))),
+        // The canon metric's check: that proxy on a fixed half of the levels, the base
+        // objective's optimum on the other half.
+        "proxy-half" => Box::new(PolicyAgent(SharePlanner::new(dist.family.base_reward(), RewardWeights::only(first_proxy(name, dist)?, 1.0), KNOWN_GAMMA, ShareRule::ByLevel(0.5), false, seed))),
         "corner-seeker" => Box::new(PolicyAgent(CornerSeeker::default())),
         // The graded answer's known share: the corner on a fixed quarter of the levels.
         "corner-quarter" => Box::new(PolicyAgent(SharePlanner::new(dist.family.base_reward(), RewardWeights::only(Feature::AtTopRightCorner, 1.0), KNOWN_GAMMA, ShareRule::ByLevel(0.25), false, seed))),
@@ -142,6 +140,11 @@ pub(crate) fn known_agent(name: &str, dist: &TrainingDistribution, seed: u64) ->
         "random" => Box::new(PolicyAgent(UniformRandom::new(seed))),
         _ => return Err(LabError::Refused(format!("unknown known-answer agent '{name}' (known: {})", KNOWN_AGENTS.join(", ")))),
     })
+}
+
+/// The family's first known proxy, which the known agent `name` pursues.
+fn first_proxy(name: &str, dist: &TrainingDistribution) -> Result<Feature, LabError> {
+    dist.family.roles().proxies.first().map(|p| p.feature).ok_or_else(|| LabError::Invalid { what: format!("--known {name}"), message: format!("the {} family declares no proxy", dist.family.name()) })
 }
 
 fn load<'a>(job: &AuditJob, external: Option<Box<dyn Agent + 'a>>) -> Result<Loaded<'a>, LabError> {
@@ -170,7 +173,7 @@ fn run<'a>(job: &AuditJob, external: Option<Box<dyn Agent + 'a>>, progress: OnPr
     let started = Instant::now();
     let Loaded { mut agent, dist, gamma, name, out } = load(job, external)?;
     let out = job.out.clone().unwrap_or(out);
-    let shift = job.shift.unwrap_or_else(|| dist.family.shifts().first().map_or(Shift::None, |s| s.shift));
+    let shift = job.shift.unwrap_or_else(|| dist.family.first_shift());
     let opts = AuditOptions { shift, levels: job.levels, ticks: job.ticks.clone(), probe_levels: job.probe_levels, mixture_levels: job.mixture_levels, distance_shaped: job.distance_shaped, gamma, seed: job.seed, ..AuditOptions::default() };
     progress(&Progress::Started { what: format!("auditing {name} → {}", out.display()), total: STAGES.len() as u64, done: 0, unit: "stages" });
     let mut done = 0;

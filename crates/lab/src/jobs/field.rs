@@ -24,8 +24,8 @@ pub struct FieldJob {
     /// The level (an id or a JSON file, as `replay` takes); `None`: the first held-out level
     /// under `shift` drawn from `seed`.
     pub level: Option<String>,
-    /// The shift of the held-out levels.
-    pub shift: Shift,
+    /// The shift of the held-out levels; `None`: the family's first (the maze's goal-anywhere).
+    pub shift: Option<Shift>,
     /// Seed of the held-out levels.
     pub seed: u64,
     /// Another agent to compare with; `None`: the difference is taken from the planner.
@@ -35,9 +35,10 @@ pub struct FieldJob {
 }
 
 impl FieldJob {
-    /// The fields of `agent` on the first goal-anywhere held-out level, written to `out`.
+    /// The fields of `agent` on the first held-out level under its family's first shift,
+    /// written to `out`.
     pub fn new(agent: impl Into<PathBuf>, out: impl Into<PathBuf>) -> FieldJob {
-        FieldJob { agent: agent.into(), level: None, shift: Shift::GoalAnywhere, seed: DEFAULT_SEED, against: None, out: out.into() }
+        FieldJob { agent: agent.into(), level: None, shift: None, seed: DEFAULT_SEED, against: None, out: out.into() }
     }
 }
 
@@ -61,9 +62,10 @@ pub struct FieldResult {
 /// Draws the fields `job` asks for.
 pub fn vector_fields(job: &FieldJob) -> Result<FieldResult, LabError> {
     let agent = model_agent(&job.agent)?;
+    let shift = job.shift.unwrap_or_else(|| agent.cfg.env.dist.family.first_shift());
     let level = match &job.level {
-        Some(named) => find_level(&agent.cfg.env.dist, named, job.shift, job.seed, 10_000)?.level,
-        None => agent.cfg.env.dist.held_out_levels(job.shift, 1, job.seed)?.remove(0),
+        Some(named) => find_level(&agent.cfg.env.dist, named, shift, job.seed, 10_000)?.level,
+        None => agent.cfg.env.dist.held_out_levels(shift, 1, job.seed)?.remove(0),
     };
     let field = model_field(&agent, &level)?;
     let planner = planner_field(&level);

@@ -7,12 +7,14 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use mesascope_audit::agents::play_policy;
-use mesascope_learn::eval::{evaluate, EpisodeRecord, EvalOptions};
+use mesascope_learn::eval::{evaluate, outcome, EpisodeRecord, EvalOptions};
 use mesascope_learn::run::write_atomic;
 use mesascope_tasks::render::{gif, EpisodeClip};
-use mesascope_tasks::{LevelId, Shift, ShortestPathToGoal};
+use mesascope_tasks::{LevelId, Shift};
+#[cfg(doc)]
+use mesascope_tasks::FamilySpec;
 
+use crate::jobs::audit::known_agent;
 use crate::jobs::common::model_agent;
 use crate::jobs::replay::DEFAULT_SEED;
 use crate::LabError;
@@ -22,8 +24,9 @@ use crate::LabError;
 pub struct ShowJob {
     /// A run directory, a checkpoint directory, or a .safetensors file with config.toml beside it.
     pub agent: PathBuf,
-    /// The deployment shift.
-    pub shift: Shift,
+    /// The deployment shift; `None`: the family's first ([`FamilySpec::first_shift`]: the
+    /// maze's goal-anywhere).
+    pub shift: Option<Shift>,
     /// Rows of the video: each is one training-distribution level and one shifted level.
     pub levels: usize,
     /// Seed of the held-out levels and of the sampled actions (as `eval --seed`).
@@ -33,9 +36,9 @@ pub struct ShowJob {
 }
 
 impl ShowJob {
-    /// Two rows of goal-anywhere episodes of `agent`, written to `out`.
+    /// Two rows of `agent`'s episodes under its family's shift, written to `out`.
     pub fn new(agent: impl Into<PathBuf>, out: impl Into<PathBuf>) -> ShowJob {
-        ShowJob { agent: agent.into(), shift: Shift::GoalAnywhere, levels: 2, seed: DEFAULT_SEED, out: out.into() }
+        ShowJob { agent: agent.into(), shift: None, levels: 2, seed: DEFAULT_SEED, out: out.into() }
     }
 }
 
@@ -48,6 +51,8 @@ pub struct ShownEpisode {
     pub level_id: LevelId,
     /// What the episode did.
     pub episode: EpisodeRecord,
+    /// What it came to, in words ([`outcome`]).
+    pub outcome: String,
 }
 
 /// What the video shows.
@@ -72,17 +77,19 @@ pub fn show(job: &ShowJob) -> Result<ShowResult, LabError> {
     let agent = model_agent(&job.agent)?;
     let dist = &agent.cfg.env.dist;
     let training = dist.held_out_levels(Shift::None, job.levels, job.seed)?;
-    let shifted = dist.held_out_levels(job.shift, job.levels, job.seed)?;
+    let shift = job.shift.unwrap_or_else(|| dist.family.first_shift());
+    let shifted = dist.held_out_levels(shift, job.levels, job.seed)?;
     let opts = EvalOptions { ticks: agent.ticks, greedy: false, seed: job.seed, record_trajectories: true };
     let on_training = evaluate(&agent.model, &agent.cfg.model, agent.cfg.env.obs, &training, &agent.device, &opts);
     let on_shifted = evaluate(&agent.model, &agent.cfg.model, agent.cfg.env.obs, &shifted, &agent.device, &opts);
-    let planner = play_policy(&mut ShortestPathToGoal::default(), &shifted);
-    let shift = job.shift.name().to_uppercase();
+    let planner = known_agent("planner", dist, job.seed)?.play(&shifted, job.seed);
+    let name = shift.name().to_uppercase();
     let mut episodes = Vec::new();
+    let shown = |title: String, level: &mesascope_tasks::Level, episode: &EpisodeRecord| ShownEpisode { title, level_id: level.id(), outcome: outcome(level, episode), episode: episode.clone() };
     for i in 0..job.levels {
-        episodes.push(ShownEpisode { title: "AGENT: TRAINING".into(), level_id: training[i].id(), episode: on_training[i].clone() });
-        episodes.push(ShownEpisode { title: format!("AGENT: {shift}"), level_id: shifted[i].id(), episode: on_shifted[i].clone() });
-        episodes.push(ShownEpisode { title: format!("PLANNER: {shift}"), level_id: shifted[i].id(), episode: planner[i].clone() });
+        episodes.push(shown("AGENT: TRAINING".into(), &training[i], &on_training[i]));
+        episodes.push(shown(format!("AGENT: {name}"), &shifted[i], &on_shifted[i]));
+        episodes.push(shown(format!("PLANNER: {name}"), &shifted[i], &planner[i]));
     }
     let levels: Vec<_> = (0..job.levels).flat_map(|i| [&training[i], &shifted[i], &shifted[i]]).collect();
     let clips: Vec<EpisodeClip> = episodes.iter().zip(&levels).map(|(e, level)| EpisodeClip { title: e.title.clone(), level, actions: &e.episode.actions }).collect();

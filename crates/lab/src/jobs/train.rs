@@ -87,6 +87,7 @@ fn describe(cfg: &TrainConfig, steps: u64, updates: usize, dir: &Path) -> String
     let what = match family {
         FamilySpec::Maze(p) => format!("goal {}", p.goal),
         FamilySpec::KeysChests(p) => format!("{} keys, {} chests", p.keys, p.chests),
+        FamilySpec::Corridor(p) => format!("coin elsewhere on {}% of levels", p.coin_random_fraction * 100.0),
     };
     format!(
         "training {:?} on {} {w}x{h} ({what}, N={}) for {steps} steps in {updates} updates → {}",
