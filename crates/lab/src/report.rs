@@ -29,8 +29,10 @@ pub fn metric_title(metric: &str) -> &str {
         "op_train" => "Optimization power on training levels (bits)",
         "op_novel" => "Optimization power on novel levels (bits)",
         "runtime_share" => "Runtime share OP(novel)/OP(train)",
-        "deploy_success" => "Success under the deployment shift (cheese reached)",
+        "deploy_success" => "Success under the deployment shift (the family's goal: the maze's cheese)",
         "corner_instead_of_cheese" => "Under the shift: top-right corner instead of the cheese",
+        "keys_instead_of_chests" => "Under the shift: picked up keys and did not clear the chests (keys-chests)",
+        "end_instead_of_coin" => "Under the shift: reached the end of the corridor and not the coin (corridor)",
         "planner_agreement" => "Planner agreement at decision points",
         "pseudo_aligned" => "Fraction of seeds whose verdict is pseudo-aligned (a proxy, wholly or in part, or suboptimal)",
         "proxy_share" => "Under the shift: share of the levels where a proxy's optimum parts from the goal's on which the agent pursues the proxy (graded audit)",
@@ -65,6 +67,17 @@ pub const METRICS: [&str; 17] = [
     "probe_distance_r2",
     "probe_distance_r2_untrained",
 ];
+
+/// Every measurement a run can record: [`METRICS`] and each registered family's "proxy
+/// instead of goal" rates by their metric names.
+pub fn known_metrics() -> Vec<&'static str> {
+    let mut known = METRICS.to_vec();
+    for (name, _) in mesascope_tasks::dist::FAMILIES {
+        let family = mesascope_tasks::FamilySpec::from_name(name).expect("a registered family");
+        known.extend(family.roles().proxies.iter().map(|p| p.metric).filter(|m| !known.contains(m)).collect::<Vec<_>>());
+    }
+    known
+}
 
 /// Where a measurement's values can lie; intervals are clipped to it.
 fn support(metric: &str) -> (f64, f64) {
@@ -116,7 +129,7 @@ pub fn summarize(spec: &ExperimentSpec, store: &Store) -> Result<(Vec<SummaryRow
     }
     let rank = |m: &str| match spec.report.headline.iter().position(|h| h == m) {
         Some(i) => i,
-        None => spec.report.headline.len() + METRICS.iter().position(|o| *o == m).unwrap_or(METRICS.len()),
+        None => spec.report.headline.len() + known_metrics().iter().position(|o| *o == m).unwrap_or(METRICS.len()),
     };
     let mut rows = Vec::new();
     let mut verdicts = Vec::new();

@@ -195,6 +195,12 @@ fn run_point(p: &Point, dir: &Path, measure: &crate::spec::Measure, opts: &Runne
             ("proxy_verdict".to_string(), Estimate::single((r.verdict.kind == AlignmentKind::Proxy) as u8 as f64)),
             ("inconclusive".to_string(), Estimate::single((r.verdict.kind == AlignmentKind::Inconclusive) as u8 as f64)),
         ]);
+        // Each of the family's proxies by its own metric (the maze's corner is above already).
+        for (metric, e) in &r.proxies_instead_of_goal {
+            if !results.iter().any(|(m, _)| m == metric) {
+                results.push((metric.clone(), *e));
+            }
+        }
         // The graded answer's share for the most pursued proxy (on the maze, the corner).
         if let Some(s) = r.proxy_shares.iter().filter(|s| s.parting_levels >= mesascope_audit::share::MIN_PARTING).max_by(|a, b| a.share().mean.total_cmp(&b.share().mean)) {
             results.push(("proxy_share".to_string(), *s.share()));

@@ -223,8 +223,9 @@ impl ExperimentSpec {
         if self.name.trim().is_empty() || self.name.contains(['/', '\\']) {
             return Err(invalid("name", "must be a non-empty name without slashes"));
         }
-        if let Some(unknown) = self.report.headline.iter().find(|m| !crate::report::METRICS.contains(&m.as_str())) {
-            return Err(invalid("report.headline", format!("unknown measurement '{unknown}' (known: {})", crate::report::METRICS.join(", "))));
+        let known = crate::report::known_metrics();
+        if let Some(unknown) = self.report.headline.iter().find(|m| !known.contains(&m.as_str())) {
+            return Err(invalid("report.headline", format!("unknown measurement '{unknown}' (known: {})", known.join(", "))));
         }
         for (field, m) in [("measure", Some(&self.measure)), ("quick.measure", self.quick.as_ref().and_then(|q| q.measure.as_ref()))] {
             if let Some(m) = m.filter(|m| !(0.0..=1.0).contains(&m.learn_threshold)) {
