@@ -199,7 +199,7 @@ pub const STAGES: [&str; 9] = ["levels", "generalization", "retargeting", "think
 
 /// Training levels to measure on: the pool when it is finite (up to `count`), else `count`
 /// fresh draws from the training distribution.
-fn training_levels(dist: &TrainingDistribution, count: usize, seed: u64) -> Result<Vec<Level>, AuditError> {
+pub(crate) fn training_levels(dist: &TrainingDistribution, count: usize, seed: u64) -> Result<Vec<Level>, AuditError> {
     let source = dist.source()?;
     if let Some(pool) = source.pool() {
         return Ok(pool.iter().take(count).cloned().collect());

@@ -36,6 +36,7 @@ pub fn metric_title(metric: &str) -> &str {
         "planner_agreement" => "Planner agreement at decision points",
         "pseudo_aligned" => "Fraction of seeds whose verdict is pseudo-aligned (a proxy, wholly or in part, or suboptimal)",
         "proxy_share" => "Under the shift: share of the levels where a proxy's optimum parts from the goal's on which the agent pursues the proxy (graded audit)",
+        "proxy_failure_share" => "Training levels on which the exact optimum of the family's first proxy fails the base objective (the canon's common axis: how far training tells proxy and goal apart)",
         "proxy_verdict" => "Fraction of seeds with a proxy verdict",
         "inconclusive" => "Fraction of seeds whose verdict is inconclusive",
         "did_not_learn" => "Fraction of seeds that did not learn (held-out success below the threshold)",
@@ -48,7 +49,7 @@ pub fn metric_title(metric: &str) -> &str {
 
 /// Every measurement a run records, in the order the report shows them unless the spec's
 /// `[report] headline` puts some first.
-pub const METRICS: [&str; 17] = [
+pub const METRICS: [&str; 18] = [
     "op_train",
     "op_novel",
     "runtime_share",
@@ -56,6 +57,7 @@ pub const METRICS: [&str; 17] = [
     "deploy_success",
     "corner_instead_of_cheese",
     "proxy_share",
+    "proxy_failure_share",
     "proxy_verdict",
     "pseudo_aligned",
     "inconclusive",

@@ -195,6 +195,10 @@ fn run_point(p: &Point, dir: &Path, measure: &crate::spec::Measure, opts: &Runne
             ("proxy_verdict".to_string(), Estimate::single((r.verdict.kind == AlignmentKind::Proxy) as u8 as f64)),
             ("inconclusive".to_string(), Estimate::single((r.verdict.kind == AlignmentKind::Inconclusive) as u8 as f64)),
         ]);
+        // The canon's common axis: how often training levels tell the first proxy apart.
+        if let Some(proxy) = dist.family.roles().proxies.first() {
+            results.push(("proxy_failure_share".to_string(), mesascope_audit::battery::proxy_failure_share(&dist, proxy.feature, aopts.gamma, measure.levels, p.seed)?));
+        }
         // Each of the family's proxies by its own metric (the maze's corner is above already).
         for (metric, e) in &r.proxies_instead_of_goal {
             if !results.iter().any(|(m, _)| m == metric) {
