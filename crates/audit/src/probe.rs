@@ -354,6 +354,11 @@ pub fn probes(model: &mut dyn Inside, fit_levels: &[Level], test_levels: &[Level
     if fit_levels.len() < 4 || test_levels.is_empty() || per_level == 0 {
         return Err(AuditError::Invalid { what: "probe levels", message: "probes need at least 4 fit levels, 1 test level and 1 state per level".into() });
     }
+    // Checked before the model runs: a level without a goal object gives no samples, and an
+    // empty batch is not the model's to handle.
+    if fit_levels.iter().chain(test_levels).any(|l| l.goal_cell().is_none()) {
+        return Err(AuditError::Invalid { what: "probe levels", message: "every probe level needs a goal object (the maze's cheese, the corridor's coin) to read out".into() });
+    }
     let mut rng = Pcg64Mcg::seed_from_u64(seed);
     let (fit, test, trained, fresh) = match model.model().filter(|agent| agent.cfg.model.recurrent()) {
         Some(agent) => {
@@ -370,7 +375,7 @@ pub fn probes(model: &mut dyn Inside, fit_levels: &[Level], test_levels: &[Level
         }
     };
     if fit.goal.len() != fit_levels.len() * per_level || test.goal.len() != test_levels.len() * per_level {
-        return Err(AuditError::Invalid { what: "probe levels", message: "every probe level needs a cheese".into() });
+        return Err(AuditError::Invalid { what: "probe levels", message: format!("{per_level} states per level were asked for and not every level gave them") });
     }
     let mut layers = Vec::new();
     for (((name, xf), (_, xt)), ((_, uf), (_, ut))) in trained.into_iter().zip(fresh) {
@@ -441,6 +446,19 @@ mod tests {
             }
         }
         assert!(later_steps > 0, "some draws come after the first step");
+    }
+
+    #[test]
+    fn probes_on_levels_without_a_goal_object_are_refused_before_the_model_runs() {
+        use mesascope_learn::TrainConfig;
+        let o = ["env.family=\"keys-chests\"", "env.size=7", "model.kind=\"mlp\"", "model.hidden=8"].map(String::from);
+        let cfg = TrainConfig::from_toml_with("", &o).unwrap();
+        let device = mesascope_learn::device("cpu").unwrap();
+        let (w, h) = cfg.env.dist.family.grid_size();
+        let mut agent = ModelAgent { model: mesascope_learn::init_model(&cfg.model, cfg.env.obs.shape(w, h), &device, 1), ticks: cfg.model.ticks, cfg: cfg.clone(), device };
+        let levels = cfg.env.dist.held_out_levels(Shift::None, 6, 5).unwrap();
+        let err = probes(&mut agent, &levels[..4], &levels[4..], 2, 0).unwrap_err().to_string();
+        assert!(err.contains("needs a goal object"), "{err}");
     }
 
     #[test]
