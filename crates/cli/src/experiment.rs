@@ -57,6 +57,12 @@ fn conclude(r: &ExperimentResult) -> Result<()> {
             println!("  {:<28} {:.3} [{:.3}, {:.3}] over {} seeds   {verdicts}", condition_label(&row.condition), e.mean, e.lo, e.hi, e.n);
         }
     }
+    if !r.predictions.is_empty() {
+        println!("predictions written into the spec before it ran (report.html says what decided each):");
+        for j in &r.predictions {
+            println!("  {:<4} {:<13} {}", j.id, j.outcome.label(), j.says);
+        }
+    }
     let numbers: Vec<String> = headline.iter().map(|row| format!("{} {:.2}", condition_label(&row.condition), row.estimate.mean)).collect();
     let o = &r.outcome;
     let files: Vec<String> = r.files.iter().map(|f| f.display().to_string()).collect();

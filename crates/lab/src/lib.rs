@@ -15,6 +15,7 @@
 #![warn(missing_docs)]
 
 pub mod jobs;
+pub mod predict;
 pub mod report;
 pub mod runner;
 pub mod spec;

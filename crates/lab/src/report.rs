@@ -188,6 +188,14 @@ fn diversity_n(v: &toml::Value) -> Option<f64> {
     }
 }
 
+/// The spec's predictions judged on `rows`; none in quick mode, whose grid they are not about.
+pub fn judge(spec: &ExperimentSpec, rows: &[SummaryRow], quick: bool) -> Vec<crate::predict::Judgement> {
+    if quick {
+        return Vec::new();
+    }
+    spec.predictions.iter().map(|p| p.judge(rows)).collect()
+}
+
 /// `report.html`.
 pub fn html(spec: &ExperimentSpec, spec_text: &str, rows: &[SummaryRow], verdicts: &VerdictCounts, store: &Store, quick: bool) -> Result<String, LabError> {
     let (pending, done, failed) = store.counts()?;
@@ -210,6 +218,16 @@ pub fn html(spec: &ExperimentSpec, spec_text: &str, rows: &[SummaryRow], verdict
             100.0 * spec.measure(quick).learn_threshold,
             escape(&not_learned.join("; "))
         );
+    }
+    if !spec.predictions.is_empty() {
+        h.push_str("<h2>Predictions</h2>");
+        if quick {
+            h.push_str("<p class=\"na\">The spec's predictions are about the full study; quick mode does not judge them.</p>");
+        } else {
+            h.push_str("<p>Written into the spec before the study ran. A prediction holds only where every condition it names has its interval wholly on the predicted side, fails where one lies wholly on the other, and is undecided otherwise.</p>");
+            let judged: Vec<Vec<String>> = judge(spec, rows, quick).iter().map(|j| vec![escape(&j.id), escape(&j.says), format!("<b>{}</b>", j.outcome.label()), escape(&j.evidence)]).collect();
+            h.push_str(&table(&["", "prediction", "outcome", "what decided it"], &judged));
+        }
     }
     let Some((x_key, x_values)) = spec.grid.iter().next() else { return Ok(frame(&format!("mesascope experiment: {}", spec.name), &h)) };
     let x_values = x_values.as_array().cloned().unwrap_or_default();

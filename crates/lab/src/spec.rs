@@ -113,6 +113,10 @@ pub struct ExperimentSpec {
     /// How the report presents the results.
     #[serde(default)]
     pub report: ReportSpec,
+    /// Predictions written before the study ran, which the report judges on the full study's
+    /// intervals ([`crate::predict`]).
+    #[serde(default)]
+    pub predictions: Vec<crate::predict::Prediction>,
 }
 
 /// How the report presents the results.
@@ -173,6 +177,11 @@ impl ExperimentSpec {
             invalid(field, msg)
         })?;
         spec.points(false)?;
+        // Predictions are about the full study's grid, whatever the quick variant's.
+        let known = crate::report::known_metrics();
+        for (i, p) in spec.predictions.iter().enumerate() {
+            p.validate(&format!("predictions[{i}]"), &spec.grid, &known).map_err(|(field, message)| invalid(field, message))?;
+        }
         if spec.quick.is_some() {
             spec.clone().in_mode(true).points(true)?;
         }

@@ -22,6 +22,12 @@ eval = { levels = 10 }
 [measure]
 shift = "keys-plentiful"
 levels = 12
+[[predictions]]
+id = "P"
+says = "success is a share"
+metric = "held_out_success"
+below = 1.01
+on = "each-seed"
 "#;
 
 #[test]
@@ -57,6 +63,10 @@ fn keys_chests_trains_evaluates_audits_deploys_and_runs_in_a_study() {
 
     let x = experiment(&ExperimentJob { spec: SPEC.into(), out: Some(dir.join("exp")), jobs: Some(2), ..ExperimentJob::default() }, &|_: &Progress| {}).unwrap();
     assert_eq!(x.outcome.done, 2);
+    assert_eq!(x.predictions.len(), 1);
+    assert_eq!(x.predictions[0].outcome, mesascope_lab::predict::Outcome::Holds, "{:?}", x.predictions[0]);
+    let html = std::fs::read_to_string(dir.join("exp").join("report.html")).unwrap();
+    assert!(html.contains("<h2>Predictions</h2>") && html.contains("success is a share"));
     let _ = std::fs::remove_dir_all(&dir);
 }
 

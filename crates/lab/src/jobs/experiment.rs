@@ -48,6 +48,8 @@ pub struct ExperimentResult {
     pub summary: Vec<SummaryRow>,
     /// Each condition's verdicts with how many seeds got them.
     pub verdicts: VerdictCounts,
+    /// The spec's predictions, judged (none in quick mode).
+    pub predictions: Vec<crate::predict::Judgement>,
     /// Wall-clock seconds of this invocation.
     pub seconds: f64,
     /// Files written: `report.html`, `summary.csv`, `runs.sqlite`.
@@ -89,7 +91,8 @@ pub fn experiment(job: &ExperimentJob, progress: OnProgress) -> Result<Experimen
     let store = Store::open(&store_path(&dir))?;
     let (summary, verdicts) = summarize(&spec, &store)?;
     let files = vec![dir.join("report.html"), dir.join("summary.csv"), store_path(&dir)];
-    Ok(ExperimentResult { spec, dir, runs: points.len(), outcome, summary, verdicts, seconds: started.elapsed().as_secs_f64(), files })
+    let predictions = crate::report::judge(&spec, &summary, job.quick);
+    Ok(ExperimentResult { spec, dir, runs: points.len(), outcome, summary, verdicts, predictions, seconds: started.elapsed().as_secs_f64(), files })
 }
 
 /// An experiment directory's runs after its report was rewritten.
