@@ -1,4 +1,4 @@
-//! The two studies run end to end at tiny points — their quick grids and measurements, with
+//! The shipped studies run end to end at tiny points — their quick grids and measurements, with
 //! 2 seeds, a few thousand training steps and small audits — and produce their reports with
 //! every measurement for every condition over all seeds. The quick modes themselves are
 //! commands (`mesascope run experiments/NAME.toml --quick`, and `mesascope quickstart`), whose
@@ -64,4 +64,15 @@ fn goal_misgeneralization_quick() {
     for line in block {
         assert!(line.contains(" over 3 seeds "), "the quickstart runs 3 seeds: {line}");
     }
+}
+
+#[test]
+fn corridor_coin_randomization_quick() {
+    let text = tiny("corridor-coin-randomization.toml", &[("total_steps = 200_000", "total_steps = 4_096"), ("eval = { levels = 100 }", "eval = { levels = 12 }"), ("levels = 100, probe_levels = 0", "levels = 12, probe_levels = 0")]);
+    let (table, html) = quick("corridor-coin-randomization.toml", &text, &["end_instead_of_coin", "proxy_failure_share", "deploy_success", "held_out_success"]);
+    // The exact axis: no training level tells the end from the coin at share 0.
+    assert!(table.contains("0.0,proxy_failure_share,0.000000,"), "{table}");
+    // The predictions are about the full grid: quick mode shows them unjudged.
+    assert!(html.contains("quick mode does not judge them"));
+    assert_eq!(ExperimentSpec::parse(&text).unwrap().predictions.len(), 5);
 }
