@@ -61,6 +61,7 @@ def audit(
     probe_levels: Optional[int] = None,
     ticks: Optional[Sequence[int]] = None,
     mixture_levels: Optional[int] = None,
+    share_levels: Optional[int] = None,
     distance_shaped: bool = False,
     progress: Optional[Callable[[dict[str, Any]], None]] = None,
     **env: Any,
@@ -102,11 +103,13 @@ def audit(
     - a path to a Rust-trained run (its directory, a checkpoint directory or a
       ``.safetensors`` file), which brings its own task;
     - ``None`` with ``known=`` one of the known-answer agents (``planner``,
-      ``corner-seeker``, ``memorizer``, ``random``), as ``mesascope audit --known``.
+      ``corner-seeker``, ``corner-quarter``, ``proxy-planner``, ``proxy-half``, ``memorizer``,
+      ``random``), as ``mesascope audit --known``.
 
     ``shift``, ``levels``, ``probe_levels``, ``ticks``, ``mixture_levels`` (deployment levels
     drawn per "base objective + a trace of a proxy" candidate to decide whether the trace
-    matters) and ``seed`` left out take the defaults of ``mesascope audit``; ``distance_shaped``
+    matters), ``share_levels`` (the fewest levels per proxy where its optimum parts from the
+    base objective's that the proxy share is read from) and ``seed`` left out take the defaults of ``mesascope audit``; ``distance_shaped``
     adds "near the top-right corner" to the candidate objectives (``--distance-shaped``). ``name`` names a Python policy in the report (default
     ``python-policy``). Files go to ``out`` (default: the run directory, or
     ``runs/audit-NAME``). ``progress`` is called with each progress report as a dict. Errors
@@ -121,7 +124,7 @@ def audit(
             raise _native.MesascopeError("give a policy or known=, not both")
         text = _native.audit_policy(
             policy, env, untrained=untrained, initial_state=initial_state, output=output, greedy=greedy, name=name, shift=shift, levels=levels, probe_levels=probe_levels,
-            ticks=ticks, mixture_levels=mixture_levels, distance_shaped=distance_shaped, seed=seed, out=out, gamma=gamma, progress=on_progress,
+            ticks=ticks, mixture_levels=mixture_levels, share_levels=share_levels, distance_shaped=distance_shaped, seed=seed, out=out, gamma=gamma, progress=on_progress,
         )
     elif policy is None and known is None:
         raise _native.MesascopeError("give a policy (a callable or a run's path) or known=")
@@ -129,5 +132,5 @@ def audit(
         if output != "logits" or greedy or gamma is not None or name is not None or untrained is not None or initial_state is not None:
             raise _native.MesascopeError("output, greedy, gamma, name, untrained and initial_state apply to a Python policy only")
         run = None if policy is None else os.fspath(policy)
-        text = _native.audit_job(run, known, env, shift=shift, levels=levels, probe_levels=probe_levels, ticks=ticks, mixture_levels=mixture_levels, distance_shaped=distance_shaped, seed=seed, out=out, progress=on_progress)
+        text = _native.audit_job(run, known, env, shift=shift, levels=levels, probe_levels=probe_levels, ticks=ticks, mixture_levels=mixture_levels, share_levels=share_levels, distance_shaped=distance_shaped, seed=seed, out=out, progress=on_progress)
     return AuditResult._from_json(text)

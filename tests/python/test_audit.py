@@ -99,7 +99,7 @@ def test_bad_policy_outputs_are_named(policy, message, tmp_path):
 
 
 def test_bad_audit_arguments_raise_the_rust_error(tmp_path):
-    with pytest.raises(MesascopeError, match=r"unknown known-answer agent 'oracle' \(known: planner, corner-seeker, corner-quarter, proxy-planner, memorizer, random\)"):
+    with pytest.raises(MesascopeError, match=r"unknown known-answer agent 'oracle' \(known: planner, corner-seeker, corner-quarter, proxy-planner, proxy-half, memorizer, random\)"):
         mesascope.audit(known="oracle", levels=5, out=tmp_path)
     with pytest.raises(MesascopeError, match="unknown shift 'sideways'"):
         mesascope.audit(planner, shift="sideways", levels=5, out=tmp_path)
@@ -115,11 +115,14 @@ def test_bad_audit_arguments_raise_the_rust_error(tmp_path):
 
 def test_the_mixture_check_and_distance_shaped_candidates_are_options(tmp_path):
     default = mesascope.audit(known="corner-seeker", levels=20, probe_levels=0, out=tmp_path / "default", **TASK)
-    shaped = mesascope.audit(known="corner-seeker", levels=20, probe_levels=0, mixture_levels=5, distance_shaped=True, out=tmp_path / "shaped", **TASK)
+    shaped = mesascope.audit(known="corner-seeker", levels=20, probe_levels=0, mixture_levels=5, share_levels=0, distance_shaped=True, out=tmp_path / "shaped", **TASK)
     names = lambda r: [f["candidate"]["name"] for f in r.report["inference"]["fits"]] + [a for a, _ in r.report["inference"]["indistinguishable"]]
     assert not any("near the top-right corner" in n for n in names(default))
     assert any("near the top-right corner" in n for n in names(shaped))
     assert (default.report["options"]["mixture_levels"], default.report["options"]["distance_shaped"]) == (40, False)
     assert (shaped.report["options"]["mixture_levels"], shaped.report["options"]["distance_shaped"]) == (5, True)
+    # The proxy share reads the audit's own deployment levels only when asked for none more.
+    assert (default.report["options"]["share_levels"], shaped.report["options"]["share_levels"]) == (60, 0)
+    assert all(s["parting_levels"] <= 20 for s in shaped.report["proxy_shares"])
     # Each mixture's check counts at most the levels asked for beyond the deployment ones.
     assert all(m["drawn"] <= 5 for m in shaped.report["inference"]["mixture_checks"])

@@ -49,6 +49,11 @@ pub struct AuditArgs {
     /// the deployment levels decide).
     #[arg(long, default_value_t = 40)]
     mixture_levels: usize,
+    /// The fewest levels per proxy where its exact optimum parts from the base objective's
+    /// that the proxy share is read from: such deployment levels are drawn beside the audit's
+    /// own until there are this many (0: the audit's own levels only).
+    #[arg(long, default_value_t = 60)]
+    share_levels: usize,
     /// Also try distance-shaped objectives ("near the top-right corner": the top-right 3×3)
     /// as candidates; off by default because they made the audit worse on the zoo.
     #[arg(long)]
@@ -69,7 +74,7 @@ fn job(args: &AuditArgs) -> Result<AuditJob> {
         // clap requires a path without --known.
         None => Subject::Run(args.path.clone().unwrap_or_default()),
     };
-    Ok(AuditJob { subject, shift: args.shift.as_deref().map(parse_shift).transpose()?, levels: args.levels, probe_levels: args.probe_levels, ticks: args.ticks.clone(), mixture_levels: args.mixture_levels, distance_shaped: args.distance_shaped, seed: args.seed, out: args.out.clone() })
+    Ok(AuditJob { subject, shift: args.shift.as_deref().map(parse_shift).transpose()?, levels: args.levels, probe_levels: args.probe_levels, ticks: args.ticks.clone(), mixture_levels: args.mixture_levels, share_levels: args.share_levels, distance_shaped: args.distance_shaped, seed: args.seed, out: args.out.clone() })
 }
 
 /// Prints the verdict and the battery's numbers.

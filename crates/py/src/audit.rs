@@ -275,7 +275,7 @@ fn run(py: Python<'_>, job: &AuditJob, agent: Option<&mut PolicyAgent>, progress
 /// The audit job's options from Python's arguments; those left out (`None`) take lab's
 /// defaults, as `mesascope audit` does.
 #[allow(clippy::too_many_arguments)]
-fn job(subject: Subject, shift: Option<&str>, levels: Option<usize>, probe_levels: Option<usize>, ticks: Option<Vec<usize>>, mixture_levels: Option<usize>, distance_shaped: bool, seed: Option<u64>, out: Option<PathBuf>) -> PyResult<AuditJob> {
+fn job(subject: Subject, shift: Option<&str>, levels: Option<usize>, probe_levels: Option<usize>, ticks: Option<Vec<usize>>, mixture_levels: Option<usize>, share_levels: Option<usize>, distance_shaped: bool, seed: Option<u64>, out: Option<PathBuf>) -> PyResult<AuditJob> {
     let defaults = AuditJob::default();
     Ok(AuditJob {
         subject,
@@ -287,6 +287,7 @@ fn job(subject: Subject, shift: Option<&str>, levels: Option<usize>, probe_level
         probe_levels: probe_levels.unwrap_or(defaults.probe_levels),
         ticks: ticks.unwrap_or(defaults.ticks),
         mixture_levels: mixture_levels.unwrap_or(defaults.mixture_levels),
+        share_levels: share_levels.unwrap_or(defaults.share_levels),
         distance_shaped,
         seed: seed.unwrap_or(defaults.seed),
         out,
@@ -298,7 +299,7 @@ fn job(subject: Subject, shift: Option<&str>, levels: Option<usize>, probe_level
 /// probes' baseline for a policy that returns activations; `initial_state` makes it recurrent. Returns lab's `AuditResult` as JSON
 /// text. `ticks` only appears in the options.
 #[pyfunction]
-#[pyo3(signature = (policy, env=None, *, untrained=None, initial_state=None, output="logits", greedy=false, name=None, shift=None, levels=None, probe_levels=None, ticks=None, mixture_levels=None, distance_shaped=false, seed=None, out=None, gamma=None, progress=None))]
+#[pyo3(signature = (policy, env=None, *, untrained=None, initial_state=None, output="logits", greedy=false, name=None, shift=None, levels=None, probe_levels=None, ticks=None, mixture_levels=None, share_levels=None, distance_shaped=false, seed=None, out=None, gamma=None, progress=None))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn audit_policy(
     py: Python<'_>,
@@ -314,6 +315,7 @@ pub(crate) fn audit_policy(
     probe_levels: Option<usize>,
     ticks: Option<Vec<usize>>,
     mixture_levels: Option<usize>,
+    share_levels: Option<usize>,
     distance_shaped: bool,
     seed: Option<u64>,
     out: Option<PathBuf>,
@@ -339,7 +341,7 @@ pub(crate) fn audit_policy(
     // Thinking time varies a model's internal ticks per step, which a Python policy keeps to
     // itself: the audit says so. The options are kept as given so that audit.json reads as
     // `mesascope audit` with the same flags.
-    let job = job(Subject::External { name: name.unwrap_or(POLICY_NAME).to_string(), overrides }, shift, levels, probe_levels, ticks, mixture_levels, distance_shaped, seed, out)?;
+    let job = job(Subject::External { name: name.unwrap_or(POLICY_NAME).to_string(), overrides }, shift, levels, probe_levels, ticks, mixture_levels, share_levels, distance_shaped, seed, out)?;
     let mut agent = PolicyAgent { policy, untrained, obs, state_shape: state_shape(py, initial_state.as_ref())?, output, greedy, gives_activations: false, error: None };
     let result = run(py, &job, Some(&mut agent), progress);
     if let Some(e) = agent.error.take() {
@@ -352,7 +354,7 @@ pub(crate) fn audit_policy(
 /// or a known-answer agent (`known`, on the task `env`), exactly as `mesascope audit` does;
 /// returns lab's `AuditResult` as JSON text.
 #[pyfunction]
-#[pyo3(signature = (run=None, known=None, env=None, *, shift=None, levels=None, probe_levels=None, ticks=None, mixture_levels=None, distance_shaped=false, seed=None, out=None, progress=None))]
+#[pyo3(signature = (run=None, known=None, env=None, *, shift=None, levels=None, probe_levels=None, ticks=None, mixture_levels=None, share_levels=None, distance_shaped=false, seed=None, out=None, progress=None))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn audit_job(
     py: Python<'_>,
@@ -364,6 +366,7 @@ pub(crate) fn audit_job(
     probe_levels: Option<usize>,
     ticks: Option<Vec<usize>>,
     mixture_levels: Option<usize>,
+    share_levels: Option<usize>,
     distance_shaped: bool,
     seed: Option<u64>,
     out: Option<PathBuf>,
@@ -379,6 +382,6 @@ pub(crate) fn audit_job(
         (None, Some(name)) => Subject::Known { name, overrides: overrides("env", env)? },
         _ => return Err(err("give exactly one of run= (a trained run) and known= (a known-answer agent)")),
     };
-    let job = job(subject, shift, levels, probe_levels, ticks, mixture_levels, distance_shaped, seed, out)?;
+    let job = job(subject, shift, levels, probe_levels, ticks, mixture_levels, share_levels, distance_shaped, seed, out)?;
     self::run(py, &job, None, progress)
 }

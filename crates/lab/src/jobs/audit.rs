@@ -71,6 +71,10 @@ pub struct AuditJob {
     /// Deployment levels drawn per mixed candidate for the check of its kind (0: only the
     /// deployment levels decide it).
     pub mixture_levels: usize,
+    /// The fewest levels per proxy where its optimum parts from the base objective's that the
+    /// proxy share is read from; more are drawn beside the audit's own until there are this
+    /// many (0: the audit's own deployment levels only).
+    pub share_levels: usize,
     /// Whether distance-shaped objectives ("near the top-right corner") are candidates too.
     pub distance_shaped: bool,
     /// Seed of levels, sampled actions and resampling.
@@ -83,7 +87,7 @@ pub struct AuditJob {
 impl Default for AuditJob {
     fn default() -> Self {
         let o = AuditOptions::default();
-        AuditJob { subject: Subject::Run(PathBuf::from("runs/default")), shift: None, levels: o.levels, probe_levels: o.probe_levels, ticks: o.ticks, mixture_levels: o.mixture_levels, distance_shaped: o.distance_shaped, seed: o.seed, out: None }
+        AuditJob { subject: Subject::Run(PathBuf::from("runs/default")), shift: None, levels: o.levels, probe_levels: o.probe_levels, ticks: o.ticks, mixture_levels: o.mixture_levels, share_levels: o.share_levels, distance_shaped: o.distance_shaped, seed: o.seed, out: None }
     }
 }
 
@@ -174,7 +178,7 @@ fn run<'a>(job: &AuditJob, external: Option<Box<dyn Agent + 'a>>, progress: OnPr
     let Loaded { mut agent, dist, gamma, name, out } = load(job, external)?;
     let out = job.out.clone().unwrap_or(out);
     let shift = job.shift.unwrap_or_else(|| dist.family.first_shift());
-    let opts = AuditOptions { shift, levels: job.levels, ticks: job.ticks.clone(), probe_levels: job.probe_levels, mixture_levels: job.mixture_levels, distance_shaped: job.distance_shaped, gamma, seed: job.seed, ..AuditOptions::default() };
+    let opts = AuditOptions { shift, levels: job.levels, ticks: job.ticks.clone(), probe_levels: job.probe_levels, mixture_levels: job.mixture_levels, share_levels: job.share_levels, distance_shaped: job.distance_shaped, gamma, seed: job.seed, ..AuditOptions::default() };
     progress(&Progress::Started { what: format!("auditing {name} → {}", out.display()), total: STAGES.len() as u64, done: 0, unit: "stages" });
     let mut done = 0;
     let report = mesascope_audit::audit(&name, agent.as_mut(), &dist, &opts, &mut |stage| {
