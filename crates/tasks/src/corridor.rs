@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::dist::Shift;
 use crate::error::TaskError;
 use crate::family::{Family, ProxyRole, Roles, ShiftInfo};
-use crate::grid::{Cell, Feature, FeatureSet, Level, Object, ObjectKind, RewardWeights, Tile};
+use crate::grid::{Cell, Feature, FeatureSet, Level, Object, ObjectKind, RewardWeights, Rules, Tile};
 
 /// Parameters of the corridor family.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -191,21 +191,22 @@ impl CorridorGenerator {
         let pick = self.cells[rng.random_range(0..self.cells.len())];
         level.objects.push(Object { kind: ObjectKind::Coin, cell: if elsewhere { pick } else { end } });
 
-        let rules = &mut level.rules;
-        rules.corner = false;
-        rules.cells.clear();
-        rules.cells.push((end, FeatureSet::of(&[Feature::EndReached])));
-        rules.terminal = FeatureSet::of(&[Feature::CoinCollected]);
-        rules.success = FeatureSet::of(&[Feature::CoinCollected]);
-        rules.catastrophe = FeatureSet::EMPTY;
-        rules.show_keys_held = false;
-        rules.flags = 0;
+        set_rules(&mut level.rules, end);
     }
 }
 
-/// The end square of a corridor level: the cell its rules give [`Feature::EndReached`].
-pub fn end_cell(level: &Level) -> Option<Cell> {
-    level.rules.cells.iter().find(|(_, f)| f.has(Feature::EndReached)).map(|&(c, _)| c)
+/// Writes the corridor's rules with its end square `end` into `rules`, reusing the cell
+/// list's allocation: the end carries [`Feature::EndReached`], and only the coin ends an
+/// episode, in success.
+pub fn set_rules(rules: &mut Rules, end: Cell) {
+    rules.corner = false;
+    rules.cells.clear();
+    rules.cells.push((end, FeatureSet::of(&[Feature::EndReached])));
+    rules.terminal = FeatureSet::of(&[Feature::CoinCollected]);
+    rules.success = FeatureSet::of(&[Feature::CoinCollected]);
+    rules.catastrophe = FeatureSet::EMPTY;
+    rules.show_keys_held = false;
+    rules.flags = 0;
 }
 
 #[cfg(test)]
@@ -216,6 +217,11 @@ mod tests {
     use crate::solve::distance_map;
     use rand::SeedableRng;
     use rand_pcg::Pcg64Mcg;
+
+    /// The end square of a corridor level: the cell its rules give [`Feature::EndReached`].
+    fn end_cell(level: &Level) -> Option<Cell> {
+        level.rules.cells.iter().find(|(_, f)| f.has(Feature::EndReached)).map(|&(c, _)| c)
+    }
 
     fn level(p: &CorridorParams, seed: u64) -> Level {
         let mut level = crate::maze::empty_level();
@@ -285,6 +291,57 @@ mod tests {
         }
         assert!(fired > 1, "standing on the end keeps firing it");
         assert!(s.status == crate::grid::Status::Truncated || l.goal_cell().is_some_and(|g| to_end[g as usize] < to_end[l.start as usize]), "only the coin ends an episode");
+    }
+
+    /// A hand-made level: `#` wall, `.` floor, `A` start, `o` coin, `*` the end square.
+    fn drawn(rows: &[&str], horizon: u32) -> Level {
+        let mut level = crate::maze::empty_level();
+        level.width = rows[0].len() as u16;
+        level.height = rows.len() as u16;
+        let mut end = 0;
+        for (y, row) in rows.iter().enumerate() {
+            for (x, ch) in row.chars().enumerate() {
+                let cell = (y * rows[0].len() + x) as Cell;
+                level.tiles.push(if ch == '#' { Tile::Wall } else { Tile::Floor });
+                match ch {
+                    'A' => level.start = cell,
+                    'o' => level.objects.push(Object { kind: ObjectKind::Coin, cell }),
+                    '*' => end = cell,
+                    _ => {}
+                }
+            }
+        }
+        level.horizon = horizon;
+        level.reward = Corridor::base_reward(&CorridorParams::default());
+        set_rules(&mut level.rules, end);
+        level.validate().unwrap();
+        level
+    }
+
+    #[test]
+    fn the_exact_solvers_give_the_returns_worked_out_by_hand() {
+        // The coin three steps from the start, the end four steps away along the top row.
+        let level = drawn(&["#######", "#A...*#", "#..o..#", "#######"], 20);
+        let run = |reward: RewardWeights| {
+            let mut planner = OptimalPolicy::new(reward, 0.97);
+            let (mut s, mut ret, mut end_steps) = (reset(&level), 0.0f32, 0);
+            while !s.done() {
+                let action = planner.try_act(&level, &s).unwrap();
+                let tr = step(&level, &mut s, action);
+                ret += tr.reward;
+                end_steps += tr.features.has(Feature::EndReached) as u32;
+            }
+            (s.t, ret, end_steps, s.status)
+        };
+        // The base objective: three steps to the coin, 1 − 3 × 0.01.
+        let (t, ret, end_steps, status) = run(level.reward);
+        assert_eq!((t, end_steps, status), (3, 0, crate::grid::Status::Terminated));
+        assert!((ret - 0.97).abs() < 1e-5, "{ret}");
+        // The end alone: four steps there, then it stands on it to the horizon (17 more steps
+        // of the end) and leaves the coin, which would end the episode: 20 steps of cost.
+        let (t, ret, end_steps, status) = run(RewardWeights::only(Feature::EndReached, 1.0));
+        assert_eq!((t, end_steps, status), (20, 17, crate::grid::Status::Truncated));
+        assert!((ret + 0.20).abs() < 1e-5, "{ret}");
     }
 
     #[test]
