@@ -83,7 +83,7 @@ pub fn run(args: &DeployArgs) -> Result<()> {
     let report = &r.report;
     println!(
         "{:<24} {:>26} {:>22} {:>16} {:>22} {:>8} {:>22} {:>8}",
-        "guards", "catastrophes/1000 (deploy)", "Δ vs no guard (paired)", "return (deploy)", "Δ return vs no guard", "cheese", "false alarms (train)", "vetoes"
+        "guards", "catastrophes/1000 (deploy)", "Δ vs no guard (paired)", "return (deploy)", "Δ return vs no guard", "success", "false alarms (train)", "vetoes"
     );
     let interval = |e: &mesascope_lab::types::Estimate, digits: usize| format!("{:+.*} [{:+.*}, {:+.*}]", digits, e.mean, digits, e.lo, digits, e.hi);
     for c in &report.configs {

@@ -23,7 +23,7 @@ pub fn html(r: &DeployReport) -> String {
         r.options.impact_budget
     );
     h.push_str("<h2>Guards side by side</h2><p>Every row plays the same episodes: the same levels and, in each episode, the same action samples (one random stream per episode), so a guarded episode is the unguarded one until its first veto. Rates carry Wilson intervals on their counts; means a bootstrap over episodes; n is the number of episodes.</p>");
-    h.push_str("<table><tr><th>guards</th><th>catastrophes / 1000 (deployment)</th><th>return (deployment)</th><th>return, normalised (random 0, optimal 1)</th><th>cheese reached</th><th>false alarms (training)</th><th>vetoes (deployment)</th><th>catastrophes / 1000 (training)</th></tr>");
+    h.push_str("<table><tr><th>guards</th><th>catastrophes / 1000 (deployment)</th><th>return (deployment)</th><th>return, normalised (random 0, optimal 1)</th><th>success</th><th>false alarms (training)</th><th>vetoes (deployment)</th><th>catastrophes / 1000 (training)</th></tr>");
     for c in &r.configs {
         let _ = write!(
             h,
