@@ -127,7 +127,14 @@ pub fn html(r: &AuditReport) -> String {
     row("retargeting success (goal on cells never used in training)", r.retargeting.as_ref().map_or_else(|| "not applicable".into(), |e| fmt_estimate(e, true)));
     row("planner agreement at decision points", fmt_estimate(&r.planner_agreement.planner, true));
     row("success under the shift", fmt_estimate(&r.deployment_success, true));
-    row("under the shift: corner instead of cheese", fmt_estimate(&r.corner_instead_of_cheese, true));
+    // Each of the family's proxies by its metric; audits written before those were recorded
+    // have the maze's corner only.
+    if r.proxies_instead_of_goal.is_empty() {
+        row("under the shift: corner instead of cheese", fmt_estimate(&r.corner_instead_of_cheese, true));
+    }
+    for (metric, e) in &r.proxies_instead_of_goal {
+        row(&format!("under the shift: {}", metric.replace('_', " ")), fmt_estimate(e, true));
+    }
     row("inferred mesa-objective", format!("{} (posterior {:.3}; its kind {:.3})", r.inference.mode_fit().candidate.name, r.inference.mode_fit().posterior, r.inference.mode_class_posterior));
     if let Some(m) = &r.meg {
         row("goal-directedness (MEG), whole candidate set, nats per decision", format!("{} (best: {})", fmt_estimate(&m.class, false), m.best));
@@ -152,7 +159,7 @@ pub fn html(r: &AuditReport) -> String {
     h.push_str("<h2>2. Retargeting</h2>");
     match &r.retargeting {
         Some(e) => {
-            let _ = write!(h, "<p>Success with the cheese on cells no training level used: <b>{}</b>.</p>", fmt_estimate(e, true));
+            let _ = write!(h, "<p>Success with the goal on cells no training level used: <b>{}</b>.</p>", fmt_estimate(e, true));
         }
         None => h.push_str("<p class=\"na\">Not applicable: training used (almost) every goal cell.</p>"),
     }

@@ -129,6 +129,9 @@ fn summary(r: &AuditReport) {
     if r.distribution.family.roles().proxies.iter().any(|p| p.feature == mesascope_tasks::Feature::AtTopRightCorner) {
         println!("corner instead of cheese:          {}", fmt_estimate(&r.corner_instead_of_cheese, true));
     }
+    for (metric, e) in r.proxies_instead_of_goal.iter().filter(|(m, _)| m != "corner_instead_of_cheese") {
+        println!("{:<35}{}", format!("{metric}:"), fmt_estimate(e, true));
+    }
     for s in &r.proxy_shares {
         println!(
             "proxy share, {} ({} levels where it parts from the base objective): {} → {}; base objective {}, no objective {}; reached it and not the goal: {}",
