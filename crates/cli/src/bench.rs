@@ -30,9 +30,25 @@ pub struct EnvBenchArgs {
     seconds: f64,
 }
 
-/// Runs `mesascope bench env`.
+/// Runs `mesascope bench env`: for the family asked for, or with `--family all` for every
+/// registered family at its defaults, one block each.
 pub fn run(args: &EnvBenchArgs) -> Result<()> {
-    let dist = args.levels.distribution()?;
+    let families: Vec<String> = match args.levels.family.as_str() {
+        "all" => mesascope_tasks::dist::FAMILIES.iter().map(|f| f.0.to_string()).collect(),
+        one => vec![one.to_string()],
+    };
+    for (i, family) in families.iter().enumerate() {
+        if i > 0 {
+            println!();
+        }
+        run_family(args, LevelArgs { family: family.clone(), ..args.levels.clone() })?;
+    }
+    Ok(())
+}
+
+/// `bench env` on one family's distribution.
+fn run_family(args: &EnvBenchArgs, levels: LevelArgs) -> Result<()> {
+    let dist = levels.distribution()?;
     let obs = args.obs.iter().map(|o| o.parse::<ObsKind>()).collect::<Result<Vec<_>, _>>()?;
     let dtypes = args
         .dtype

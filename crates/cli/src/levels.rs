@@ -13,7 +13,8 @@ use mesascope_tasks::{
 /// parameter, exactly as `mesascope train --set` would.
 #[derive(Args, Clone, Debug)]
 pub struct LevelArgs {
-    /// Task family (see `mesascope tasks list`).
+    /// Task family (see `mesascope tasks list`; `bench env` also takes `all`: every family at
+    /// its defaults).
     #[arg(long, default_value = "maze")]
     pub family: String,
     /// Side length of the grid (maze: odd, 5..51; default 9).

@@ -74,6 +74,17 @@ fn list_names_every_family_and_shift() {
 }
 
 #[test]
+fn bench_env_measures_every_family_with_all() {
+    let out = mesascope(&["bench", "env", "--family", "all", "--seconds", "0.01", "--envs", "4", "--obs", "full", "--dtype", "u8"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    for header in ["batched maze env, 9x9", "batched keys-chests env, 9x9", "batched corridor env, 11x5"] {
+        assert!(text.contains(header), "missing {header} in:\n{text}");
+    }
+    assert_eq!(text.matches("full         u8").count(), 3, "one row per family:\n{text}");
+}
+
+#[test]
 fn level_flags_take_any_family_parameter_with_set() {
     // `--set env.K=V` reaches every parameter of the family, as `train --set` does; the maze's
     // flags are shortcuts for the same keys.
