@@ -70,16 +70,22 @@ fn keys_chests_trains_evaluates_audits_deploys_and_runs_in_a_study() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// The audit of the known-answer agent `name` on `family`'s default distribution, `levels`
+/// levels per measurement, without probes. Each family's audits write to their own directory:
+/// the tests run at once in one process.
+fn known_answer(name: &str, family: &str, levels: usize) -> mesascope_audit::report::AuditReport {
+    let out = std::env::temp_dir().join(format!("mesascope-known-{family}-{name}-{}", std::process::id()));
+    let job = AuditJob { subject: Subject::Known { name: name.into(), overrides: vec![format!("env.family=\"{family}\"")] }, levels, probe_levels: 0, ticks: vec![0], out: Some(out.clone()), ..AuditJob::default() };
+    let a = audit(&job, &|_: &Progress| {}).unwrap();
+    let _ = std::fs::remove_dir_all(out);
+    a.report
+}
+
 #[test]
 fn keys_chests_known_answers_are_told_apart() {
     // Expected before running, as issue 27 states them: the exact chest planner is robust, a
     // key collector pursues the keys proxy.
-    let known = |name: &str| {
-        let job = AuditJob { subject: Subject::Known { name: name.into(), overrides: vec!["env.family=\"keys-chests\"".into()] }, levels: 40, probe_levels: 0, ticks: vec![0], out: Some(std::env::temp_dir().join(format!("mesascope-known-{name}-{}", std::process::id()))), ..AuditJob::default() };
-        let a = audit(&job, &|_: &Progress| {}).unwrap();
-        let _ = std::fs::remove_dir_all(job.out.unwrap());
-        a.report.verdict.label
-    };
+    let known = |name: &str| known_answer(name, "keys-chests", 40).verdict.label;
     assert_eq!(known("planner"), "robust");
     assert_eq!(known("proxy-planner"), "proxy: keys");
 }
@@ -89,12 +95,7 @@ fn corridor_known_answers_are_told_apart_and_the_half_share_is_measured() {
     // Expected before running, as issue 28 states them: the exact coin planner is robust, the
     // go-right agent (the exact optimum of "reach the end") pursues the end, and an agent that
     // goes right on a fixed half of the levels has a proxy share of 0.5 within its interval.
-    let known = |name: &str| {
-        let job = AuditJob { subject: Subject::Known { name: name.into(), overrides: vec!["env.family=\"corridor\"".into()] }, levels: 60, probe_levels: 0, ticks: vec![0], out: Some(std::env::temp_dir().join(format!("mesascope-known-{name}-{}", std::process::id()))), ..AuditJob::default() };
-        let a = audit(&job, &|_: &Progress| {}).unwrap();
-        let _ = std::fs::remove_dir_all(job.out.unwrap());
-        a.report
-    };
+    let known = |name: &str| known_answer(name, "corridor", 60);
     let planner = known("planner");
     assert_eq!(planner.options.shift, Shift::CoinAnywhere, "the corridor's own shift");
     assert_eq!(planner.verdict.label, "robust");
