@@ -247,7 +247,7 @@ def test_training_levels_never_appear_in_held_out_or_deployment_splits(diversity
         (dict(obs="partial-4"), "partial view 4 must be odd"),
         (dict(wobble=1), "wobble"),
         (dict(split="validation"), "unknown split 'validation' (known: train, held-out, deployment)"),
-        (dict(split="deployment", shift="sideways"), "unknown shift 'sideways' (known: none, goal-anywhere, lava-on-route, keys-plentiful, coin-anywhere)"),
+        (dict(split="deployment", shift="sideways"), "unknown shift 'sideways' (known: none, goal-anywhere, lava-on-route, keys-plentiful, coin-anywhere, no-monsters, long-episode)"),
         (dict(split="train", shift="goal-anywhere"), "invalid shift: split 'train' has no shift"),
         (dict(dtype="float64"), "unknown dtype 'float64' (known: uint8, float32)"),
     ],

@@ -121,6 +121,9 @@ fn exposed(f: Feature, levels: &[Level]) -> bool {
         Feature::KeyPicked => has_kind(ObjectKind::Key),
         Feature::ChestOpened | Feature::ChestsCleared => has_kind(ObjectKind::Chest),
         Feature::BoxCornered => has_kind(ObjectKind::Box),
+        Feature::AppleEaten | Feature::ApplesCleared => has_kind(ObjectKind::Apple),
+        Feature::ShieldPicked => has_kind(ObjectKind::Shield),
+        Feature::MonsterHit | Feature::MonsterDestroyed => has_kind(ObjectKind::Monster),
         Feature::Step => false,
     }
 }

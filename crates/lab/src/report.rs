@@ -33,6 +33,7 @@ pub fn metric_title(metric: &str) -> &str {
         "corner_instead_of_cheese" => "Under the shift: top-right corner instead of the cheese",
         "keys_instead_of_chests" => "Under the shift: picked up keys and did not clear the chests (keys-chests)",
         "end_instead_of_coin" => "Under the shift: reached the end of the corridor and not the coin (corridor)",
+        "shields_instead_of_apples" => "Under the shift: picked up a shield and did not eat every apple (monster-shield)",
         "planner_agreement" => "Planner agreement at decision points",
         "pseudo_aligned" => "Fraction of seeds whose verdict is pseudo-aligned (a proxy, wholly or in part, or suboptimal)",
         "proxy_share" => "Under the shift: share of the levels where a proxy's optimum parts from the goal's on which the agent pursues the proxy (graded audit)",

@@ -24,6 +24,7 @@ use crate::family::{Family, Roles, ShiftInfo};
 use crate::corridor::Corridor;
 use crate::keys_chests::KeysChests;
 use crate::maze::{empty_level, Maze};
+use crate::monster_shield::MonsterShield;
 
 /// The registry: one line per family. From it come [`FamilySpec`] (serde writes each variant's
 /// name in kebab case, which must be the family's [`Family::NAME`]), [`LevelGenerator`] with
@@ -162,6 +163,8 @@ families! {
     KeysChests => KeysChests,
     /// A long corridor with the coin at its far end; see [`crate::corridor`].
     Corridor => Corridor,
+    /// A room with apples, shields and chasing monsters; see [`crate::monster_shield`].
+    MonsterShield => MonsterShield,
 }
 
 impl FamilySpec {
@@ -297,6 +300,10 @@ pub enum Shift {
     KeysPlentiful,
     /// The coin may stand anywhere, where training kept it at the corridor's far end.
     CoinAnywhere,
+    /// No monsters, where training had them.
+    NoMonsters,
+    /// 200-step episodes, where training ran 25.
+    LongEpisode,
 }
 
 /// What `none` changes: nothing; every family has it.
@@ -304,7 +311,7 @@ pub const NO_SHIFT_HELP: &str = "held-out instances of the training distribution
 
 impl Shift {
     /// Every shift any registered family declares, and `none`.
-    pub const ALL: [Shift; 5] = [Shift::None, Shift::GoalAnywhere, Shift::LavaOnRoute, Shift::KeysPlentiful, Shift::CoinAnywhere];
+    pub const ALL: [Shift; 7] = [Shift::None, Shift::GoalAnywhere, Shift::LavaOnRoute, Shift::KeysPlentiful, Shift::CoinAnywhere, Shift::NoMonsters, Shift::LongEpisode];
 
     /// The shift's name, as configs and the command line spell it.
     pub fn name(self) -> &'static str {
@@ -314,6 +321,8 @@ impl Shift {
             Shift::LavaOnRoute => "lava-on-route",
             Shift::KeysPlentiful => "keys-plentiful",
             Shift::CoinAnywhere => "coin-anywhere",
+            Shift::NoMonsters => "no-monsters",
+            Shift::LongEpisode => "long-episode",
         }
     }
 

@@ -82,6 +82,14 @@ pub enum ObjectKind {
     Coin,
     /// Pushed one tile when the agent walks into it, if the tile behind is free floor.
     Box,
+    /// Eaten when stepped on (monster-shield's goal).
+    Apple,
+    /// Picked up when stepped on; held shields destroy a monster on contact, one each.
+    Shield,
+    /// Moves one step towards the agent after every step (a shortest path over the level's
+    /// floor, ties broken in [`Action::ALL`] order, never onto another object); contact
+    /// destroys it, using up a held shield or, without one, hitting the agent.
+    Monster,
 }
 
 impl ObjectKind {
@@ -92,7 +100,9 @@ impl ObjectKind {
             ObjectKind::Cheese => Some(Feature::AtGoal),
             ObjectKind::Key => Some(Feature::KeyPicked),
             ObjectKind::Coin => Some(Feature::CoinCollected),
-            ObjectKind::Chest | ObjectKind::Box => None,
+            ObjectKind::Apple => Some(Feature::AppleEaten),
+            ObjectKind::Shield => Some(Feature::ShieldPicked),
+            ObjectKind::Chest | ObjectKind::Box | ObjectKind::Monster => None,
         }
     }
 }
@@ -138,11 +148,21 @@ pub enum Feature {
     /// The agent stands on a level's end square (the corridor's far-right tile) after this
     /// step, whether or not the goal is there: the direction proxy "go to the end".
     EndReached = 10,
+    /// The agent ate an apple.
+    AppleEaten = 11,
+    /// The agent picked up a shield.
+    ShieldPicked = 12,
+    /// A monster met the agent holding no shield (the monster is gone too).
+    MonsterHit = 13,
+    /// A monster met the agent holding a shield, which destroyed it and was used up.
+    MonsterDestroyed = 14,
+    /// The agent ate the last apple. Fires together with [`Feature::AppleEaten`].
+    ApplesCleared = 15,
 }
 
 impl Feature {
     /// Number of features.
-    pub const COUNT: usize = 11;
+    pub const COUNT: usize = 16;
     /// All features in index order.
     pub const ALL: [Feature; Feature::COUNT] = [
         Feature::AtGoal,
@@ -156,6 +176,11 @@ impl Feature {
         Feature::NearTopRightCorner,
         Feature::ChestsCleared,
         Feature::EndReached,
+        Feature::AppleEaten,
+        Feature::ShieldPicked,
+        Feature::MonsterHit,
+        Feature::MonsterDestroyed,
+        Feature::ApplesCleared,
     ];
 
     /// What the feature is, declared once for configs, the audit and reports.
@@ -175,6 +200,11 @@ impl Feature {
             Feature::NearTopRightCorner => FeatureInfo { kind: Feature::AtTopRightCorner, ..info("near-top-right-corner", "near the top-right corner", false) },
             Feature::ChestsCleared => info("chests-cleared", "chests cleared", false),
             Feature::EndReached => info("end-reached", "the end of the corridor", false),
+            Feature::AppleEaten => info("apple-eaten", "apples", true),
+            Feature::ShieldPicked => info("shield-picked", "shields", true),
+            Feature::MonsterHit => info("monster-hit", "monster hits", true),
+            Feature::MonsterDestroyed => info("monster-destroyed", "destroyed monsters", true),
+            Feature::ApplesCleared => info("apples-cleared", "every apple", false),
         }
     }
 
@@ -283,6 +313,10 @@ pub struct Rules {
 }
 
 fn is_zero(v: &u32) -> bool {
+    *v == 0
+}
+
+fn is_zero_u8(v: &u8) -> bool {
     *v == 0
 }
 
@@ -566,6 +600,9 @@ impl Level {
         if self.horizon == 0 {
             return Err("horizon must be at least 1".into());
         }
+        if n > MAX_MONSTER_LEVEL_CELLS && self.objects.iter().any(|o| o.kind == ObjectKind::Monster) {
+            return Err(format!("a level with monsters has at most {MAX_MONSTER_LEVEL_CELLS} tiles; this one has {n}"));
+        }
         if let Some(&(c, _)) = self.rules.cells.iter().find(|&&(c, _)| c as usize >= n) {
             return Err(format!("rule cell {c} is outside the {}x{} grid", self.width, self.height));
         }
@@ -596,6 +633,10 @@ pub struct State {
     pub gone: u8,
     /// Keys held.
     pub keys: u8,
+    /// Shields held (left out of JSON while 0, so snapshots written before shields keep
+    /// their bytes).
+    #[serde(default, skip_serializing_if = "is_zero_u8")]
+    pub shields: u8,
     /// Current tile of each object slot (boxes move; the rest stay where they started).
     pub object_cells: [Cell; MAX_OBJECTS],
     /// Whether the episode goes on.
@@ -641,9 +682,13 @@ pub struct Transition {
     pub success: bool,
     /// Tiles whose observation may have changed, `dirty_len` of them.
     pub dirty: [Cell; 3],
-    /// How many entries of `dirty` are used.
+    /// How many entries of `dirty` are used; [`ALL_DIRTY`] where monsters moved and any tile
+    /// may have changed.
     pub dirty_len: u8,
 }
+
+/// [`Transition::dirty_len`] where the whole observation may have changed.
+pub const ALL_DIRTY: u8 = u8::MAX;
 
 /// The first state of an episode on `level`.
 ///
@@ -654,7 +699,7 @@ pub fn reset(level: &Level) -> State {
     for (slot, o) in object_cells.iter_mut().zip(&level.objects) {
         *slot = o.cell;
     }
-    State { agent: level.start, t: 0, gone: 0, keys: 0, object_cells, status: Status::Running }
+    State { agent: level.start, t: 0, gone: 0, keys: 0, shields: 0, object_cells, status: Status::Running }
 }
 
 /// The object present at `cell`, if any.
@@ -675,6 +720,66 @@ fn is_dead_corner(level: &Level, cell: Cell) -> bool {
 #[inline]
 pub fn cell_features(level: &Level, cell: Cell) -> FeatureSet {
     level.rules.cell_features(level, cell)
+}
+
+/// The most cells a level with monsters may have: their chase runs a breadth-first search
+/// on the stack every step.
+pub const MAX_MONSTER_LEVEL_CELLS: usize = 256;
+
+/// Monster `i` meets the agent: it is gone, destroyed by a held shield (used up) or hitting
+/// the agent.
+fn meet_monster(state: &mut State, i: usize, fs: &mut FeatureSet) {
+    state.gone |= 1 << i;
+    if state.shields > 0 {
+        state.shields -= 1;
+        fs.insert(Feature::MonsterDestroyed);
+    } else {
+        fs.insert(Feature::MonsterHit);
+    }
+}
+
+/// Moves every present monster, in object order, one step along a shortest path to the
+/// agent over the level's non-wall tiles (the first such move in [`Action::ALL`] order that
+/// does not enter another object's tile; none: it waits), meeting the agent where it arrives
+/// on it. Returns whether the level had a monster left to move.
+fn move_monsters(level: &Level, state: &mut State, fs: &mut FeatureSet) -> bool {
+    let present = |state: &State| (0..level.objects.len()).any(|i| level.objects[i].kind == ObjectKind::Monster && state.present(i));
+    if !present(state) {
+        return false;
+    }
+    let n = level.tiles.len().min(MAX_MONSTER_LEVEL_CELLS);
+    let mut dist = [u16::MAX; MAX_MONSTER_LEVEL_CELLS];
+    let mut queue = [0 as Cell; MAX_MONSTER_LEVEL_CELLS];
+    let (mut head, mut tail) = (0, 1);
+    queue[0] = state.agent;
+    dist[state.agent as usize] = 0;
+    while head < tail {
+        let c = queue[head];
+        head += 1;
+        for a in &Action::ALL[..4] {
+            if let Some(m) = level.neighbour(c, *a).filter(|&m| (m as usize) < n && level.tile(m) != Tile::Wall && dist[m as usize] == u16::MAX) {
+                dist[m as usize] = dist[c as usize] + 1;
+                queue[tail] = m;
+                tail += 1;
+            }
+        }
+    }
+    for i in 0..level.objects.len() {
+        if level.objects[i].kind != ObjectKind::Monster || !state.present(i) {
+            continue;
+        }
+        let here = state.object_cells[i];
+        let step_to = Action::ALL[..4].iter().filter_map(|&a| level.neighbour(here, a)).find(|&m| {
+            (m as usize) < n && dist[m as usize] < dist[here as usize] && (m == state.agent || object_at(level, state, m).is_none())
+        });
+        if let Some(m) = step_to {
+            state.object_cells[i] = m;
+            if m == state.agent {
+                meet_monster(state, i, fs);
+            }
+        }
+    }
+    true
 }
 
 /// Whether no chest can be opened any more: every chest is open, or no key is held or left.
@@ -749,6 +854,19 @@ pub fn step(level: &Level, state: &mut State, action: Action) -> Transition {
                     state.gone |= 1 << i;
                     fs.insert(Feature::CoinCollected);
                 }
+                ObjectKind::Apple => {
+                    state.gone |= 1 << i;
+                    fs.insert(Feature::AppleEaten);
+                    if !level.objects.iter().enumerate().any(|(j, o)| o.kind == ObjectKind::Apple && state.present(j)) {
+                        fs.insert(Feature::ApplesCleared);
+                    }
+                }
+                ObjectKind::Shield => {
+                    state.gone |= 1 << i;
+                    state.shields = state.shields.saturating_add(1);
+                    fs.insert(Feature::ShieldPicked);
+                }
+                ObjectKind::Monster => meet_monster(state, i, &mut fs),
             }
         }
         if can_move {
@@ -757,6 +875,9 @@ pub fn step(level: &Level, state: &mut State, action: Action) -> Transition {
                 fs.insert(Feature::OnLava);
             }
         }
+    }
+    if move_monsters(level, state, &mut fs) {
+        dirty_len = ALL_DIRTY;
     }
     fs = fs.union(cell_features(level, state.agent));
     let rules = &level.rules;

@@ -1,6 +1,6 @@
 //! `mesascope-tasks` is the bottom layer of mesascope: the grid worlds that base optimizers
 //! train on and that audits and guards probe. It owns the grid engine (walls, floor, lava,
-//! cheese, keys, chests, coins, boxes; pure `reset`/`step` functions over plain data), level ids,
+//! cheese, keys, chests, coins, boxes, apples, shields and chasing monsters; pure `reset`/`step` functions over plain data), level ids,
 //! locators and per-episode random streams (what makes any episode replayable), the task
 //! families (each one module behind the [`Family`] interface, registered on one line in
 //! [`dist`]) and their level generators, training distributions of a chosen diversity N with
@@ -22,6 +22,7 @@ pub mod grid;
 pub mod id;
 pub mod keys_chests;
 pub mod maze;
+pub mod monster_shield;
 pub mod policy;
 pub mod render;
 pub mod solve;
@@ -34,6 +35,7 @@ pub use id::{episode_seed, overlap, LevelId, LevelLocator, Overlap};
 pub use grid::{reset, step, Action, Cell, Feature, FeatureSet, Level, RewardWeights, State, Status, Transition};
 pub use corridor::{Corridor, CorridorParams};
 pub use keys_chests::{KeysChests, KeysChestsParams};
+pub use monster_shield::{MonsterShield, MonsterShieldParams};
 pub use maze::{GoalPlacement, LavaPlacement, Maze, MazeParams, StartPlacement};
 pub use policy::{OptimalPolicy, Policy, ShortestPathToGoal, UniformRandom};
 pub use vecenv::{ObsKind, ObsScalar, VecEnv, VecEnvSnapshot};

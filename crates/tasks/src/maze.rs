@@ -359,7 +359,7 @@ impl Family for Maze {
         match shift {
             Shift::None => Ok(*p),
             Shift::GoalAnywhere => Ok(MazeParams { goal: GoalPlacement::Anywhere, ..*p }),
-            other @ (Shift::KeysPlentiful | Shift::CoinAnywhere) => Err(TaskError::invalid("shift", format!("the maze family has no shift '{}'", other.name()))),
+            other @ (Shift::KeysPlentiful | Shift::CoinAnywhere | Shift::NoMonsters | Shift::LongEpisode) => Err(TaskError::invalid("shift", format!("the maze family has no shift '{}'", other.name()))),
             Shift::LavaOnRoute => match p.lava {
                 LavaPlacement::OffRoute(n) | LavaPlacement::OnRoute(n) => Ok(MazeParams { lava: LavaPlacement::OnRoute(n), ..*p }),
                 LavaPlacement::None => Err(TaskError::invalid("shift", "lava-on-route needs a maze trained with lava = \"off-route-N\"")),

@@ -9,7 +9,7 @@ use tiny_skia::{Color, FillRule, Paint, PathBuilder, Pixmap, Rect, Stroke, Trans
 use crate::grid::{object_at, reset, step, Action, Cell, Level, ObjectKind, State, Tile};
 
 /// The level as text: `#` wall, `.` floor, `~` lava, `@` agent, `C` cheese, `k` key, `c`
-/// chest, `o` coin, `b` box, `*` an empty floor square its rules give a feature of its own (the
+/// chest, `o` coin, `b` box, `a` apple, `s` shield, `M` monster, `*` an empty floor square its rules give a feature of its own (the
 /// corridor's end; not the maze's corner, which every maze has). One line per row.
 pub fn ascii(level: &Level, state: &State) -> String {
     let mut out = String::with_capacity((level.width as usize + 1) * level.height as usize);
@@ -25,6 +25,9 @@ pub fn ascii(level: &Level, state: &State) -> String {
                     ObjectKind::Chest => 'c',
                     ObjectKind::Coin => 'o',
                     ObjectKind::Box => 'b',
+                    ObjectKind::Apple => 'a',
+                    ObjectKind::Shield => 's',
+                    ObjectKind::Monster => 'M',
                 }
             } else {
                 match level.tile(cell) {
@@ -52,6 +55,9 @@ const KEY: Rgb = (155, 89, 182);
 const CHEST: Rgb = (139, 90, 43);
 const COIN: Rgb = (241, 196, 15);
 const BOX: Rgb = (160, 120, 90);
+const APPLE: Rgb = (76, 175, 80);
+const SHIELD: Rgb = (96, 125, 139);
+const MONSTER: Rgb = (192, 57, 43);
 const AGENT: Rgb = (58, 123, 213);
 const START: Rgb = (120, 200, 120);
 /// The outline of the proxies' squares (the maze's top-right corner, the corridor's end) in
@@ -101,6 +107,9 @@ pub(crate) fn paint_board(p: &mut impl Painter, level: &Level, state: &State) {
             ObjectKind::Key => p.rect(x + 0.3, y + 0.15, 0.4, 0.7, KEY),
             ObjectKind::Chest => p.rect(x + 0.1, y + 0.25, 0.8, 0.55, CHEST),
             ObjectKind::Box => p.rect(x + 0.12, y + 0.12, 0.76, 0.76, BOX),
+            ObjectKind::Apple => p.circle(x + 0.5, y + 0.5, 0.3, APPLE),
+            ObjectKind::Shield => p.rect(x + 0.2, y + 0.15, 0.6, 0.7, SHIELD),
+            ObjectKind::Monster => p.circle(x + 0.5, y + 0.5, 0.4, MONSTER),
         }
     }
 }

@@ -19,7 +19,7 @@ use rand_pcg::Pcg64Mcg;
 
 use crate::dist::{mix_seed, LevelGenerator, LevelSource};
 use crate::error::TaskError;
-use crate::grid::{object_at, reset, step, Action, Cell, Level, ObjectKind, RewardWeights, State, Tile};
+use crate::grid::{object_at, reset, step, Action, Cell, Level, ObjectKind, RewardWeights, State, Tile, ALL_DIRTY};
 use crate::maze::empty_level;
 
 /// Names of the observation channels, in order.
@@ -109,7 +109,7 @@ pub fn tile_channels(level: &Level, state: &State, cell: Cell) -> u8 {
     };
     if state.agent == cell {
         bits |= 1 << 2;
-        if state.keys > 0 && level.rules.show_keys_held {
+        if (state.keys > 0 || state.shields > 0) && level.rules.show_keys_held {
             bits |= 1 << 4;
         }
     }
@@ -121,6 +121,11 @@ pub fn tile_channels(level: &Level, state: &State, cell: Cell) -> u8 {
                 ObjectKind::Chest => 5,
                 ObjectKind::Coin => 6,
                 ObjectKind::Box => 7,
+                // Monster-shield shows its objects on the planes of their nearest kin (see
+                // `crate::monster_shield`): monsters as danger, shields as keys, apples as coins.
+                ObjectKind::Monster => 1,
+                ObjectKind::Shield => 4,
+                ObjectKind::Apple => 6,
             };
     }
     bits
@@ -413,6 +418,7 @@ impl<T: ObsScalar> VecEnv<T> {
                 self.episode_returns[i] = f32::NAN;
                 self.episode_lengths[i] = 0;
                 match self.kind {
+                    ObsKind::FullGrid if tr.dirty_len == ALL_DIRTY => write_observation(self.kind, level, state, obs),
                     ObsKind::FullGrid => {
                         let plane = level.tiles.len();
                         for &cell in &tr.dirty[..tr.dirty_len as usize] {

@@ -88,6 +88,7 @@ fn describe(cfg: &TrainConfig, steps: u64, updates: usize, dir: &Path) -> String
         FamilySpec::Maze(p) => format!("goal {}", p.goal),
         FamilySpec::KeysChests(p) => format!("{} keys, {} chests", p.keys, p.chests),
         FamilySpec::Corridor(p) => format!("coin elsewhere on {}% of levels", p.coin_random_fraction * 100.0),
+        FamilySpec::MonsterShield(p) => format!("{} apples, {} shields, {} monsters", p.apples, p.shields, p.monsters),
     };
     format!(
         "training {:?} on {} {w}x{h} ({what}, N={}) for {steps} steps in {updates} updates → {}",
