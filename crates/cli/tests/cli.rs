@@ -78,10 +78,10 @@ fn bench_env_measures_every_family_with_all() {
     let out = mesascope(&["bench", "env", "--family", "all", "--seconds", "0.01", "--envs", "4", "--obs", "full", "--dtype", "u8"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
-    for header in ["batched maze env, 9x9", "batched keys-chests env, 9x9", "batched corridor env, 11x5"] {
+    for header in ["batched maze env, 9x9", "batched keys-chests env, 9x9", "batched corridor env, 11x5", "batched monster-shield env, 7x7"] {
         assert!(text.contains(header), "missing {header} in:\n{text}");
     }
-    assert_eq!(text.matches("full         u8").count(), 3, "one row per family:\n{text}");
+    assert_eq!(text.matches("full         u8").count(), mesascope_tasks::dist::FAMILIES.len(), "one row per family:\n{text}");
 }
 
 #[test]
