@@ -76,3 +76,10 @@ fn corridor_coin_randomization_quick() {
     assert!(html.contains("quick mode does not judge them"));
     assert_eq!(ExperimentSpec::parse(&text).unwrap().predictions.len(), 5);
 }
+
+#[test]
+fn monster_shield_monster_free_quick() {
+    let text = tiny("monster-shield-monster-free.toml", &[("total_steps = 200_000", "total_steps = 4_096"), ("eval = { levels = 100 }", "eval = { levels = 12 }"), ("levels = 100, probe_levels = 0", "levels = 12, probe_levels = 0")]);
+    quick("monster-shield-monster-free.toml", &text, &["proxy_failure_share", "deploy_success", "held_out_success", "shields_instead_of_apples"]);
+    assert_eq!(ExperimentSpec::parse(&text).unwrap().predictions.len(), 3);
+}
